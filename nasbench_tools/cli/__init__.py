@@ -1,0 +1,1 @@
+"""Command-line interface (``nbt``). Library code never imports this package."""

@@ -1,0 +1,59 @@
+"""One exception family for the whole package.
+
+Every error a user can trigger with bad input derives from :class:`NasbenchToolsError`, so
+``except NasbenchToolsError`` catches them all, and each message names the file, architecture or
+argument at fault and what was expected.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CorruptFileError",
+    "InvalidArchError",
+    "InvalidSpecError",
+    "NasbenchToolsError",
+    "QueryError",
+    "StoreVersionError",
+    "UnknownArchError",
+    "UnsafePickleError",
+]
+
+
+class NasbenchToolsError(Exception):
+    """Base class of every error raised on purpose by nasbench_tools."""
+
+
+class InvalidSpecError(NasbenchToolsError, ValueError):
+    """A NAS-Bench-101 cell spec is malformed (not square, not upper-triangular, unknown op, ...).
+
+    A well-formed spec that merely lies outside the benchmark's space (too many vertices or edges,
+    input not connected to output) is *not* malformed: it constructs and reports
+    ``is_valid == False``.
+    """
+
+
+class InvalidArchError(NasbenchToolsError, ValueError):
+    """A NAS-Bench-201 architecture string, op tuple or index is malformed or out of range."""
+
+
+class UnknownArchError(NasbenchToolsError, KeyError):
+    """A well-formed architecture is not in the ground truth being queried."""
+
+    def __str__(self) -> str:  # KeyError would otherwise repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class QueryError(NasbenchToolsError, ValueError):
+    """A ground-truth query names a dataset, split, budget or seed the benchmark does not have."""
+
+
+class CorruptFileError(NasbenchToolsError):
+    """A benchmark file is damaged or not in the format it claims (bad CRC, truncated, wrong container)."""
+
+
+class UnsafePickleError(CorruptFileError):
+    """A pickle-based benchmark file names a global outside the reader's allow-list."""
+
+
+class StoreVersionError(NasbenchToolsError):
+    """An HDF5 store was written by another format version, or is not a nasbench_tools store."""
