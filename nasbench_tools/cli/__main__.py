@@ -1,21 +1,35 @@
 """``nbt``: the command-line entry point. Parses argv, calls the library, prints.
 
 Each subcommand is a small module in this package exposing ``NAME``, ``HELP``,
-``add_arguments(parser)`` and ``run(args) -> int``; they are listed in ``SUBCOMMANDS``.
-Nothing in the library imports this package.
+``add_arguments(parser)`` and ``run(args) -> int``; every such module is registered (modules whose
+name starts with ``_`` are helpers). Nothing in the library imports this package.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import pkgutil
 import sys
 
 from .. import __version__
 from ..errors import NasbenchToolsError
 
-#: Subcommand modules, in the order ``nbt --help`` lists them.
-SUBCOMMANDS = ("arch",)
+
+def subcommand_modules() -> list:
+    """The subcommand modules of this package, sorted by command name."""
+    mods = []
+    for info in pkgutil.iter_modules(_package_path()):
+        if info.name.startswith("_"):
+            continue
+        mod = importlib.import_module(f"{__package__}.{info.name}")
+        if hasattr(mod, "NAME") and hasattr(mod, "run"):
+            mods.append(mod)
+    return sorted(mods, key=lambda m: m.NAME)
+
+
+def _package_path() -> list[str]:
+    return list(importlib.import_module(__package__).__path__)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,8 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"nasbench_tools {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in SUBCOMMANDS:
-        mod = importlib.import_module(f".{name}", __package__)
+    for mod in subcommand_modules():
         p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.__doc__)
         mod.add_arguments(p)
         p.set_defaults(_run=mod.run)
