@@ -15,11 +15,13 @@ from .errors import (
     UnknownArchError,
     UnsafePickleError,
 )
+from .groundtruth import GroundTruth, load
 from .spaces import Arch, ModelSpec, encode
 
 __all__ = [
     "Arch",
     "CorruptFileError",
+    "GroundTruth",
     "InvalidArchError",
     "InvalidSpecError",
     "ModelSpec",
@@ -30,4 +32,5 @@ __all__ = [
     "UnsafePickleError",
     "__version__",
     "encode",
+    "load",
 ]

@@ -54,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     except NasbenchToolsError as exc:
         print(f"nbt {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `nbt query ... | head`
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ __all__ = [
     "OPS",
     "Arch",
     "all_archs",
+    "isomorphism_class_ids",
     "op_index_matrix",
 ]
 
@@ -82,6 +83,23 @@ def _index_table() -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
 def op_index_matrix() -> np.ndarray:
     """Read-only ``(15625, 6)`` int8 array: row ``i`` holds the op indices of benchmark index ``i``."""
     return _index_table()[1]
+
+
+@cache
+def isomorphism_class_ids(kind: str = "unique") -> np.ndarray:
+    """Read-only ``(15625,)`` int array: the isomorphism class of every benchmark index.
+
+    ``kind="unique"`` groups by :meth:`Arch.unique_str` (NATS-Bench's 6,466 classes),
+    ``kind="functional"`` by :meth:`Arch.functional_str` (5,390 classes). Class ids are numbered
+    in order of each class's smallest benchmark index.
+    """
+    keyfn = {"unique": Arch.unique_str, "functional": Arch.functional_str}.get(kind)
+    if keyfn is None:
+        raise ValueError(f"kind must be 'unique' or 'functional', got {kind!r}")
+    seen: dict[str, int] = {}
+    ids = np.array([seen.setdefault(keyfn(a), len(seen)) for a in all_archs()], dtype=np.int64)
+    ids.setflags(write=False)
+    return ids
 
 
 def all_archs() -> list[Arch]:

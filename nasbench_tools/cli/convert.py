@@ -1,0 +1,44 @@
+"""Convert an official benchmark file or folder into a columnar HDF5 store, once.
+
+Formats are recognised from the file (or forced with --format): NB101 tfrecord, NASLib NB101
+pickle, NB201 .pth (v1_0 / v1_1, legacy or zip container), NATS-tss -simple folder or single
+.pickle.pbz2, NASLib NB201 pickles. The store is written atomically and stamped with the source's
+sha256, the store format version and the package version.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+NAME = "convert"
+HELP = "convert an official benchmark file into a fast HDF5 store"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("source", help="official benchmark file or folder")
+    p.add_argument("-o", "--output", required=True, help="store to write (e.g. nb201.h5)")
+    p.add_argument("--format", help="force a reader (see --list-formats)")
+    p.add_argument("--force", action="store_true", help="replace an existing store")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args) -> int:
+    from ..groundtruth import convert
+    from ..groundtruth.api import GroundTruth
+
+    t0 = time.perf_counter()
+    out = convert(
+        args.source,
+        args.output,
+        format=args.format,
+        progress=not args.no_progress,
+        overwrite=args.force,
+    )
+    dt = time.perf_counter() - t0
+    gt = GroundTruth.from_store(out)
+    info = gt.info()
+    print(
+        f"wrote {out} in {dt:.1f} s: {info['space']} {info['archs']} archs, {info['columns']} columns"
+    )
+    return 0

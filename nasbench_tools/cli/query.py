@@ -1,0 +1,58 @@
+"""Query a ground truth: one architecture, or the whole space as CSV (ARCH = all).
+
+Dataset, split and epochs are the benchmark's own names and have no defaults; --seed is 'mean'
+unless asked (a seed label, or 'all'). Examples:
+
+  nbt query nb201 6111 --dataset cifar10-valid --split x-valid --epochs 200
+  nbt query nb201 all --dataset cifar100 --split ori-test --epochs 200 --seed all -o c100.csv
+  nbt query nb101 ff92c322c5d9d3d587d9c146a63d0807 --dataset cifar10 --split valid --epochs 108
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from ._common import open_ground_truth, print_json
+
+NAME = "query"
+HELP = "query one architecture or the whole space"
+
+
+def _seed(text: str):
+    return text if text in ("mean", "all") else int(text)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("target", help="nb201 | nb201-v1_1 | nb101 | path to a store or official file")
+    p.add_argument("arch", help="NB201 index or arch string, NB101 module hash, or 'all'")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--split")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--seed", type=_seed, default="mean", help="'mean' (default), a seed, or 'all'")
+    p.add_argument("--metric", default="accuracy")
+    p.add_argument("--point", default="final")
+    p.add_argument("--missing", choices=("raise", "nan"), default="raise")
+    p.add_argument("-o", "--output", help="CSV file for ARCH=all (default: stdout)")
+
+
+def run(args) -> int:
+    gt = open_ground_truth(args.target)
+    q = dict(
+        dataset=args.dataset,
+        split=args.split,
+        epochs=args.epochs,
+        metric=args.metric,
+        point=args.point,
+    )
+    key = gt.resolve(q["dataset"], q["split"], q["epochs"], q["metric"], q["point"])
+    if args.arch == "all":
+        df = gt.table(columns=[q], seed=args.seed, missing=args.missing)
+        if args.output:
+            df.to_csv(args.output)
+            print(f"wrote {len(df)} rows to {args.output}")
+        else:
+            print(df.to_csv(), end="")
+        return 0
+    value = gt.query(args.arch, seed=args.seed, missing=args.missing, **q)
+    print_json({"arch": args.arch, "column": key.to_str(), "seed": args.seed, "value": value})
+    return 0

@@ -1,0 +1,566 @@
+"""``load()`` and :class:`GroundTruth`: whole-space queries with explicit semantics.
+
+Every query names the benchmark's own dataset and split, and the training budget in epochs; none of
+them has a default, and nothing is remapped. Seeds are averaged unless a seed (or ``"all"``) is
+asked for; a random seed is never drawn. A missing value raises unless ``missing="nan"`` asks for
+NaN.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import NasbenchToolsError, QueryError, UnknownArchError
+from ..spaces import nb101, nb201
+from .columns import SPLIT_METRICS, Column, ColumnSet, Key, SpecArray
+
+__all__ = ["ArchAxis", "GroundTruth", "load", "open_path"]
+
+#: Names ``load()`` accepts, and what each gives without a path.
+NAMES = {
+    "nb201": "NAS-Bench-201 / NATS-tss (embedded: all 15,625 archs, final-epoch values)",
+    "nb201-v1_1": "NAS-Bench-201 v1_1 (embedded: CIFAR-10 seed means at 200 epochs, 12-epoch schedule)",
+    "nb101": "NAS-Bench-101 (embedded: a SAMPLE of 30 real cells x 3 repeats at 108 epochs)",
+}
+_SPACE_OF = {"nb201": "nb201", "nb201-v1_1": "nb201", "nb101": "nb101"}
+
+# Hints for the commonest wrong queries: (dataset, split) -> what the user most likely wants.
+_HINTS = {
+    ("cifar10", "x-valid"): "dataset 'cifar10' was trained on train+valid, so it has no validation "
+    "split; the validation accuracy is dataset='cifar10-valid', split='x-valid'",
+    ("cifar10", "x-test"): "dataset 'cifar10' has no 'x-test'; its test split is 'ori-test'",
+    (
+        "cifar10-valid",
+        "x-test",
+    ): "dataset 'cifar10-valid' has no 'x-test'; its test split is 'ori-test'",
+}
+_SPLIT_ALIASES = {
+    "valid": "x-valid",
+    "val": "x-valid",
+    "validation": "x-valid",
+    "test": "x-test / ori-test",
+}
+_DATASET_ALIASES = {
+    "imagenet": "ImageNet16-120",
+    "ImageNet16": "ImageNet16-120",
+    "imagenet16-120": "ImageNet16-120",
+}
+
+
+# =========================================================================== the axis
+class ArchAxis(Sequence):
+    """The architecture axis of a ground truth: a sequence of :class:`Arch` or :class:`ModelSpec`.
+
+    ``keys`` holds the raw identifiers (NB201 benchmark indices, NB101 module hashes);
+    :meth:`position` maps an architecture to its row.
+    """
+
+    def __init__(self, space: str, keys: np.ndarray, specs: SpecArray | None = None):
+        self.space = space
+        self.keys = keys
+        self._specs = specs
+        if space == "nb201":
+            self._row = np.full(nb201.NUM_ARCHS, -1, dtype=np.int64)
+            self._row[keys] = np.arange(len(keys))
+        else:
+            self._sorted = np.asarray(keys.tolist(), dtype="S32")  # keys are sorted ascending
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if self.space == "nb201":
+            return nb201.Arch.from_index(int(self.keys[i]))
+        if self._specs is None:
+            raise NasbenchToolsError("this NB101 ground truth holds no cell specs, only hashes")
+        return self._specs.spec(int(i))
+
+    def __repr__(self) -> str:
+        return f"ArchAxis({self.space}, {len(self)} archs)"
+
+    def position(self, arch) -> int:
+        """Row of ``arch``; raises :class:`UnknownArchError` naming its canonical form."""
+        if self.space == "nb201":
+            a = arch if isinstance(arch, nb201.Arch) else nb201.Arch.parse(arch)
+            row = int(self._row[a.index])
+            if row < 0:
+                raise UnknownArchError(
+                    f"NB201 arch {a.index} {a.to_string()} (unique_str {a.unique_str()}) is not in "
+                    f"this ground truth ({len(self)} archs)"
+                )
+            return row
+        h = _nb101_hash(arch)
+        row = int(np.searchsorted(self._sorted, h.encode()))
+        if row >= len(self._sorted) or self._sorted[row] != h.encode():
+            raise UnknownArchError(
+                f"NB101 cell with module hash {h} is not in this ground truth ({len(self)} cells)"
+            )
+        return row
+
+    def positions(self, archs: Iterable) -> np.ndarray:
+        return np.array([self.position(a) for a in archs], dtype=np.int64)
+
+
+def _nb101_hash(arch) -> str:
+    if isinstance(arch, nb101.ModelSpec):
+        if not arch.is_valid:
+            raise UnknownArchError(f"{arch!r} is not in NAS-Bench-101: {arch.invalid_reason}")
+        return arch.hash
+    if isinstance(arch, str) and len(arch) == 32 and all(c in "0123456789abcdef" for c in arch):
+        return arch
+    raise UnknownArchError(f"expected an NB101 ModelSpec or a 32-hex module hash, got {arch!r}")
+
+
+# =========================================================================== ground truth
+class GroundTruth:
+    """Benchmark numbers aligned to one architecture axis.
+
+    Obtain one with :func:`load`. Attributes: ``space`` ("nb201" or "nb101"), ``name``,
+    ``archs`` (:class:`ArchAxis`), ``provenance`` (source file, its sha256, benchmark release,
+    package version of the converter).
+    """
+
+    def __init__(self, space, keys, columns, specs, provenance, *, name=None, sample_note=None):
+        self.space = space
+        self.name = name or space
+        self.archs = ArchAxis(space, keys, specs)
+        self.provenance = dict(provenance)
+        self.sample_note = sample_note
+        self._columns = columns  # Key -> Column, or a StoreReader
+        self._keys = list(columns.column_keys if hasattr(columns, "column_keys") else columns)
+        self._means: dict[Key, np.ndarray] = {}
+        self._resolved: dict[tuple, Key] = {}
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_columnset(
+        cls, cs: ColumnSet, *, name=None, provenance=None, sample_note=None
+    ) -> GroundTruth:
+        prov = dict(cs.meta) | dict(provenance or {})
+        return cls(
+            cs.space, cs.keys, dict(cs.columns), cs.specs, prov, name=name, sample_note=sample_note
+        )
+
+    @classmethod
+    def from_store(cls, path, *, name=None) -> GroundTruth:
+        from .store import StoreReader
+
+        reader = StoreReader(path)
+        prov = dict(reader.meta) | reader.provenance | {"store": str(reader.path)}
+        return cls(reader.space, reader.keys, reader, reader.specs, prov, name=name)
+
+    # ------------------------------------------------------------------ what is inside
+    def __len__(self) -> int:
+        return len(self.archs)
+
+    def __repr__(self) -> str:
+        note = f", {self.sample_note}" if self.sample_note else ""
+        return f"GroundTruth({self.name!r}, {len(self)} archs, {len(self._keys)} columns{note})"
+
+    @property
+    def columns(self) -> list[Key]:
+        """Every column key, sorted."""
+        return sorted(self._keys)
+
+    def describe(self):
+        """One row per column: dataset, split, epochs, metric, point, seeds, unit, missing, source."""
+        import pandas as pd
+
+        rows = []
+        for k in self.columns:
+            col = self._column(k)
+            rows.append(
+                {
+                    "dataset": k.dataset,
+                    "split": k.split,
+                    "epochs": k.epochs,
+                    "metric": k.metric,
+                    "point": k.point,
+                    "seeds": ",".join(map(str, col.seeds)) or "mean only",
+                    "unit": col.unit,
+                    "n_missing": int(np.isnan(self._mean(k)).sum()),
+                    "source": col.source,
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def info(self) -> dict:
+        """Counts and provenance (what ``nbt info`` prints)."""
+        keys = self.columns
+        out = {
+            "name": self.name,
+            "space": self.space,
+            "archs": len(self),
+            "sample": self.sample_note or "",
+            "datasets": sorted({k.dataset for k in keys}),
+            "splits": sorted({k.split for k in keys if k.split}),
+            "budgets_epochs": sorted({k.epochs for k in keys if k.epochs}),
+            "metrics": sorted({k.metric for k in keys}),
+            "seeds": sorted({s for k in keys for s in self._column(k).seeds}),
+            "columns": len(keys),
+        }
+        if self.space == "nb201":
+            ids = nb201.isomorphism_class_ids()[self.archs.keys]
+            out["unique_classes"] = len(np.unique(ids))
+        else:
+            out["unique_classes"] = len(self)
+        out["provenance"] = {k: v for k, v in self.provenance.items() if v not in ("", None)}
+        return out
+
+    # ------------------------------------------------------------------ key resolution
+    def _column(self, key: Key) -> Column:
+        cols = self._columns
+        return cols.column(key) if hasattr(cols, "column") else cols[key]
+
+    def _mean(self, key: Key) -> np.ndarray:
+        m = self._means.get(key)
+        if m is None:
+            m = self._column(key).mean()
+            m.setflags(write=False)
+            self._means[key] = m
+        return m
+
+    def resolve(
+        self, dataset: str, split: str | None, epochs: int | None, metric: str, point: str
+    ) -> Key:
+        """The one column a query means, or a :class:`QueryError` saying what exists."""
+        args = (dataset, split, epochs, metric, point)
+        key = self._resolved.get(args)
+        if key is None:
+            key = self._resolved[args] = self._resolve(*args)
+        return key
+
+    def _resolve(self, dataset, split, epochs, metric, point) -> Key:
+        keys = self._keys
+        metrics = sorted({k.metric for k in keys})
+        if metric not in metrics:
+            raise QueryError(f"{self.name}: no metric {metric!r}; available: {metrics}")
+        with_metric = [k for k in keys if k.metric == metric]
+        datasets = sorted({k.dataset for k in with_metric})
+        if dataset not in datasets:
+            hint = _DATASET_ALIASES.get(dataset) or _DATASET_ALIASES.get(str(dataset).lower())
+            hint = f" (did you mean {hint!r}?)" if hint else ""
+            raise QueryError(
+                f"{self.name}: no dataset {dataset!r} for metric {metric!r}{hint}; available: {datasets}"
+            )
+        cands = [k for k in with_metric if k.dataset == dataset]
+        splits = sorted({k.split for k in cands})
+        if metric in SPLIT_METRICS and split is None:
+            raise QueryError(
+                f"{self.name}: split is required for metric {metric!r}; dataset {dataset!r} has splits {splits}"
+            )
+        if split is not None:
+            if split not in splits:
+                hint = _HINTS.get((dataset, split))
+                if hint is None and split in _SPLIT_ALIASES:
+                    hint = f"the benchmark calls it {_SPLIT_ALIASES[split]!r}"
+                hint = f"; {hint}" if hint else ""
+                raise QueryError(
+                    f"{self.name}: dataset {dataset!r} has no split {split!r} for metric {metric!r}"
+                    f"{hint}; available splits: {splits}"
+                )
+            cands = [k for k in cands if k.split == split]
+        budgets = sorted({k.epochs for k in cands})
+        if epochs is None:
+            if budgets != [0]:
+                raise QueryError(
+                    f"{self.name}: epochs (the training budget) is required for {dataset!r} "
+                    f"{split or ''} {metric}; available: {budgets}"
+                )
+        else:
+            if epochs not in budgets:
+                raise QueryError(
+                    f"{self.name}: {dataset!r} {split or ''} {metric} has no {epochs}-epoch budget; "
+                    f"available: {[b for b in budgets if b] or 'none (this metric does not depend on epochs)'}"
+                )
+            cands = [k for k in cands if k.epochs == epochs]
+        points = sorted({k.point for k in cands})
+        if point not in points:
+            raise QueryError(f"{self.name}: no point {point!r} for this query; available: {points}")
+        cands = [k for k in cands if k.point == point]
+        if len(cands) != 1:
+            raise QueryError(
+                f"{self.name}: the query matches {len(cands)} columns; narrow it: {[k.to_str() for k in cands]}"
+            )
+        return cands[0]
+
+    def _seed_index(self, key: Key, col: Column, seed: int) -> int:
+        if not col.seeds:
+            raise QueryError(
+                f"{self.name}: only seed means are available for {key.to_str()}; use seed='mean'"
+            )
+        if (
+            isinstance(seed, bool)
+            or not isinstance(seed, int | np.integer)
+            or seed not in col.seeds
+        ):
+            raise QueryError(
+                f"{self.name}: no seed {seed!r} for {key.to_str()}; seeds: {list(col.seeds)}"
+            )
+        return col.seeds.index(int(seed))
+
+    # ------------------------------------------------------------------ queries
+    def vector(
+        self,
+        *,
+        dataset: str,
+        split: str | None = None,
+        epochs: int | None = None,
+        seed="mean",
+        metric: str = "accuracy",
+        point: str = "final",
+        missing: str = "raise",
+    ):
+        """The whole space as one vector, aligned to :attr:`archs`.
+
+        Parameters
+        ----------
+        dataset, split : str
+            The benchmark's own names (NB201: ``cifar10-valid``, ``cifar10``, ``cifar100``,
+            ``ImageNet16-120``; ``train``, ``x-valid``, ``x-test``, ``ori-test``. NB101:
+            ``cifar10``; ``train``, ``valid``, ``test``). ``split`` is required for accuracy and
+            loss; leave it out for ``params``/``flops``/``latency``.
+        epochs : int
+            The training budget (NB201 200 or 12; NB101 4, 12, 36 or 108). Required for every
+            metric that depends on it.
+        seed : "mean", int or "all"
+            ``"mean"``: the mean over the seeds (NB101: repeats) each architecture has.
+            An int: that seed (NB201 777/888/999; NB101 repeat 0/1/2). ``"all"``: a
+            ``(n_archs, n_seeds)`` array (NaN where an architecture lacks a seed) with the seed
+            labels in ``.seeds`` of the returned :class:`~nasbench_tools.groundtruth.columns.Column`.
+        metric : str
+            ``accuracy`` (percent), ``loss``, ``time`` (s), ``params``, ``flops``, ``latency``.
+        point : str
+            ``final``, or ``halfway`` (NB101).
+        missing : {"raise", "nan"}
+            What a missing value does: raise :class:`QueryError` naming the first missing
+            architecture, or stay NaN.
+
+        Returns
+        -------
+        numpy.ndarray (read-only) of shape ``(len(archs),)``, or a Column for ``seed="all"``.
+        """
+        key = self.resolve(dataset, split, epochs, metric, point)
+        col = self._column(key)
+        if isinstance(seed, str) and seed == "mean":
+            out = self._mean(key)
+        elif isinstance(seed, str) and seed == "all":
+            if not col.seeds:
+                raise QueryError(f"{self.name}: only seed means are available for {key.to_str()}")
+            self._check_missing(key, np.isnan(col.values).all(axis=1), missing)
+            return col
+        else:
+            out = col.values[:, self._seed_index(key, col, seed)]
+        self._check_missing(key, np.isnan(out), missing, seed)
+        return out
+
+    def _check_missing(self, key: Key, isnan: np.ndarray, missing: str, seed="mean") -> None:
+        if missing not in ("raise", "nan"):
+            raise QueryError(f"missing must be 'raise' or 'nan', got {missing!r}")
+        if missing == "raise" and isnan.any():
+            first = int(np.flatnonzero(isnan)[0])
+            raise QueryError(
+                f"{self.name}: {int(isnan.sum())} of {len(isnan)} archs have no value for "
+                f"{key.to_str()} (seed {seed}), first: {self.archs.keys[first]}; "
+                "pass missing='nan' to get NaN for them"
+            )
+
+    def query(
+        self,
+        arch,
+        *,
+        dataset: str,
+        split: str | None = None,
+        epochs: int | None = None,
+        seed="mean",
+        metric: str = "accuracy",
+        point: str = "final",
+        missing: str = "raise",
+    ):
+        """One architecture's value; arguments as in :meth:`vector`.
+
+        ``arch``: an NB201 :class:`Arch`, arch string or index; an NB101 :class:`ModelSpec` or
+        module hash. Returns a float, or ``{seed: value}`` for ``seed="all"`` (seeds the
+        architecture lacks are left out).
+        """
+        row = self.archs.position(arch)
+        key = self.resolve(dataset, split, epochs, metric, point)
+        col = self._column(key)
+        if isinstance(seed, str) and seed == "all":
+            if not col.seeds:
+                raise QueryError(f"{self.name}: only seed means are available for {key.to_str()}")
+            vals = {s: float(v) for s, v in zip(col.seeds, col.values[row]) if v == v}
+            if not vals and missing == "raise":
+                raise QueryError(
+                    f"{self.name}: arch {self.archs.keys[row]} has no value for {key.to_str()}"
+                )
+            return vals
+        if isinstance(seed, str) and seed == "mean":
+            value = float(self._mean(key)[row])
+        else:
+            value = float(col.values[row, self._seed_index(key, col, seed)])
+        if value != value and missing != "nan":
+            if missing != "raise":
+                raise QueryError(f"missing must be 'raise' or 'nan', got {missing!r}")
+            raise QueryError(
+                f"{self.name}: arch {self.archs.keys[row]} has no value for {key.to_str()} (seed {seed}); "
+                "pass missing='nan' to get NaN"
+            )
+        return value
+
+    def table(self, *, columns: Sequence[dict] | None = None, seed="mean", missing: str = "nan"):
+        """A pandas DataFrame, one row per architecture.
+
+        ``columns``: a list of query dicts (``{"dataset":..., "split":..., "epochs":...}``), each
+        giving one column named by its key; by default every column of the ground truth.
+        """
+        import pandas as pd
+
+        if columns is None:
+            keys = self.columns
+        else:
+            keys = [
+                self.resolve(
+                    c["dataset"],
+                    c.get("split"),
+                    c.get("epochs"),
+                    c.get("metric", "accuracy"),
+                    c.get("point", "final"),
+                )
+                for c in columns
+            ]
+        data = {}
+        for k in keys:
+            if seed == "all" and self._column(k).seeds:
+                col = self._column(k)
+                for j, s in enumerate(col.seeds):
+                    data[f"{k.to_str()}|seed={s}"] = col.values[:, j]
+            else:
+                data[k.to_str()] = self.vector(
+                    dataset=k.dataset,
+                    split=k.split or None,
+                    epochs=k.epochs or None,
+                    metric=k.metric,
+                    point=k.point,
+                    seed="mean" if seed == "all" else seed,
+                    missing=missing,
+                )
+        index_name = "index" if self.space == "nb201" else "module_hash"
+        df = pd.DataFrame(data, index=pd.Index(self.archs.keys, name=index_name))
+        if self.space == "nb201":
+            strings = nb201._index_table()[0]
+            df.insert(0, "arch_str", [strings[i] for i in self.archs.keys])
+        return df
+
+    def sample(self, n: int, *, seed: int, unique: bool = True) -> list:
+        """``n`` distinct architectures drawn uniformly with an explicit ``seed``.
+
+        ``unique=True`` draws uniformly over isomorphism classes (NB201: ``Arch.unique_str``;
+        NB101: every cell is already its own class) and returns each class's member with the
+        smallest benchmark index; ``unique=False`` draws uniformly over the axis.
+        """
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
+            raise QueryError(f"n must be a non-negative int, got {n!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+            raise QueryError(f"seed must be an int (no random default), got {seed!r}")
+        rng = np.random.default_rng(int(seed))
+        if unique and self.space == "nb201":
+            ids = nb201.isomorphism_class_ids()[self.archs.keys]
+            _, first = np.unique(ids, return_index=True)  # rows of each class's smallest index
+            pool = np.sort(first)
+        else:
+            pool = np.arange(len(self))
+        if n > len(pool):
+            what = "isomorphism classes" if unique and self.space == "nb201" else "archs"
+            raise QueryError(f"cannot sample {n} distinct archs: only {len(pool)} {what}")
+        rows = rng.choice(pool, size=n, replace=False)
+        return [self.archs[int(r)] for r in rows]
+
+
+# =========================================================================== load
+@functools.cache
+def _embedded(name: str) -> GroundTruth:
+    from .formats.embedded_csv import (
+        COMBINED,
+        V1_1_PARAMS,
+        embedded_path,
+        read_combined_csv,
+        read_v1_1_columns,
+    )
+
+    if name == "nb201":
+        path = embedded_path(COMBINED)
+        cs = read_combined_csv(path)
+        return GroundTruth.from_columnset(cs, name="nb201", provenance=_file_prov(path))
+    if name == "nb201-v1_1":
+        path, ppath = embedded_path(COMBINED), embedded_path(V1_1_PARAMS)
+        cs = read_v1_1_columns(path, ppath)
+        return GroundTruth.from_columnset(cs, name="nb201-v1_1", provenance=_file_prov(path))
+    from .formats import read_any
+
+    path = embedded_path("nb101_real30_only108.tfrecord")
+    cs = read_any(path, format="nb101-tfrecord", progress=False)
+    return GroundTruth.from_columnset(
+        cs,
+        name="nb101",
+        provenance=_file_prov(path),
+        sample_note="SAMPLE: 30 of 423,624 NB101 cells",
+    )
+
+
+def _file_prov(path: Path) -> dict:
+    from .store import sha256_of
+
+    return {"source_path": str(path), "source_sha256": sha256_of(path)}
+
+
+def load(
+    name: str, path: str | Path | None = None, *, format: str | None = None, progress: bool = True
+) -> GroundTruth:
+    """Open a benchmark's ground truth.
+
+    Parameters
+    ----------
+    name : {"nb201", "nb201-v1_1", "nb101"}
+        The benchmark. Without ``path``, the data embedded in the package (NB101: a labelled
+        sample of 30 real cells).
+    path : str or Path, optional
+        A store written by ``nbt convert`` (opened lazily, in milliseconds), or any official file
+        or folder the readers know (read into memory; convert it once for speed).
+    format : str, optional
+        Force a reader (see ``nasbench_tools.groundtruth.formats.list_readers()``).
+    """
+    if name not in NAMES:
+        raise QueryError(f"unknown benchmark {name!r}; expected one of {sorted(NAMES)}")
+    if path is None:
+        return _embedded(name)
+    from .formats import read_any
+    from .store import is_store
+
+    path = Path(path)
+    if is_store(path):
+        gt = GroundTruth.from_store(path, name=name)
+    else:
+        cs = read_any(path, format=format, progress=progress)
+        gt = GroundTruth.from_columnset(cs, name=name, provenance=_file_prov(path))
+    if gt.space != _SPACE_OF[name]:
+        raise QueryError(f"{path} holds {gt.space} ground truth, not {name}")
+    return gt
+
+
+def open_path(path: str | Path, *, format: str | None = None, progress: bool = True) -> GroundTruth:
+    """Open a store or an official file without naming the benchmark (inferred from its space)."""
+    from .formats import read_any
+    from .store import is_store
+
+    path = Path(path)
+    if is_store(path):
+        return GroundTruth.from_store(path)
+    cs = read_any(path, format=format, progress=progress)
+    return GroundTruth.from_columnset(cs, name=cs.space, provenance=_file_prov(path))

@@ -1,0 +1,255 @@
+"""The in-memory form every benchmark reader produces and every store holds.
+
+A :class:`ColumnSet` is a set of numeric columns aligned to one architecture axis. Each column is
+identified by a :class:`Key` (dataset, split, epochs, metric, point) written in the benchmark's own
+vocabulary, and holds either per-seed values ``(n_archs, n_seeds)`` with the seed labels, or only
+seed means ``(n_archs,)`` where the source publishes nothing finer. Missing values are NaN.
+
+Readers (``groundtruth.formats``) build a ColumnSet from an official file; ``store`` writes it to
+HDF5 and reads it back; ``api.GroundTruth`` answers queries from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import NasbenchToolsError
+
+__all__ = ["SPACES", "Column", "ColumnSet", "Key", "SpecArray"]
+
+#: Architecture spaces and how their axis is keyed: NB201 by benchmark index, NB101 by module hash.
+SPACES = ("nb201", "nb101")
+
+#: Metrics whose value depends on a split (the others are properties of the network or the run).
+SPLIT_METRICS = frozenset({"accuracy", "loss"})
+
+
+@dataclass(frozen=True, order=True)
+class Key:
+    """Identifies one column, in the benchmark's own names.
+
+    Attributes
+    ----------
+    dataset : str
+        NB201: ``cifar10-valid``, ``cifar10``, ``cifar100``, ``ImageNet16-120``. NB101: ``cifar10``.
+    split : str
+        NB201: ``train``, ``x-valid``, ``x-test``, ``ori-test``. NB101: ``train``, ``valid``,
+        ``test``. Empty for metrics that do not depend on a split (``params``, ``flops``,
+        ``latency``); ``train`` for training ``time``.
+    epochs : int
+        The training budget (schedule length): NB201 200 or 12; NB101 4, 12, 36 or 108. 0 for
+        metrics that do not depend on it (``params``, ``flops``, ``latency``).
+    metric : str
+        ``accuracy`` (always percent, 0-100), ``loss``, ``time`` (seconds), ``params`` (unit in the
+        column), ``flops``, ``latency``.
+    point : str
+        Where in the schedule the value was read: ``final`` (last epoch) or, for NB101,
+        ``halfway``.
+    """
+
+    dataset: str
+    split: str
+    epochs: int
+    metric: str
+    point: str = "final"
+
+    def __post_init__(self):
+        if not isinstance(self.epochs, int) or isinstance(self.epochs, bool):
+            object.__setattr__(self, "epochs", int(self.epochs))
+
+    def to_str(self) -> str:
+        """Stable text form, used as the HDF5 dataset name: ``dataset|split|epochs|metric|point``."""
+        return "|".join([self.dataset, self.split, str(self.epochs), self.metric, self.point])
+
+    @classmethod
+    def from_str(cls, s: str) -> Key:
+        parts = s.split("|")
+        if len(parts) != 5:
+            raise NasbenchToolsError(
+                f"malformed column key {s!r}; expected dataset|split|epochs|metric|point"
+            )
+        return cls(parts[0], parts[1], int(parts[2]), parts[3], parts[4])
+
+
+@dataclass
+class Column:
+    """Values of one :class:`Key` over the architecture axis.
+
+    ``values`` is ``(n_archs, n_seeds)`` with ``seeds`` labelling the second axis (NB201 seeds such
+    as 777/888/999, NB101 repeat numbers 0/1/2), or ``(n_archs,)`` with ``seeds == ()`` when only
+    seed means exist. ``unit`` names the unit (``%``, ``s``, ``M``, ``count``, ...). ``source`` says
+    where the numbers came from (file and benchmark release), for provenance.
+    """
+
+    values: np.ndarray
+    seeds: tuple[int, ...] = ()
+    unit: str = ""
+    source: str = ""
+
+    def __post_init__(self):
+        self.values = np.asarray(self.values, dtype=np.float64)
+        self.seeds = tuple(int(s) for s in self.seeds)
+        if self.seeds:
+            if self.values.ndim != 2 or self.values.shape[1] != len(self.seeds):
+                raise NasbenchToolsError(
+                    f"per-seed column must be (n_archs, {len(self.seeds)}), got {self.values.shape}"
+                )
+        elif self.values.ndim != 1:
+            raise NasbenchToolsError(
+                f"a seed-mean column must be 1-D, got shape {self.values.shape}"
+            )
+
+    @property
+    def per_seed(self) -> bool:
+        return bool(self.seeds)
+
+    def mean(self) -> np.ndarray:
+        """Mean over the seeds present for each architecture (NaN where none is)."""
+        if not self.seeds:
+            return self.values
+        with np.errstate(invalid="ignore"):
+            count = np.sum(~np.isnan(self.values), axis=1)
+            total = np.nansum(self.values, axis=1)
+            return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+@dataclass
+class SpecArray:
+    """NB101 cell specs of an axis as arrays (compact for 423,624 cells).
+
+    ``matrices[i, :v, :v]`` is the adjacency of cell ``i`` with ``v = num_vertices[i]`` vertices
+    (the rest is zero); ``labels[i, :v]`` are its hash labels (-1 input, -2 output, else the index
+    in ``nb101.OPS``) and ``labels[i, v:] == -3``.
+    """
+
+    matrices: np.ndarray  # (N, 7, 7) int8
+    labels: np.ndarray  # (N, 7) int8
+    num_vertices: np.ndarray  # (N,) int8
+
+    PAD = -3
+
+    def __post_init__(self):
+        self.matrices = np.asarray(self.matrices, dtype=np.int8)
+        self.labels = np.asarray(self.labels, dtype=np.int8)
+        self.num_vertices = np.asarray(self.num_vertices, dtype=np.int8)
+        n = len(self.num_vertices)
+        if self.matrices.shape != (n, 7, 7) or self.labels.shape != (n, 7):
+            raise NasbenchToolsError(
+                f"SpecArray shapes {self.matrices.shape}, {self.labels.shape} do not match {n} cells"
+            )
+
+    def __len__(self) -> int:
+        return len(self.num_vertices)
+
+    @classmethod
+    def from_specs(cls, specs) -> SpecArray:
+        """From (matrix, ops) pairs or ModelSpec objects (their pruned form)."""
+        from ..spaces import nb101
+
+        specs = list(specs)
+        mats = np.zeros((len(specs), 7, 7), dtype=np.int8)
+        labels = np.full((len(specs), 7), cls.PAD, dtype=np.int8)
+        nv = np.zeros(len(specs), dtype=np.int8)
+        for i, s in enumerate(specs):
+            spec = s if isinstance(s, nb101.ModelSpec) else nb101.ModelSpec(*s)
+            v = spec.num_vertices
+            mats[i, :v, :v] = spec.matrix
+            labels[i, :v] = spec.labels
+            nv[i] = v
+        return cls(mats, labels, nv)
+
+    def spec(self, i: int):
+        """The :class:`~nasbench_tools.spaces.nb101.ModelSpec` of cell ``i``."""
+        from ..spaces import nb101
+
+        v = int(self.num_vertices[i])
+        names = {-1: nb101.INPUT, -2: nb101.OUTPUT} | dict(enumerate(nb101.OPS))
+        return nb101.ModelSpec(
+            self.matrices[i, :v, :v], [names[int(x)] for x in self.labels[i, :v]]
+        )
+
+    def take(self, rows) -> SpecArray:
+        return SpecArray(self.matrices[rows], self.labels[rows], self.num_vertices[rows])
+
+
+@dataclass
+class ColumnSet:
+    """Columns aligned to one architecture axis, plus provenance.
+
+    Attributes
+    ----------
+    space : {"nb201", "nb101"}
+    keys : numpy.ndarray
+        The axis. NB201: int64 benchmark indices (strictly increasing). NB101: module hashes as
+        ``str`` (32 hex digits, strictly increasing).
+    columns : dict[Key, Column]
+    specs : SpecArray or None
+        NB101 only: the cell of each axis entry, as the file states it.
+    meta : dict
+        Provenance: ``source_name``, ``source_format``, ``benchmark`` (release name), and anything
+        else a reader knows (all JSON-serialisable).
+    """
+
+    space: str
+    keys: np.ndarray
+    columns: dict[Key, Column] = field(default_factory=dict)
+    specs: SpecArray | None = None
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.space not in SPACES:
+            raise NasbenchToolsError(f"unknown space {self.space!r}; expected one of {SPACES}")
+        if self.space == "nb201":
+            self.keys = np.asarray(self.keys, dtype=np.int64)
+        else:
+            self.keys = np.asarray([str(k) for k in self.keys], dtype=object)
+        if len(self.keys) > 1 and not all(a < b for a, b in zip(self.keys[:-1], self.keys[1:])):
+            raise NasbenchToolsError(
+                "ColumnSet keys must be strictly increasing (sort the axis first)"
+            )
+        for key, col in self.columns.items():
+            self._check(key, col)
+        if self.specs is not None and len(self.specs) != len(self.keys):
+            raise NasbenchToolsError(f"{len(self.specs)} specs for {len(self.keys)} archs")
+
+    def _check(self, key: Key, col: Column) -> None:
+        if not isinstance(key, Key):
+            raise NasbenchToolsError(f"column keys must be Key objects, got {key!r}")
+        if col.values.shape[0] != len(self.keys):
+            raise NasbenchToolsError(
+                f"column {key.to_str()} has {col.values.shape[0]} rows for {len(self.keys)} archs"
+            )
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def add(self, key: Key, column: Column) -> None:
+        if key in self.columns:
+            raise NasbenchToolsError(f"column {key.to_str()} is already present")
+        self._check(key, column)
+        self.columns[key] = column
+
+    @staticmethod
+    def sorted_axis(keys: Iterable) -> tuple[np.ndarray, np.ndarray]:
+        """``(sorted unique keys, order)`` helper for readers that meet archs out of order."""
+        arr = np.asarray(list(keys), dtype=object)
+        order = np.argsort(arr, kind="stable")
+        return arr[order], order
+
+    def select(self, keys: Sequence) -> ColumnSet:
+        """A new ColumnSet restricted to ``keys`` (which must all be present)."""
+        pos = {k: i for i, k in enumerate(self.keys.tolist())}
+        try:
+            rows = np.array([pos[k] for k in keys], dtype=np.int64)
+        except KeyError as exc:
+            raise NasbenchToolsError(
+                f"architecture {exc.args[0]!r} is not in this column set"
+            ) from None
+        cols = {
+            k: Column(c.values[rows], c.seeds, c.unit, c.source) for k, c in self.columns.items()
+        }
+        specs = None if self.specs is None else self.specs.take(rows)
+        return ColumnSet(self.space, self.keys[rows], cols, specs, dict(self.meta))
