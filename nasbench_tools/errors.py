@@ -8,12 +8,16 @@ argument at fault and what was expected.
 from __future__ import annotations
 
 __all__ = [
+    "AnalysisError",
     "CorruptFileError",
+    "DatasetNotFoundError",
     "InvalidArchError",
+    "InvalidChoiceError",
     "InvalidSpecError",
     "NasbenchToolsError",
     "QueryError",
     "StoreVersionError",
+    "TrainConfigError",
     "UnknownArchError",
     "UnsafePickleError",
 ]
@@ -57,3 +61,21 @@ class UnsafePickleError(CorruptFileError):
 
 class StoreVersionError(NasbenchToolsError):
     """An HDF5 store was written by another format version, or is not a nasbench_tools store."""
+
+
+class InvalidChoiceError(NasbenchToolsError, ValueError):
+    """A supernet choice (active paths per block) has the wrong shape or values for its space."""
+
+
+class DatasetNotFoundError(NasbenchToolsError, FileNotFoundError):
+    """An image dataset's files are not where the loader looked; the message says where to put them."""
+
+
+class TrainConfigError(NasbenchToolsError, ValueError):
+    """A supernet-training configuration is inconsistent (unknown sampler, AMP without CUDA, resume
+    with a different configuration, ...)."""
+
+
+class AnalysisError(NasbenchToolsError, ValueError):
+    """Ranking-analysis inputs are unusable: length mismatch, too few valid pairs, constant input,
+    NaN under ``nan_policy="raise"``, a bad ``k``, or a bootstrap without a seed."""

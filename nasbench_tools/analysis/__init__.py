@@ -1,0 +1,131 @@
+"""Ranking analysis: metrics, uncertainty, RI over random, depth gap, displays and tables.
+
+Torch-free and light: importing this package loads numpy only; scipy, pandas and matplotlib are
+imported by the functions that need them.
+
+Metrics (:mod:`.ranking`) are pure functions ``f(y_true, y_score, ...)`` over arrays paired by
+position, higher is better on both sides. They validate their arguments (length mismatch, too
+few valid pairs, constant input, NaN under ``nan_policy="raise"`` all raise
+:class:`~nasbench_tools.errors.AnalysisError`), never take ``abs`` of a correlation, and return a
+:class:`MetricResult` that records the pairs used and every choice behind the number.
+
+>>> from nasbench_tools.analysis import kendall_tau, rank_report
+>>> kendall_tau([1, 2, 3, 4, 5], [2, 1, 4, 3, 5]).statistic
+0.6
+>>> rep = rank_report([1, 2, 3, 4, 5, 6], [1, 3, 2, 4, 6, 5], k=(2,), n_boot=50, seed=0)
+>>> round(rep.kendall_tau.value, 3), rep.p_at_top_k[2].value
+(0.733, 1.0)
+"""
+
+from ..errors import AnalysisError
+from ._common import DEFAULT_N_BOOT, MetricResult
+from .baselines import (
+    RelativeImprovement,
+    expected_random_accuracy,
+    random_baseline,
+    relative_improvement,
+)
+from .depth_gap import DepthGapReport, NoiseFloor, depth_gap_report
+from .displays import (
+    CorrelationBudgetDisplay,
+    CorrelationHeatmapDisplay,
+    ErrorEDFDisplay,
+    ProxyScatterDisplay,
+    RankChangeDisplay,
+    RIBarDisplay,
+)
+from .ranking import (
+    SPARSE_TAU_VARIANTS,
+    DuplicateAudit,
+    br_at_k,
+    deduplicate,
+    duplicate_audit,
+    kendall_tau,
+    kt_at_top_k,
+    p_at_bottom_k,
+    p_at_top_k,
+    pearson_r,
+    sparse_kendall_tau,
+    spearman_rho,
+    weighted_tau,
+)
+from .report import DEFAULT_REPORT_N_BOOT, Estimate, RankReport, rank_report, rank_reports
+from .tables import (
+    depth_gap_table,
+    rank_table,
+    ri_table,
+    seed_table,
+    to_csv,
+    to_latex,
+    to_markdown,
+    with_intervals,
+)
+from .uncertainty import (
+    BOOTSTRAP_METRICS,
+    BootstrapResult,
+    NoiseCeiling,
+    PairedBootstrapTest,
+    SeedSpread,
+    across_seeds,
+    bootstrap_ci,
+    bootstrap_weights,
+    noise_ceiling,
+    paired_bootstrap_test,
+    seed_spread,
+)
+
+__all__ = [
+    "BOOTSTRAP_METRICS",
+    "DEFAULT_N_BOOT",
+    "DEFAULT_REPORT_N_BOOT",
+    "SPARSE_TAU_VARIANTS",
+    "AnalysisError",
+    "BootstrapResult",
+    "CorrelationBudgetDisplay",
+    "CorrelationHeatmapDisplay",
+    "DepthGapReport",
+    "DuplicateAudit",
+    "ErrorEDFDisplay",
+    "Estimate",
+    "MetricResult",
+    "NoiseCeiling",
+    "NoiseFloor",
+    "PairedBootstrapTest",
+    "ProxyScatterDisplay",
+    "RIBarDisplay",
+    "RankChangeDisplay",
+    "RankReport",
+    "RelativeImprovement",
+    "SeedSpread",
+    "across_seeds",
+    "bootstrap_ci",
+    "bootstrap_weights",
+    "br_at_k",
+    "deduplicate",
+    "depth_gap_report",
+    "depth_gap_table",
+    "duplicate_audit",
+    "expected_random_accuracy",
+    "kendall_tau",
+    "kt_at_top_k",
+    "noise_ceiling",
+    "p_at_bottom_k",
+    "p_at_top_k",
+    "paired_bootstrap_test",
+    "pearson_r",
+    "random_baseline",
+    "rank_report",
+    "rank_reports",
+    "rank_table",
+    "relative_improvement",
+    "ri_table",
+    "seed_spread",
+    "seed_table",
+    "sparse_kendall_tau",
+    "spearman_rho",
+    "to_csv",
+    "to_latex",
+    "to_markdown",
+    "weighted_tau",
+    "with_intervals",
+]

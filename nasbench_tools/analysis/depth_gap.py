@@ -1,0 +1,373 @@
+"""Depth-gap report: do rankings at the search depth (or fidelity) hold at the evaluation depth?
+
+The same architectures are scored twice (e.g. trained with 8 and with 20 cells, or for 12 and
+200 epochs). The report gives the rank agreement (tau-b, rho, r, top-k overlap, BR@k, rank
+displacement, discordant pairs), the accuracy shift, and, always beside them, the **seed-noise
+floor**: the agreement of one setting with itself across seeds. A depth gap is only reported as
+significant when the bootstrap interval of ``tau_noise - tau_depth`` excludes 0.
+
+On Yang et al.'s 32 architectures (8 vs 20 cells, appendix A of the method spec) tau-b is 0.5355
+and the seed-to-seed tau-b at 20 cells is 0.4760: the depth change moves the ranking no more than
+retraining with another seed does, and the interval of the difference contains 0.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import AnalysisError
+from ._common import (
+    DEFAULT_N_BOOT,
+    check_choice,
+    check_confidence,
+    check_ks,
+    check_n_boot,
+    prepare,
+    rng_from,
+    seed_label,
+)
+from ._engine import PairStats
+from .ranking import kendall_tau
+from .report import Estimate
+from .uncertainty import CI_METHODS, _evaluate, _interval, _replicates, _Request
+
+__all__ = ["DepthGapReport", "NoiseFloor", "depth_gap_report"]
+
+
+@dataclass(frozen=True)
+class NoiseFloor:
+    """Kendall tau-b between two seeds of one setting, with its bootstrap interval."""
+
+    label: str
+    tau: Estimate
+    n_used: int
+    paired: bool
+
+
+@dataclass(frozen=True)
+class DepthGapReport:
+    """Rank agreement between two depths or fidelities, next to the seed-noise floor.
+
+    Attributes
+    ----------
+    names : (str, str)
+        Labels of setting a (search) and b (evaluation).
+    kendall_tau, spearman_rho, pearson_r : Estimate
+        Between the (seed-averaged) accuracies at a and at b, with bootstrap intervals.
+    kendall_pvalue : float
+    p_at_k : dict
+        ``{k: P@topK}``, the a-top-k against the b-top-k (expected under random tie-breaking).
+    overlap : dict
+        ``{k: k * P@topK}``: expected number of shared architectures.
+    br_at_k : dict
+        ``{k: (rank, fraction)}``: best rank at b among the a-top-k, 1-based and as a fraction
+        of ``n_used``.
+    rank_shift_mean, rank_shift_max : float
+        Mean and largest ``|rank_a - rank_b|`` (average ranks).
+    discordant_fraction, concordant_fraction : float
+        Shares of the ``n(n-1)/2`` pairs ordered differently / alike (ties in neither).
+    shift_mean, shift_sd : float
+        Mean and standard deviation (ddof=1) of ``acc_b - acc_a``.
+    slope, intercept : float
+        Least-squares fit ``acc_b ~ slope * acc_a + intercept``.
+    noise : dict
+        ``{label: NoiseFloor}`` for every seed pair given.
+    delta : dict
+        ``{label: Estimate}`` of ``tau_noise - tau_depth``.
+    significant : dict
+        ``{label: bool}``: the interval of ``delta`` excludes 0 (a depth gap beyond seed noise).
+    proxy : dict or None
+        With a proxy: ``{"tau_a": Estimate, "tau_b": Estimate, "difference": Estimate}``
+        (tau of the proxy against a and against b; the difference is paired).
+    """
+
+    names: tuple[str, str]
+    n_used: int
+    n_omitted: int
+    kendall_tau: Estimate
+    kendall_pvalue: float
+    spearman_rho: Estimate
+    pearson_r: Estimate
+    p_at_k: dict[int, float]
+    overlap: dict[int, float]
+    br_at_k: dict[int, tuple[float, float]]
+    rank_shift_mean: float
+    rank_shift_max: float
+    discordant_fraction: float
+    concordant_fraction: float
+    shift_mean: float
+    shift_sd: float
+    slope: float
+    intercept: float
+    noise: dict[str, NoiseFloor]
+    delta: dict[str, Estimate]
+    significant: dict[str, bool]
+    proxy: dict[str, Estimate] | None
+    n_boot: int
+    confidence: float
+    ci_method: str
+    seed: int | str | None
+    replicates: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def summary(self) -> dict[str, Any]:
+        """Flat ``{row: value}`` for a table (see :func:`nasbench_tools.analysis.depth_gap_table`)."""
+        a, b = self.names
+        d: dict[str, Any] = {"n": self.n_used}
+
+        def put(name: str, e: Estimate) -> None:
+            d[name] = e.value
+            d[f"{name} low"] = e.low
+            d[f"{name} high"] = e.high
+
+        put(f"tau-b ({a} vs {b})", self.kendall_tau)
+        d["tau-b p-value"] = self.kendall_pvalue
+        put("spearman rho", self.spearman_rho)
+        put("pearson r", self.pearson_r)
+        for k, v in self.overlap.items():
+            d[f"top-{k} overlap"] = v
+        for k, (rank, _frac) in self.br_at_k.items():
+            d[f"best {b} rank in {a} top-{k}"] = rank
+        d["mean |rank change|"] = self.rank_shift_mean
+        d["max |rank change|"] = self.rank_shift_max
+        d["discordant pairs"] = self.discordant_fraction
+        d[f"mean shift ({b} - {a})"] = self.shift_mean
+        d["sd shift"] = self.shift_sd
+        d["slope"] = self.slope
+        for label, nf in self.noise.items():
+            put(f"seed tau-b ({label})", nf.tau)
+            put(f"delta = seed tau - depth tau ({label})", self.delta[label])
+            d[f"depth gap beyond seed noise ({label})"] = self.significant[label]
+        if self.proxy:
+            for key, e in self.proxy.items():
+                put(f"proxy {key}", e)
+        return d
+
+
+def _settings(acc: Any, name: str, where: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(per-arch value, per-seed rows or None)`` from a 1-D or (n_seeds, n) input."""
+    a = np.asarray(acc, dtype=float)
+    if a.ndim == 1:
+        return a, None
+    if a.ndim == 2 and a.shape[0] >= 1:
+        with np.errstate(invalid="ignore"):
+            mean = np.mean(a, axis=0)
+        return mean, (a if a.shape[0] >= 2 else None)
+    raise AnalysisError(
+        f"{where}: {name} must be 1-D (n,) or 2-D (n_seeds, n), got shape {a.shape}"
+    )
+
+
+def _pair_arg(p: Any, label: str, where: str) -> tuple[np.ndarray, np.ndarray]:
+    if p is None:
+        return None
+    try:
+        s1, s2 = p
+    except (TypeError, ValueError):
+        raise AnalysisError(f"{where}: {label} must be a pair (seed_x, seed_y) of arrays") from None
+    return np.asarray(s1, dtype=float), np.asarray(s2, dtype=float)
+
+
+def depth_gap_report(
+    acc_a: Any,
+    acc_b: Any,
+    *,
+    names: Sequence[str] = ("a", "b"),
+    noise_a: Any = None,
+    noise_b: Any = None,
+    noise_paired: bool = False,
+    proxy: Any = None,
+    k: Sequence[int] | None = None,
+    n_boot: int = DEFAULT_N_BOOT,
+    confidence: float = 0.95,
+    method: str = "percentile",
+    seed: int | np.random.Generator = 0,
+    nan_policy: str = "raise",
+) -> DepthGapReport:
+    """Rank agreement of the same architectures at two depths/fidelities, with the noise floor.
+
+    Parameters
+    ----------
+    acc_a, acc_b : array-like, shape (n,) or (n_seeds, n)
+        Accuracies at setting a (search depth) and b (evaluation depth); rows are seeds, which
+        are averaged. With two or more rows (and no ``noise_*`` given) the seeds also give that
+        setting's noise floor.
+    names : (str, str)
+        Labels, e.g. ``("8 cells", "20 cells")``.
+    noise_a, noise_b : (array, array), optional
+        Two seeds of setting a / b. They may be other architectures than ``acc_a``/``acc_b``
+        (Yang et al.'s seed pairs are): then they are resampled independently.
+    noise_paired : bool
+        The given noise pairs cover the same architectures, in the same order, as ``acc_a``:
+        resample them jointly (a tighter interval for the difference).
+    proxy : array-like, shape (n,), optional
+        A proxy computed at setting a (e.g. a supernet score): adds tau against a and against
+        b and their paired difference, separating the proxy's error from the depth gap.
+    k : sequence of int, optional
+        Top-k sizes; default ``(1, 5, 10, ceil(0.1 n))`` (those <= n).
+    n_boot : int
+        Resamples (default 1000). Must be >= 1: the report is about intervals.
+    confidence, method, seed, nan_policy
+        As :func:`nasbench_tools.analysis.bootstrap_ci`.
+
+    Returns
+    -------
+    DepthGapReport
+    """
+    where = "depth_gap_report"
+    n_boot = check_n_boot(n_boot, where, allow_zero=False)
+    confidence = check_confidence(confidence, where)
+    check_choice("method", method, CI_METHODS, where)
+    names = tuple(str(s) for s in names)
+    if len(names) != 2:
+        raise AnalysisError(f"{where}: names must be two labels, got {names!r}")
+    a_mean, a_seeds = _settings(acc_a, "acc_a", where)
+    b_mean, b_seeds = _settings(acc_b, "acc_b", where)
+    cols = {"acc_a": a_mean, "acc_b": b_mean}
+    if proxy is not None:
+        cols["proxy"] = proxy
+    noise_in = {
+        names[0]: _pair_arg(noise_a, "noise_a", where),
+        names[1]: _pair_arg(noise_b, "noise_b", where),
+    }
+    paired = dict.fromkeys(noise_in, bool(noise_paired))
+    for label, seeds in ((names[0], a_seeds), (names[1], b_seeds)):
+        if noise_in[label] is None and seeds is not None:
+            noise_in[label] = (seeds[0], seeds[1])
+            paired[label] = True
+    for label, pr in noise_in.items():
+        if pr is not None and paired[label]:
+            cols[f"noise:{label}:0"], cols[f"noise:{label}:1"] = pr
+    vecs, n_omitted = prepare(cols, where=where, nan_policy=nan_policy, min_n=3, finite=True)
+    v = dict(zip(cols, vecs))
+    x, y = v["acc_a"], v["acc_b"]
+    n = x.size
+    if k is None:
+        ks = tuple(sorted({kk for kk in (1, 5, 10, math.ceil(0.1 * n)) if kk <= n}))
+    else:
+        ks = check_ks(tuple(k), n, where)
+
+    rng = rng_from(seed, where)
+    depth = PairStats(x, y)
+    reqs = [_Request("kendall_tau"), _Request("spearman_rho"), _Request("pearson_r")]
+    reqs += [_Request("p_at_top_k", kk) for kk in ks] + [_Request("br_at_k", kk) for kk in ks]
+    est = {lab: float(val[0]) for lab, val in _evaluate(depth, None, reqs).items()}
+    counts = depth.compute(None, {"tau_counts"})
+
+    structures = [depth]
+    requests = [reqs[:3]]
+    tags = ["depth"]
+    if proxy is not None:
+        structures += [PairStats(x, v["proxy"]), PairStats(y, v["proxy"])]
+        requests += [[_Request("kendall_tau")], [_Request("kendall_tau")]]
+        tags += ["proxy_a", "proxy_b"]
+    for label, pr in noise_in.items():
+        if pr is not None and paired[label]:
+            structures.append(PairStats(v[f"noise:{label}:0"], v[f"noise:{label}:1"]))
+            requests.append([_Request("kendall_tau")])
+            tags.append(f"noise:{label}")
+    joint = dict(zip(tags, _replicates(structures, requests, n, n_boot, rng)))
+
+    tau_label = "kendall_tau_b"
+    noise_floors: dict[str, NoiseFloor] = {}
+    noise_reps: dict[str, np.ndarray] = {}
+    for label, pr in noise_in.items():
+        if pr is None:
+            continue
+        if paired[label]:
+            s1, s2 = v[f"noise:{label}:0"], v[f"noise:{label}:1"]
+            reps = joint[f"noise:{label}"][tau_label]
+        else:
+            (s1, s2), _ = prepare(
+                {"seed_x": pr[0], "seed_y": pr[1]},
+                where=f"{where} ({label} noise)",
+                nan_policy=nan_policy,
+                min_n=3,
+            )
+            ps = PairStats(s1, s2)
+            reps = _replicates([ps], [[_Request("kendall_tau")]], s1.size, n_boot, rng)[0][
+                tau_label
+            ]
+        t = kendall_tau(s1, s2).statistic
+        lo, hi, _, _ = _interval(t, reps, confidence, method)
+        noise_floors[label] = NoiseFloor(label, Estimate(t, lo, hi), int(s1.size), paired[label])
+        noise_reps[label] = reps
+
+    def ci(reps: np.ndarray, value: float) -> Estimate:
+        lo, hi, _, _ = _interval(value, reps, confidence, method)
+        return Estimate(value, lo, hi)
+
+    depth_reps = joint["depth"]
+    tau_e = ci(depth_reps[tau_label], est[tau_label])
+    delta, significant = {}, {}
+    for label, nf in noise_floors.items():
+        d_reps = noise_reps[label] - depth_reps[tau_label]
+        de = ci(d_reps, nf.tau.value - tau_e.value)
+        delta[label] = de
+        significant[label] = bool(de.low is not None and (de.low > 0 or de.high < 0))
+
+    proxy_out = None
+    if proxy is not None:
+        ta = joint["proxy_a"][tau_label]
+        tb = joint["proxy_b"][tau_label]
+        va = kendall_tau(x, v["proxy"]).statistic
+        vb = kendall_tau(y, v["proxy"]).statistic
+        proxy_out = {"tau_a": ci(ta, va), "tau_b": ci(tb, vb), "difference": ci(tb - ta, vb - va)}
+
+    rank_a = _average_rank(x)
+    rank_b = _average_rank(y)
+    shift = np.abs(rank_a - rank_b)
+    d = y - x
+    slope, intercept = np.polyfit(x, y, 1)
+    n0 = float(counts["n_pairs"][0])
+    from scipy.stats import kendalltau
+
+    return DepthGapReport(
+        names=names,
+        n_used=n,
+        n_omitted=n_omitted,
+        kendall_tau=tau_e,
+        kendall_pvalue=float(kendalltau(x, y).pvalue),
+        spearman_rho=ci(depth_reps["spearman_rho"], est["spearman_rho"]),
+        pearson_r=ci(depth_reps["pearson_r"], est["pearson_r"]),
+        p_at_k={kk: est[f"p_at_top_k@{kk}"] for kk in ks},
+        overlap={kk: kk * est[f"p_at_top_k@{kk}"] for kk in ks},
+        br_at_k={kk: (est[f"br_at_k@{kk}"] * n, est[f"br_at_k@{kk}"]) for kk in ks},
+        rank_shift_mean=float(shift.mean()),
+        rank_shift_max=float(shift.max()),
+        discordant_fraction=float(counts["n_discordant"][0]) / n0,
+        concordant_fraction=float(counts["n_concordant"][0]) / n0,
+        shift_mean=float(d.mean()),
+        shift_sd=float(d.std(ddof=1)),
+        slope=float(slope),
+        intercept=float(intercept),
+        noise=noise_floors,
+        delta=delta,
+        significant=significant,
+        proxy=proxy_out,
+        n_boot=n_boot,
+        confidence=confidence,
+        ci_method=method,
+        seed=seed_label(seed),
+        replicates={
+            "tau": depth_reps[tau_label],
+            **{f"noise:{k_}": r for k_, r in noise_reps.items()},
+        },
+    )
+
+
+def _average_rank(v: np.ndarray) -> np.ndarray:
+    """1-based average ranks, best (largest) first."""
+    order = np.argsort(-v, kind="stable")
+    s = -v[order]
+    change = np.r_[True, s[1:] != s[:-1]]
+    starts = np.flatnonzero(change)
+    ends = np.r_[starts[1:], s.size]
+    mean_rank = (starts + ends + 1) / 2.0  # positions start+1 .. end, averaged
+    r = np.empty(v.size)
+    r[order] = mean_rank[np.cumsum(change) - 1]
+    return r

@@ -1,0 +1,241 @@
+"""All ranking numbers for one (ground truth, proxy) pair, with bootstrap intervals, in one record.
+
+:func:`rank_report` is the building block of ``nbt report``: Kendall tau, Spearman rho, Pearson r,
+weighted tau, P@topK and BR@K with percentile-bootstrap intervals, KT@topK and the Kendall
+p-value, all from one sort of the pair and one ``(n, n_boot)`` matrix of resample counts.
+
+Default ``n_boot = 200``, measured on this shared 2-core machine with other jobs running: one
+report on 15,625 architectures with ``k=(10, 50, 100)`` takes about 0.9 s (0.6 s of CPU), 40 of
+them 23.5 s; a report on 724 architectures takes 0.08 s; without resamples (``n_boot=0``) a
+15,625-architecture report takes 0.025 s. At n = 15,625 the endpoints of the 95 % interval of
+tau moved by about 0.0005 between seeds (standard deviation over 10 seeds), against a half-width
+of 0.007, so 200 resamples are plenty there; use 1000 or more for small samples or a headline
+number (``bootstrap_ci`` defaults to 1000).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import AnalysisError
+from ._common import check_choice, check_confidence, check_n_boot, prepare, rng_from, seed_label
+from ._engine import PairStats
+from .ranking import TAU_VARIANTS, kt_at_top_k
+from .uncertainty import CI_METHODS, _evaluate, _interval, _replicates, _Request
+
+__all__ = ["DEFAULT_REPORT_N_BOOT", "Estimate", "RankReport", "rank_report", "rank_reports"]
+
+#: Resamples per pair in :func:`rank_report` (see the module docstring for the timing).
+DEFAULT_REPORT_N_BOOT = 200
+DEFAULT_KS = (10, 50, 100)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A value with an optional interval (``low``/``high`` are None without a bootstrap)."""
+
+    value: float
+    low: float | None = None
+    high: float | None = None
+
+    def __float__(self) -> float:
+        return float(self.value)
+
+
+@dataclass(frozen=True)
+class RankReport:
+    """Every ranking number of one (ground truth, proxy) pair; see :func:`rank_report`.
+
+    ``p_at_top_k``, ``br_at_k`` and ``kt_at_top_k`` are keyed by K. ``br_at_k`` is a fraction of
+    ``n_used`` (the scored items). ``kt_at_top_k[K]`` is None where the predicted top K is
+    constant on one side. ``notes`` says what was skipped and why.
+    """
+
+    n_used: int
+    n_omitted: int
+    kendall_tau: Estimate
+    spearman_rho: Estimate
+    pearson_r: Estimate | None
+    weighted_tau: Estimate
+    p_at_top_k: dict[int, Estimate]
+    br_at_k: dict[int, Estimate]
+    kt_at_top_k: dict[int, float | None]
+    kendall_pvalue: float | None
+    tau_variant: str
+    ks: tuple[int, ...]
+    n_boot: int
+    confidence: float
+    ci_method: str
+    seed: int | str | None
+    ties: str = "expected"
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Flat ``{column: value}``: ``kendall_tau``, ``kendall_tau_low``, ``p_at_top_10`` ..."""
+        d: dict[str, Any] = {"n": self.n_used, "n_omitted": self.n_omitted}
+
+        def put(name: str, e: Estimate | None) -> None:
+            d[name] = None if e is None else e.value
+            if self.n_boot:
+                d[f"{name}_low"] = None if e is None else e.low
+                d[f"{name}_high"] = None if e is None else e.high
+
+        put("kendall_tau", self.kendall_tau)
+        d["kendall_pvalue"] = self.kendall_pvalue
+        put("spearman_rho", self.spearman_rho)
+        put("pearson_r", self.pearson_r)
+        put("weighted_tau", self.weighted_tau)
+        for k in self.ks:
+            put(f"p_at_top_{k}", self.p_at_top_k.get(k))
+        for k in self.ks:
+            put(f"br_at_{k}", self.br_at_k.get(k))
+        for k in self.ks:
+            d[f"kt_at_top_{k}"] = self.kt_at_top_k.get(k)
+        d.update(
+            tau_variant=self.tau_variant,
+            n_boot=self.n_boot,
+            confidence=self.confidence,
+            ci_method=self.ci_method,
+            seed=self.seed,
+            ties=self.ties,
+        )
+        return d
+
+
+def rank_report(
+    y_true: Any,
+    y_score: Any,
+    *,
+    k: Any = DEFAULT_KS,
+    n_boot: int = DEFAULT_REPORT_N_BOOT,
+    confidence: float = 0.95,
+    method: str = "percentile",
+    seed: int | np.random.Generator = 0,
+    nan_policy: str = "raise",
+    tau_variant: str = "b",
+    pvalue: bool = True,
+) -> RankReport:
+    """Kendall tau, Spearman rho, Pearson r, weighted tau, P@topK, BR@K (with bootstrap
+    intervals), KT@topK and the Kendall p-value of one pair.
+
+    Parameters
+    ----------
+    y_true, y_score : array-like of float, shape (n,)
+        Ground truth and proxy (higher is better for both).
+    k : int or iterable of int
+        Top-K sizes. A K larger than the number of valid pairs is skipped and noted.
+    n_boot : int
+        Resamples of architectures (0: no intervals, no seed needed). Default 200.
+    confidence : float
+    method : {"percentile", "basic"}
+    seed : int or numpy.random.Generator
+        Explicit. With the same int seed, reports on the same number of architectures use the
+        same resamples, so intervals of several proxies against one ground truth are paired.
+    nan_policy : {"raise", "omit"}
+    tau_variant : {"b", "a", "c"}
+    pvalue : bool
+        Kendall p-value through scipy (asymptotic with ties).
+
+    Returns
+    -------
+    RankReport
+
+    Raises
+    ------
+    AnalysisError
+        Length mismatch, NaN under ``"raise"``, fewer than 3 valid pairs, constant input.
+        Infinite values are allowed; then Pearson r is left out (None, with a note).
+    """
+    where = "rank_report"
+    n_boot = check_n_boot(n_boot, where)
+    confidence = check_confidence(confidence, where)
+    check_choice("method", method, CI_METHODS, where)
+    check_choice("tau_variant", tau_variant, TAU_VARIANTS, where)
+    (x, y), n_omitted = prepare(
+        {"y_true": y_true, "y_score": y_score}, where=where, nan_policy=nan_policy, min_n=3
+    )
+    n = x.size
+    notes: list[str] = []
+    raw_ks = (k,) if isinstance(k, int | np.integer) and not isinstance(k, bool) else tuple(k)
+    ks = []
+    for kk in raw_ks:
+        if isinstance(kk, bool) or not isinstance(kk, int | np.integer) or kk < 1:
+            raise AnalysisError(f"{where}: every k must be a positive integer, got {kk!r}")
+        if kk > n:
+            notes.append(f"k={int(kk)} skipped: only {n} valid pairs")
+        else:
+            ks.append(int(kk))
+    ks = tuple(sorted(set(ks)))
+    finite = bool(np.isfinite(x).all() and np.isfinite(y).all())
+    if not finite:
+        notes.append("pearson_r left out: infinite values")
+    reqs = [
+        _Request("kendall_tau", None, tau_variant),
+        _Request("spearman_rho"),
+        _Request("weighted_tau"),
+    ]
+    if finite:
+        reqs.append(_Request("pearson_r"))
+    for kk in ks:
+        reqs += [_Request("p_at_top_k", kk), _Request("br_at_k", kk)]
+    ps = PairStats(x, y)
+    est = {label: float(v[0]) for label, v in _evaluate(ps, None, reqs).items()}
+    intervals: dict[str, tuple[float | None, float | None]] = {r.label: (None, None) for r in reqs}
+    if n_boot:
+        rng = rng_from(seed, where)
+        reps = _replicates([ps], [reqs], n, n_boot, rng)[0]
+        for r in reqs:
+            lo, hi, _, _ = _interval(est[r.label], reps[r.label], confidence, method)
+            intervals[r.label] = (lo, hi)
+
+    def e(label: str) -> Estimate:
+        return Estimate(est[label], *intervals[label])
+
+    kt = {}
+    for kk in ks:
+        try:
+            kt[kk] = kt_at_top_k(x, y, kk).statistic
+        except AnalysisError:
+            kt[kk] = None
+    if any(v is None for v in kt.values()):
+        notes.append("kt_at_top_k is None where the predicted top K is constant or has < 2 items")
+    p = None
+    if pvalue:
+        from scipy.stats import kendalltau
+
+        p = float(kendalltau(x, y, variant="c" if tau_variant == "c" else "b").pvalue)
+    return RankReport(
+        n_used=n,
+        n_omitted=n_omitted,
+        kendall_tau=e(f"kendall_tau_{tau_variant}"),
+        spearman_rho=e("spearman_rho"),
+        pearson_r=e("pearson_r") if finite else None,
+        weighted_tau=e("weighted_tau"),
+        p_at_top_k={kk: e(f"p_at_top_k@{kk}") for kk in ks},
+        br_at_k={kk: e(f"br_at_k@{kk}") for kk in ks},
+        kt_at_top_k=kt,
+        kendall_pvalue=p,
+        tau_variant=tau_variant,
+        ks=ks,
+        n_boot=n_boot,
+        confidence=confidence,
+        ci_method=method,
+        seed=seed_label(seed) if n_boot else None,
+        notes=tuple(notes),
+    )
+
+
+def rank_reports(y_true: Any, scores: Mapping[str, Any], **kwargs: Any) -> dict[str, RankReport]:
+    """:func:`rank_report` of every proxy in ``scores`` against one ground truth.
+
+    Keyword arguments go to :func:`rank_report`. An int ``seed`` gives every proxy with the same
+    number of valid pairs the same resamples (paired intervals). Pass the result to
+    :func:`nasbench_tools.analysis.rank_table` for a DataFrame.
+    """
+    if not isinstance(scores, Mapping) or not scores:
+        raise AnalysisError("rank_reports: scores must be a non-empty mapping name -> array")
+    return {name: rank_report(y_true, s, **kwargs) for name, s in scores.items()}

@@ -1,0 +1,149 @@
+"""rank_report: every number against the single-metric functions and scipy; speed."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import scipy.stats as ss
+
+from nasbench_tools.analysis import (
+    AnalysisError,
+    bootstrap_ci,
+    br_at_k,
+    kt_at_top_k,
+    p_at_top_k,
+    rank_report,
+    rank_reports,
+    rank_table,
+)
+
+PUBLISHED = {
+    "nwot": 0.593,
+    "jacov": 0.584,
+    "params": 0.562,
+    "synflow": 0.537,
+    "flops": 0.520,
+    "snip": 0.443,
+    "plain": -0.174,
+}
+
+
+def test_report_numbers_match_the_single_functions(zc_cifar10):
+    acc = zc_cifar10["val_accuracy_200"].to_numpy()
+    s = zc_cifar10["synflow"].to_numpy()
+    r = rank_report(acc, s, k=(10, 50), n_boot=100, seed=3)
+    assert r.kendall_tau.value == pytest.approx(ss.kendalltau(acc, s).statistic, abs=1e-12)
+    assert r.kendall_pvalue == pytest.approx(ss.kendalltau(acc, s).pvalue)
+    assert r.spearman_rho.value == pytest.approx(ss.spearmanr(acc, s).statistic, abs=1e-12)
+    assert r.pearson_r.value == pytest.approx(ss.pearsonr(acc, s).statistic, abs=1e-12)
+    assert r.weighted_tau.value == pytest.approx(ss.weightedtau(acc, s).statistic, abs=1e-10)
+    for k in (10, 50):
+        assert r.p_at_top_k[k].value == pytest.approx(p_at_top_k(acc, s, k).statistic)
+        assert r.br_at_k[k].value == pytest.approx(br_at_k(acc, s, k).statistic)
+        assert r.kt_at_top_k[k] == pytest.approx(kt_at_top_k(acc, s, k).statistic)
+    # intervals: same resamples as bootstrap_ci with the same seed
+    b = bootstrap_ci(acc, s, "kendall_tau", n_boot=100, seed=3)
+    assert (r.kendall_tau.low, r.kendall_tau.high) == pytest.approx((b.low, b.high))
+    b = bootstrap_ci(acc, s, "br_at_k", k=10, n_boot=100, seed=3)
+    assert (r.br_at_k[10].low, r.br_at_k[10].high) == pytest.approx((b.low, b.high))
+    for e in (r.kendall_tau, r.spearman_rho, r.pearson_r, r.weighted_tau, r.p_at_top_k[10]):
+        assert e.low <= e.value <= e.high
+    assert (r.n_used, r.n_boot, r.seed, r.tau_variant, r.ties) == (724, 100, 3, "b", "expected")
+
+
+def test_reports_and_table_for_all_zero_cost_proxies(zc_cifar10):
+    acc = zc_cifar10["val_accuracy_200"]
+    reps = rank_reports(acc, {p: zc_cifar10[p] for p in PUBLISHED}, n_boot=50, seed=0)
+    for p, tau in PUBLISHED.items():
+        assert reps[p].kendall_tau.value == pytest.approx(tau, abs=5e-4)
+    df = rank_table(reps)
+    assert list(df.index) == list(PUBLISHED)
+    for col in (
+        "n",
+        "kendall_tau",
+        "kendall_tau_low",
+        "kendall_tau_high",
+        "p_at_top_10",
+        "br_at_100_high",
+        "kt_at_top_50",
+    ):
+        assert col in df.columns
+    assert df.loc["plain", "kendall_tau"] < 0  # signed
+
+
+def test_report_without_bootstrap_needs_no_seed():
+    r = rank_report([1, 2, 3, 4, 5], [2, 1, 3, 5, 4], k=(2,), n_boot=0, seed=None)
+    assert r.kendall_tau.low is None and r.seed is None and r.n_boot == 0
+    assert "kendall_tau_low" not in r.as_dict()
+
+
+def test_report_skips_oversized_k_and_infinite_pearson():
+    x = np.arange(8.0)
+    y = np.array([0, 2, 1, 3, 5, 4, np.inf, 7.0])
+    r = rank_report(x, y, k=(2, 50), n_boot=20, seed=0)
+    assert r.ks == (2,) and any("k=50" in n for n in r.notes)
+    assert r.pearson_r is None and any("pearson" in n for n in r.notes)
+    with pytest.raises(AnalysisError, match="positive integer"):
+        rank_report(x, y, k=(0,))
+    with pytest.raises(AnalysisError, match="explicit seed"):
+        rank_report(x, y, seed=None)
+
+
+def test_report_nan_policy(nb201_gt):
+    # NASWOT is empty for the 341 cells whose cell is disconnected
+    gt = nb201_gt
+    with pytest.raises(AnalysisError, match="NaN"):
+        rank_report(gt["c10_valid200_mean"], gt["naswot_v1_score"])
+    r = rank_report(
+        gt["c10_valid200_mean"], gt["naswot_v1_score"], nan_policy="omit", n_boot=20, seed=0
+    )
+    assert (r.n_used, r.n_omitted) == (15_625 - 341, 341)
+
+
+def test_full_size_report_is_fast(nb201_gt):
+    gt = nb201_gt
+    acc = gt["c10_valid200_mean"].to_numpy()
+    score = gt["e12_cifar10_val"].to_numpy()
+    rank_report(acc[:500], score[:500], n_boot=5, seed=0)  # warm the lazy imports
+    t = time.perf_counter()
+    r = rank_report(acc, score)  # defaults: k = (10, 50, 100), 200 resamples
+    elapsed = time.perf_counter() - t
+    assert r.n_used == 15_625 and r.n_boot == 200
+    assert r.kendall_tau.low < r.kendall_tau.value < r.kendall_tau.high
+    assert elapsed < 10.0  # about 1 s on the shared 2-core box; see report.py
+
+
+@pytest.mark.slow
+def test_forty_full_size_reports_under_a_minute(nb201_gt):
+    gt = nb201_gt
+    truths = [
+        gt[c].to_numpy()
+        for c in (
+            "c10_valid200_mean",
+            "c100_valtest200_mean",
+            "in16_valtest200_mean",
+            "c10_test200_nb201v1_1",
+        )
+    ]
+    proxies = [
+        gt[c].to_numpy()
+        for c in (
+            "e12_cifar10_val",
+            "e12_cifar100_val",
+            "e12_imagenet_val",
+            "c10_params_mb",
+            "naswot_v1_score",
+            "e12_cifar10_test",
+            "e12_cifar100_test",
+            "e12_imagenet_test",
+            "c10_valid200_s777",
+            "c100_valtest200_s777",
+        )
+    ]
+    t = time.perf_counter()
+    for y in truths:
+        for s in proxies:
+            rank_report(y, s, nan_policy="omit")
+    assert time.perf_counter() - t < 60.0
