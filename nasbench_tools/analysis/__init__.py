@@ -32,6 +32,7 @@ from .displays import (
     ErrorEDFDisplay,
     ProxyScatterDisplay,
     RankChangeDisplay,
+    RankingDisplay,
     RIBarDisplay,
 )
 from .ranking import (
@@ -95,6 +96,7 @@ __all__ = [
     "RIBarDisplay",
     "RankChangeDisplay",
     "RankReport",
+    "RankingDisplay",
     "RelativeImprovement",
     "SeedSpread",
     "across_seeds",

@@ -15,6 +15,8 @@ display                         shows
 :class:`RIBarDisplay`           relative improvement over random, with intervals
 :class:`ErrorEDFDisplay`        empirical distribution of errors (Radosavovic et al.)
 :class:`CorrelationHeatmapDisplay`  rank correlation between proxies (and ground truth)
+:class:`RankingDisplay`         one correlation per proxy with intervals, beside the
+                                benchmark's seed-noise ceiling
 ==============================  ====================================================
 
 matplotlib is imported inside ``plot`` only, so importing :mod:`nasbench_tools.analysis` does not
@@ -40,6 +42,7 @@ __all__ = [
     "ProxyScatterDisplay",
     "RIBarDisplay",
     "RankChangeDisplay",
+    "RankingDisplay",
 ]
 
 _VECTOR = {".pdf", ".svg", ".eps"}
@@ -585,4 +588,114 @@ class CorrelationHeatmapDisplay(_Display):
         self.colorbar_ = (
             self.figure_.colorbar(self.im_, ax=ax, label=self.metric) if colorbar else None
         )
+        return self
+
+
+class RankingDisplay(_Display):
+    """Forest plot: one rank correlation per proxy with its interval, beside the noise ceiling.
+
+    Attributes
+    ----------
+    names : list of str
+    values, low, high : ndarray (``low``/``high`` NaN where no interval)
+    ceiling : float or None
+        The benchmark's agreement with itself across seeds (e.g. tau of seed 777 vs 888); a proxy
+        cannot be expected to rank better.
+    ceiling_low, ceiling_high : float or None
+    metric : str
+    """
+
+    def __init__(
+        self,
+        names,
+        values,
+        *,
+        low=None,
+        high=None,
+        ceiling=None,
+        ceiling_low=None,
+        ceiling_high=None,
+        metric: str = "kendall_tau",
+    ):
+        self.names = [str(s) for s in names]
+        self.values = np.asarray(values, dtype=float)
+        nan = np.full(self.values.shape, np.nan)
+        self.low = nan if low is None else np.asarray(low, dtype=float)
+        self.high = nan if high is None else np.asarray(high, dtype=float)
+        self.ceiling = None if ceiling is None else float(ceiling)
+        self.ceiling_low = None if ceiling_low is None else float(ceiling_low)
+        self.ceiling_high = None if ceiling_high is None else float(ceiling_high)
+        self.metric = metric
+
+    @classmethod
+    def from_reports(
+        cls,
+        reports: Mapping[str, Any],
+        *,
+        metric: str = "kendall_tau",
+        noise_ceiling: Any = None,
+        sort: bool = True,
+    ) -> RankingDisplay:
+        """From ``{name: RankReport}`` (:func:`rank_report`) and an optional :class:`NoiseCeiling`
+        (same metric)."""
+        if not isinstance(reports, Mapping) or not reports:
+            raise AnalysisError(
+                "RankingDisplay: reports must be a non-empty mapping name -> RankReport"
+            )
+        names = list(reports)
+        est = [getattr(reports[n], metric) for n in names]
+        values = np.array([e.value for e in est], dtype=float)
+        low = np.array([np.nan if e.low is None else e.low for e in est], dtype=float)
+        high = np.array([np.nan if e.high is None else e.high for e in est], dtype=float)
+        if sort:
+            order = np.argsort(-values, kind="stable")
+            names = [names[i] for i in order]
+            values, low, high = values[order], low[order], high[order]
+        kw = {}
+        if noise_ceiling is not None:
+            if not str(noise_ceiling.metric).startswith(metric):
+                raise AnalysisError(
+                    f"RankingDisplay: noise ceiling is {noise_ceiling.metric}, not {metric}"
+                )
+            kw = dict(
+                ceiling=noise_ceiling.statistic,
+                ceiling_low=noise_ceiling.low,
+                ceiling_high=noise_ceiling.high,
+            )
+        return cls(names, values, low=low, high=high, metric=metric, **kw)
+
+    def plot(self, ax: Any = None, **kwargs: Any) -> RankingDisplay:
+        """Horizontal points with interval whiskers, best on top; the ceiling as a shaded band."""
+        ax = self._axes(ax)
+        y = np.arange(len(self.names))[::-1]
+        kwargs.setdefault("fmt", "o")
+        kwargs.setdefault("capsize", 3)
+        err = None
+        has = ~(np.isnan(self.low) | np.isnan(self.high))
+        if has.any():
+            err = np.vstack(
+                [
+                    np.where(has, self.values - self.low, 0),
+                    np.where(has, self.high - self.values, 0),
+                ]
+            )
+        self.errorbar_ = ax.errorbar(self.values, y, xerr=err, **kwargs)
+        self.ceiling_line_ = None
+        if self.ceiling is not None:
+            self.ceiling_line_ = ax.axvline(
+                self.ceiling,
+                color="C3",
+                linestyle="--",
+                label=f"seed-noise ceiling {self.ceiling:.3f}",
+            )
+            if (
+                self.ceiling_low is not None
+                and self.ceiling_high is not None
+                and np.isfinite(self.ceiling_low)
+            ):
+                ax.axvspan(self.ceiling_low, self.ceiling_high, color="C3", alpha=0.15)
+            ax.legend(loc="lower right", fontsize="small")
+        ax.axvline(0.0, color="k", linewidth=0.8)
+        ax.set_yticks(y, labels=self.names)
+        ax.set_xlabel(self.metric.replace("_", " "))
         return self

@@ -59,27 +59,50 @@ class ArchAxis(Sequence):
     :meth:`position` maps an architecture to its row.
     """
 
-    def __init__(self, space: str, keys: np.ndarray, specs: SpecArray | None = None):
+    def __init__(self, space: str, keys: np.ndarray, specs=None):
         self.space = space
-        self.keys = keys
-        self._specs = specs
+        self._specs = specs  # a SpecArray, a callable returning one (read lazily), or None
         if space == "nb201":
+            self._keys = np.asarray(keys, dtype=np.int64)
             self._row = np.full(nb201.NUM_ARCHS, -1, dtype=np.int64)
-            self._row[keys] = np.arange(len(keys))
+            self._row[self._keys] = np.arange(len(self._keys))
         else:
-            self._sorted = np.asarray(keys.tolist(), dtype="S32")  # keys are sorted ascending
+            k = np.asarray(keys)
+            if k.dtype.kind == "S":  # straight from a store: decode to str only when asked
+                self._sorted, self._keys = k, None
+            else:
+                self._sorted, self._keys = np.asarray(k.tolist(), dtype="S32"), k
+
+    @property
+    def keys(self) -> np.ndarray:
+        """NB201: int64 benchmark indices. NB101: module hashes (str), sorted."""
+        if self._keys is None:
+            self._keys = self._sorted.astype("U32").astype(object)
+        return self._keys
+
+    def key(self, i: int):
+        """The identifier of row ``i`` (cheap, no full decode)."""
+        if self.space == "nb201":
+            return int(self._keys[i])
+        return self._sorted[i].decode()
+
+    @property
+    def specs(self) -> SpecArray | None:
+        if callable(self._specs):
+            self._specs = self._specs()
+        return self._specs
 
     def __len__(self) -> int:
-        return len(self.keys)
+        return len(self._sorted) if self.space == "nb101" else len(self._keys)
 
     def __getitem__(self, i):
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
         if self.space == "nb201":
             return nb201.Arch.from_index(int(self.keys[i]))
-        if self._specs is None:
+        if self.specs is None:
             raise NasbenchToolsError("this NB101 ground truth holds no cell specs, only hashes")
-        return self._specs.spec(int(i))
+        return self.specs.spec(int(i))
 
     def __repr__(self) -> str:
         return f"ArchAxis({self.space}, {len(self)} archs)"
@@ -153,7 +176,8 @@ class GroundTruth:
 
         reader = StoreReader(path)
         prov = dict(reader.meta) | reader.provenance | {"store": str(reader.path)}
-        return cls(reader.space, reader.keys, reader, reader.specs, prov, name=name)
+        specs = reader.read_specs if reader.has_specs else None
+        return cls(reader.space, reader.raw_keys, reader, specs, prov, name=name)
 
     # ------------------------------------------------------------------ what is inside
     def __len__(self) -> int:
@@ -367,7 +391,7 @@ class GroundTruth:
             first = int(np.flatnonzero(isnan)[0])
             raise QueryError(
                 f"{self.name}: {int(isnan.sum())} of {len(isnan)} archs have no value for "
-                f"{key.to_str()} (seed {seed}), first: {self.archs.keys[first]}; "
+                f"{key.to_str()} (seed {seed}), first: {self.archs.key(first)}; "
                 "pass missing='nan' to get NaN for them"
             )
 
@@ -398,7 +422,7 @@ class GroundTruth:
             vals = {s: float(v) for s, v in zip(col.seeds, col.values[row]) if v == v}
             if not vals and missing == "raise":
                 raise QueryError(
-                    f"{self.name}: arch {self.archs.keys[row]} has no value for {key.to_str()}"
+                    f"{self.name}: arch {self.archs.key(row)} has no value for {key.to_str()}"
                 )
             return vals
         if isinstance(seed, str) and seed == "mean":
@@ -409,7 +433,7 @@ class GroundTruth:
             if missing != "raise":
                 raise QueryError(f"missing must be 'raise' or 'nan', got {missing!r}")
             raise QueryError(
-                f"{self.name}: arch {self.archs.keys[row]} has no value for {key.to_str()} (seed {seed}); "
+                f"{self.name}: arch {self.archs.key(row)} has no value for {key.to_str()} (seed {seed}); "
                 "pass missing='nan' to get NaN"
             )
         return value

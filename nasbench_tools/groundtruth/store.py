@@ -162,17 +162,24 @@ class StoreReader:
         self.provenance = {
             k: (v.item() if hasattr(v, "item") else v) for k, v in attrs.items() if k != "meta_json"
         }
-        keys = self._file["axis/keys"][()]
-        self.keys = keys if self.space == "nb201" else keys.astype("U32").astype(object)
+        #: NB201: int64 indices; NB101: S32 hashes (decoded to str only by :attr:`keys`)
+        self.raw_keys = self._file["axis/keys"][()]
+        self.has_specs = "spec_matrices" in self._file["axis"]
         self._column_names = list(self._file["columns"].keys())
         self.column_keys = [Key.from_str(n) for n in self._column_names]
         self._cache: dict[Key, Column] = {}
 
     @property
-    def specs(self) -> SpecArray | None:
-        axis = self._file["axis"]
-        if "spec_matrices" not in axis:
+    def keys(self) -> np.ndarray:
+        if self.space == "nb201":
+            return self.raw_keys
+        return self.raw_keys.astype("U32").astype(object)
+
+    def read_specs(self) -> SpecArray | None:
+        """The NB101 cell specs (read from the file on each call)."""
+        if not self.has_specs:
             return None
+        axis = self._file["axis"]
         return SpecArray(
             axis["spec_matrices"][()], axis["spec_labels"][()], axis["spec_num_vertices"][()]
         )
@@ -192,7 +199,7 @@ class StoreReader:
 
     def to_columnset(self) -> ColumnSet:
         cols = {k: self.column(k) for k in self.column_keys}
-        return ColumnSet(self.space, self.keys, cols, self.specs, dict(self.meta))
+        return ColumnSet(self.space, self.keys, cols, self.read_specs(), dict(self.meta))
 
     def close(self) -> None:
         self._file.close()
