@@ -68,11 +68,7 @@ def _ensure_loaded() -> None:
     if _loaded:
         return
     for mod in READER_MODULES:
-        try:
-            importlib.import_module(f"{__name__}.{mod}")
-        except ModuleNotFoundError as exc:  # a reader module not written yet is simply absent
-            if exc.name != f"{__name__}.{mod}":
-                raise
+        importlib.import_module(f"{__name__}.{mod}")
     _loaded = True
 
 
