@@ -110,6 +110,14 @@ class ArchAxis(Sequence):
     def position(self, arch) -> int:
         """Row of ``arch``; raises :class:`UnknownArchError` naming its canonical form."""
         if self.space == "nb201":
+            if (
+                isinstance(arch, int | np.integer)
+                and not isinstance(arch, bool)
+                and 0 <= arch < nb201.NUM_ARCHS
+            ):
+                row = int(self._row[arch])  # an index: no need to build the Arch
+                if row >= 0:
+                    return row
             a = arch if isinstance(arch, nb201.Arch) else nb201.Arch.parse(arch)
             row = int(self._row[a.index])
             if row < 0:
