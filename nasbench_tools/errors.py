@@ -79,3 +79,7 @@ class TrainConfigError(NasbenchToolsError, ValueError):
 class AnalysisError(NasbenchToolsError, ValueError):
     """Ranking-analysis inputs are unusable: length mismatch, too few valid pairs, constant input,
     NaN under ``nan_policy="raise"``, a bad ``k``, or a bootstrap without a seed."""
+
+
+class TrainingDivergedError(NasbenchToolsError, RuntimeError):
+    """Supernet training produced a non-finite loss; the last finite checkpoint is kept."""

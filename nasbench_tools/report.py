@@ -151,7 +151,9 @@ def _zc_sections(cfg: ReportConfig) -> list[Section]:
         y = t["val_accuracy"]
         desc = {
             "dataset": dataset,
-            "value": "val_accuracy recorded by NAS-Bench-Suite-Zero (200 epochs)",
+            "value": "val_accuracy recorded by NAS-Bench-Suite-Zero: one 200-epoch run's "
+            + ("cifar10-valid ori-test" if dataset == "cifar10-valid" else f"{dataset} x-test")
+            + " accuracy (NASLib's eval_acc1es[-1])",
             "n": len(t),
             "source": t.meta.get("source"),
         }

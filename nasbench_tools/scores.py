@@ -12,7 +12,10 @@ Embedded tables (``load_scores(name)``):
 * ``nb201-naswot``: NASWOT (v1) score of all 15,625 NB201 archs (NaN for the 341 disconnected
   cells), from BayesWatch/nas-without-training.
 * ``nb201-zc``: NAS-Bench-Suite-Zero's 12 zero-cost proxies on about 725 NB201 archs per dataset,
-  with the 200-epoch validation accuracy the suite recorded (``val_accuracy``); pick a dataset.
+  with the 200-epoch accuracy the suite recorded as ``val_accuracy``; pick a dataset. That number
+  is NASLib's ``eval_acc1es[-1]`` of one training run, which is ``ori-test`` for CIFAR-10 (the
+  ``cifar10-valid`` model on the test set) and ``x-test`` for CIFAR-100 and ImageNet16-120 (see
+  ``groundtruth/formats/nb201_naslib.py`` for the evidence), not a validation split.
 * ``nb101-zc``: the same suite's 11 proxies on 500 NB101 specs (292 distinct cells) with a single
   randomly drawn repeat's 108-epoch validation accuracy (``val_accuracy``).
 """
