@@ -6,12 +6,17 @@ proxy layers import torch when they are used.
 
 from ._version import __version__
 from .errors import (
+    AnalysisError,
     CorruptFileError,
+    DatasetNotFoundError,
     InvalidArchError,
+    InvalidChoiceError,
     InvalidSpecError,
     NasbenchToolsError,
     QueryError,
     StoreVersionError,
+    TrainConfigError,
+    TrainingDivergedError,
     UnknownArchError,
     UnsafePickleError,
 )
@@ -19,15 +24,20 @@ from .groundtruth import GroundTruth, load
 from .spaces import Arch, ModelSpec, encode
 
 __all__ = [
+    "AnalysisError",
     "Arch",
     "CorruptFileError",
+    "DatasetNotFoundError",
     "GroundTruth",
     "InvalidArchError",
+    "InvalidChoiceError",
     "InvalidSpecError",
     "ModelSpec",
     "NasbenchToolsError",
     "QueryError",
     "StoreVersionError",
+    "TrainConfigError",
+    "TrainingDivergedError",
     "UnknownArchError",
     "UnsafePickleError",
     "__version__",

@@ -18,6 +18,7 @@ __all__ = [
     "QueryError",
     "StoreVersionError",
     "TrainConfigError",
+    "TrainingDivergedError",
     "UnknownArchError",
     "UnsafePickleError",
 ]

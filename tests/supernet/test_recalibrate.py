@@ -1,0 +1,106 @@
+"""BN recalibration presets, exact cumulative statistics, and no leakage between candidates."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from nasbench_tools.datasets import load
+from nasbench_tools.errors import NasbenchToolsError
+from nasbench_tools.nn.nb201 import NB201Supernet
+from nasbench_tools.supernet.recalibrate import (
+    BN_PRESETS,
+    BNRecalibration,
+    bn_layers,
+    bn_snapshot,
+    evaluate,
+    recalibrate_bn,
+)
+
+
+def _bn_state(model):
+    return [
+        (m.running_mean.clone(), m.running_var.clone(), int(m.num_batches_tracked))
+        for m in bn_layers(model)
+    ]
+
+
+def _same(a, b):
+    return all(
+        torch.equal(x[0], y[0]) and torch.equal(x[1], y[1]) and x[2] == y[2] for x, y in zip(a, b)
+    )
+
+
+def test_presets_match_the_published_procedures():
+    assert BN_PRESETS["spos"] == BNRecalibration(25_600, 128, 0.1, True)
+    assert BN_PRESETS["abs"] == BNRecalibration(20_000, 512, 0.1, True)
+    assert BN_PRESETS["mixpath"] == BNRecalibration(None, 96, 0.1, False)
+    assert BN_PRESETS["cumulative"].momentum is None
+    with pytest.raises(NasbenchToolsError, match="unknown BN recalibration preset"):
+        recalibrate_bn(nn.BatchNorm2d(2), None, torch.zeros(4, 2, 1, 1), "darts")
+
+
+def test_cumulative_recalibration_is_the_exact_average_of_batch_statistics():
+    bn = nn.BatchNorm2d(3)
+    bn.running_mean.fill_(7.0)
+    torch.manual_seed(0)
+    x = torch.randn(40, 3, 4, 4) * 3 + 2
+    preset = BNRecalibration(n_images=30, batch_size=10, momentum=None, reset=True)
+    assert recalibrate_bn(bn, None, x, preset) == 30
+    batches = x[:30].split(10)
+    mean = torch.stack([b.mean((0, 2, 3)) for b in batches]).mean(0)
+    var = torch.stack([b.var((0, 2, 3)) for b in batches]).mean(0)
+    assert torch.allclose(bn.running_mean, mean, atol=1e-5)
+    assert torch.allclose(bn.running_var, var, atol=1e-5)
+    assert bn.momentum is None and not bn.training
+
+
+def test_mixpath_preset_does_not_reset():
+    bn = nn.BatchNorm2d(1)
+    bn.running_mean.fill_(10.0)
+    x = torch.zeros(96, 1, 2, 2)
+    recalibrate_bn(bn, None, x, "mixpath")
+    assert torch.allclose(bn.running_mean, torch.tensor([9.0]))  # one EMA step of 0.1 from 10
+
+
+def test_candidates_do_not_leak_into_each_other():
+    torch.manual_seed(0)
+    sup = NB201Supernet(C=4, N=1, in_channels=1, image_size=8)
+    data = load("digits", "test")
+    calib = load("digits", "train", subset=256)
+    before = _bn_state(sup)
+    a, b = sup.choice_of(6111), sup.choice_of(0)
+    kw = {"recalibrate": BNRecalibration(None, 64, None, True), "calibration_images": calib}
+    b_alone = evaluate(sup, b, data, **kw)
+    a_first = evaluate(sup, a, data, **kw)
+    b_after_a = evaluate(sup, b, data, **kw)
+    assert b_alone == b_after_a
+    assert a_first != b_alone
+    assert _same(before, _bn_state(sup))  # the supernet's own statistics are untouched
+    moms = {m.momentum for m in bn_layers(sup)}
+    assert moms == {0.1}
+
+
+def test_recalibration_changes_results_and_batch_mode():
+    torch.manual_seed(0)
+    sup = NB201Supernet(C=4, N=1, in_channels=1, image_size=8)
+    data = load("digits", "test")
+    plain = evaluate(sup, sup.choice_of(6111), data)
+    recal = evaluate(
+        sup, sup.choice_of(6111), data, recalibrate="cumulative", calibration_images=data
+    )
+    batch = evaluate(sup, sup.choice_of(6111), data, bn="batch")
+    assert plain["n"] == recal["n"] == 297
+    assert plain["loss"] != recal["loss"] and batch["loss"] != plain["loss"]
+    with pytest.raises(NasbenchToolsError):
+        evaluate(sup, sup.choice_of(0), data, bn="ghost")
+
+
+def test_snapshot_restores_after_an_exception():
+    bn = nn.BatchNorm2d(2)
+    with pytest.raises(RuntimeError), bn_snapshot(bn):
+        bn.running_mean.fill_(3.0)
+        bn.momentum = None
+        raise RuntimeError
+    assert torch.equal(bn.running_mean, torch.zeros(2)) and bn.momentum == 0.1

@@ -1,0 +1,179 @@
+"""Sampler distributions (numpy only, exact where the definition is exact, else chi-square)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from itertools import combinations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from nasbench_tools.errors import TrainConfigError
+from nasbench_tools.nn.choice import OFF, ChoiceSpace
+from nasbench_tools.supernet.samplers import (
+    SAMPLERS,
+    FairNASSampler,
+    MixPathSampler,
+    OneShotSampler,
+    SPOSSampler,
+    list_samplers,
+    make_sampler,
+)
+
+NB201 = ChoiceSpace(
+    num_cells=3, num_blocks=6, num_paths=5, zero_path=0, node_blocks=((0,), (1, 2), (3, 4, 5))
+)
+MIXPATH = ChoiceSpace(num_cells=9, num_blocks=1, num_paths=4, num_alternatives=3)
+
+
+def _uniform_p(counts) -> float:
+    counts = np.asarray(counts, dtype=float)
+    return stats.chisquare(counts).pvalue
+
+
+def test_registry():
+    assert list_samplers() == ["fairnas", "mixpath", "oneshot", "spos"]
+    assert set(SAMPLERS) == set(list_samplers())
+    with pytest.raises(TrainConfigError, match="unknown sampler"):
+        make_sampler("darts", NB201)
+    with pytest.raises(TrainConfigError, match="sharing"):
+        make_sampler("spos", NB201, sharing="global")
+    with pytest.raises(TrainConfigError, match="spos"):
+        make_sampler("spos", NB201, bogus=1)
+
+
+def test_same_seed_same_draws():
+    for name in list_samplers():
+        a = make_sampler(name, NB201).sample(np.random.default_rng(7), 0.5, batch_size=4)
+        b = make_sampler(name, NB201).sample(np.random.default_rng(7), 0.5, batch_size=4)
+        assert all(np.array_equal(x.choice, y.choice) for x, y in zip(a, b))
+
+
+# --------------------------------------------------------------------------- SPOS
+def test_spos_without_rejection_is_uniform_per_block_and_independent_per_cell():
+    s = SPOSSampler(NB201, sharing="per_cell", reject_zero_nodes=False)
+    rng = np.random.default_rng(0)
+    flats = np.stack([NB201.to_flat(s.sample(rng)[0].choice) for _ in range(4000)])
+    assert flats.shape == (4000, 3, 6)
+    for g in range(3):
+        for b in range(6):
+            assert _uniform_p(np.bincount(flats[:, g, b], minlength=5)) > 1e-3
+    # cells draw independently: cell 0 and cell 1 agree on an edge about 1/5 of the time
+    agree = (flats[:, 0, :] == flats[:, 1, :]).mean()
+    assert abs(agree - 0.2) < 0.02
+
+
+def test_spos_shared_uses_one_group():
+    d = SPOSSampler(NB201, sharing="shared").sample(np.random.default_rng(0))
+    assert len(d) == 1 and d[0].choice.shape == (1, 6, 5)
+    assert (NB201.num_active(d[0].choice) == 1).all()
+
+
+def test_spos_rejection_never_leaves_a_node_all_zero_and_is_uniform_otherwise():
+    s = SPOSSampler(NB201, sharing="shared", reject_zero_nodes=True)
+    rng = np.random.default_rng(1)
+    flats = np.stack([NB201.to_flat(s.sample(rng)[0].choice)[0] for _ in range(6000)])
+    assert (flats[:, 0] != 0).all()  # node 1 has one input: never 'none'
+    assert not ((flats[:, 1] == 0) & (flats[:, 2] == 0)).any()
+    assert not ((flats[:, 3] == 0) & (flats[:, 4] == 0) & (flats[:, 5] == 0)).any()
+    assert _uniform_p(np.bincount(flats[:, 0], minlength=5)[1:]) > 1e-3
+    # node 2: uniform over the 24 of 25 op pairs that are not (none, none)
+    pairs = Counter(map(tuple, flats[:, 1:3].tolist()))
+    assert len(pairs) == 24 and _uniform_p(list(pairs.values())) > 1e-3
+
+
+# --------------------------------------------------------------------------- FairNAS
+@pytest.mark.parametrize("space", [NB201, MIXPATH])
+def test_fairnas_every_choice_exactly_once_per_step(space):
+    s = FairNASSampler(space, sharing="per_cell")
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        draws = s.sample(rng)
+        assert len(draws) == s.models_per_step == space.num_choices
+        flats = np.stack([space.to_flat(d.choice) for d in draws])  # (m, G, B)
+        assert (np.sort(flats, axis=0) == np.arange(space.num_choices)[:, None, None]).all()
+
+
+def test_fairnas_permutations_are_uniform_and_batches_option():
+    s = FairNASSampler(NB201, sharing="shared")
+    rng = np.random.default_rng(3)
+    first = Counter(int(NB201.to_flat(s.sample(rng)[0].choice)[0, 0]) for _ in range(3000))
+    assert _uniform_p([first[i] for i in range(5)]) > 1e-3
+    assert s.batches_per_step == 1
+    assert FairNASSampler(NB201, batches="distinct").batches_per_step == 5
+
+
+# --------------------------------------------------------------------------- MixPath
+def test_mixpath_k_uniform_then_subset_uniform_then_ops_uniform():
+    s = MixPathSampler(MIXPATH, m=3)
+    rng = np.random.default_rng(0)
+    ks, subsets, ops = Counter(), {k: Counter() for k in (1, 2, 3)}, Counter()
+    for _ in range(6000):
+        row = s.sample(rng)[0].choice[0, 0]
+        on = tuple(np.flatnonzero(row != OFF).tolist())
+        ks[len(on)] += 1
+        subsets[len(on)][on] += 1
+        ops.update(row[list(on)].tolist())
+    assert set(ks) == {1, 2, 3} and _uniform_p([ks[k] for k in (1, 2, 3)]) > 1e-3
+    for k in (1, 2, 3):
+        # uniform k-subset of all 4 nodes (not only range(m), see the docstring)
+        assert set(subsets[k]) == set(combinations(range(4), k))
+        assert _uniform_p(list(subsets[k].values())) > 1e-3
+    assert _uniform_p([ops[a] for a in range(3)]) > 1e-3
+
+
+def test_mixpath_default_m_and_bounds():
+    assert MixPathSampler(NB201).m == 5
+    with pytest.raises(TrainConfigError):
+        MixPathSampler(MIXPATH, m=5)
+    d = MixPathSampler(MIXPATH, sharing="per_cell").sample(np.random.default_rng(0))[0]
+    assert d.choice.shape == (9, 1, 4)
+
+
+# --------------------------------------------------------------------------- one-shot
+def test_oneshot_drop_probability_and_ramp():
+    s = OneShotSampler(NB201, drop_rate=0.4, ramp="linear", ramp_fraction=0.5)
+    assert (
+        s.rate(0.0) == 0.0
+        and s.rate(0.25) == pytest.approx(0.2)
+        and s.rate(0.9) == pytest.approx(0.4)
+    )
+    assert s.drop_probability(1.0) == pytest.approx(0.4 ** (1 / 4))  # 4 non-zero paths
+    assert OneShotSampler(NB201, drop_rate=0.4, ramp="constant").rate(0.0) == 0.4
+    # at the start of a linear ramp every path is on (all-on one-shot training)
+    d = s.sample(np.random.default_rng(0), progress=0.0)[0]
+    assert (d.choice[:, :, 1:] == 0).all() and (d.choice[:, :, 0] == OFF).all()
+
+
+def test_oneshot_marginals_with_keep_one_rule():
+    r = 0.5
+    s = OneShotSampler(NB201, drop_rate=r, ramp="constant", sharing="per_cell")
+    rng = np.random.default_rng(0)
+    on = np.stack([s.sample(rng, 1.0)[0].choice[:, :, 1:] != OFF for _ in range(3000)])
+    k = 4
+    p = r ** (1 / k)
+    assert on.any(axis=-1).all()  # at least one path per block
+    # P(path on) = (1 - p) + P(all dropped) / k
+    assert abs(on.mean() - ((1 - p) + r / k)) < 0.01
+    # exactly one path on happens when only it survived, or all were dropped and it was rescued
+    single = (on.sum(-1) == 1).mean()
+    assert abs(single - (k * (1 - p) * p ** (k - 1) + r)) < 0.01
+
+
+def test_oneshot_per_example_masks():
+    s = OneShotSampler(NB201, drop_rate=0.5, ramp="constant", per_example=True)
+    d = s.sample(np.random.default_rng(0), 1.0, batch_size=8)[0]
+    assert d.example_mask.shape == (8, 3, 6, 5)
+    assert (d.example_mask[..., 0] == 0).all()
+    assert (d.example_mask.sum(-1) >= 1).all()
+    union = d.example_mask.max(axis=0) > 0
+    assert np.array_equal(union, d.choice != OFF)
+    with pytest.raises(TrainConfigError):
+        s.sample(np.random.default_rng(0), 1.0)
+
+
+def test_oneshot_picks_alternatives_on_multi_op_paths():
+    s = OneShotSampler(MIXPATH, drop_rate=0.0, sharing="shared")
+    c = s.sample(np.random.default_rng(0))[0].choice
+    assert (c >= 0).all() and c.max() <= 2

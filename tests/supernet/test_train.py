@@ -1,0 +1,264 @@
+"""Supernet training on scikit-learn digits: every sampler learns, FairNAS fairness, weight decay
+only on used ops, exact resume, provenance."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from nasbench_tools.datasets import iterate_batches, load
+from nasbench_tools.errors import TrainConfigError, TrainingDivergedError
+from nasbench_tools.supernet import train as train_mod
+from nasbench_tools.supernet.config import TrainConfig
+from nasbench_tools.supernet.samplers import make_sampler
+from nasbench_tools.supernet.train import load_supernet, train_supernet
+
+SMALL = {
+    "model": {"C": 4, "N": 1},
+    "dataset": "digits",
+    "subset": 256,
+    "valid_subset": 64,
+    "batch_size": 32,
+    "epochs": 2,
+    "lr": 0.1,
+    "augment": "none",
+    "log_every": 4,
+}
+
+
+def _cfg(**kw) -> TrainConfig:
+    return TrainConfig.from_dict({**SMALL, **kw})
+
+
+def _expected_loss(model, cfg: TrainConfig) -> float:
+    """Mean loss of 6 fixed draws of the run's sampler on a fixed batch (batch-statistics BN)."""
+    c = cfg.resolved()
+    data = load(c.dataset, "search-train", subset=128, subset_seed=99)
+    x, y = next(iterate_batches(data, 128))
+    sampler = make_sampler(c.sampler, model.space, **c.sampler_options)
+    rng = np.random.default_rng(123)
+    saved = {k: v.clone() for k, v in model.state_dict().items()}
+    model.train()
+    losses = []
+    with torch.no_grad():
+        for _ in range(6):
+            for d in sampler.sample(rng, 1.0, batch_size=128):
+                extra = (
+                    {}
+                    if d.example_mask is None
+                    else {"example_mask": torch.from_numpy(d.example_mask)}
+                )
+                losses.append(float(F.cross_entropy(model(x, d.choice, **extra), y)))
+    model.load_state_dict(saved)
+    return float(np.mean(losses))
+
+
+def _initial_model(cfg: TrainConfig):
+    c = cfg.resolved()
+    train, _ = train_mod._load_data(c)
+    return train_mod._build(c, train)[0]
+
+
+CASES = {
+    "spos-per-cell": {},
+    "spos-shared": {"sampler_options": {"sharing": "shared"}},
+    "fairnas-same": {"sampler": "fairnas"},
+    "fairnas-distinct": {"sampler": "fairnas", "sampler_options": {"batches": "distinct"}},
+    "mixpath-nb201-shadow": {"sampler": "mixpath", "bn": "shadow", "sampler_options": {"m": 3}},
+    "mixpath-nb101-shadow": {
+        "supernet": "nb101-mixpath",
+        "sampler": "mixpath",
+        "model": {"num_nodes": 4, "stem_channels": 8, "num_stacks": 2, "cells_per_stack": 1},
+    },
+    "mixpath-nb101-none": {
+        "supernet": "nb101-mixpath",
+        "sampler": "mixpath",
+        "bn": "none",
+        "model": {"num_nodes": 3, "stem_channels": 8, "num_stacks": 2, "cells_per_stack": 1},
+    },
+    "oneshot": {"sampler": "oneshot", "sampler_options": {"drop_rate": 0.3}},
+    "oneshot-ghost-per-example": {
+        "sampler": "oneshot",
+        "ghost_batch_size": 8,
+        "sampler_options": {"drop_rate": 0.3, "per_example": True},
+    },
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_few_steps_lower_the_loss(case, tmp_path):
+    """36 steps (12 for FairNAS with distinct batches) lower the expected loss of sampled paths."""
+    kw = {"model": {"C": 8, "N": 1}, "subset": 384, "epochs": 3, "lr": 0.3, **CASES[case]}
+    cfg = _cfg(**kw)
+    before = _expected_loss(_initial_model(cfg), cfg)
+    result = train_supernet(cfg, tmp_path, progress=False)
+    after = _expected_loss(result.model, cfg)
+    assert after < before - 0.02, (before, after)
+    assert all(np.isfinite(r["loss"]) for r in result.history)
+
+
+def _count_calls(monkeypatch):
+    """Patch the trainer's model builder to count forward calls of every NB201 op module."""
+    calls: dict[str, int] = {}
+    original = train_mod._build
+
+    def build(c, data):
+        model, sampler = original(c, data)
+        for name, module in model.named_modules():
+            parts = name.split(".")
+            if len(parts) == 5 and parts[2] == "edges":  # cells.i.edges.{dst}<-{src}.{op}
+                calls[name] = 0
+                module.register_forward_hook(
+                    lambda m, i, o, name=name: calls.__setitem__(name, calls[name] + 1)
+                )
+        return model, sampler
+
+    monkeypatch.setattr(train_mod, "_build", build)
+    return calls
+
+
+def test_fairnas_updates_every_choice_exactly_once_per_step(tmp_path, monkeypatch):
+    calls = _count_calls(monkeypatch)
+    cfg = _cfg(sampler="fairnas", subset=64, epochs=1, weight_decay=0.0)  # 2 steps
+    init = _initial_model(cfg).state_dict()
+    result = train_supernet(cfg, tmp_path, progress=False)
+    assert result.history[0]["steps"] == 2
+    for name, n in calls.items():
+        op = int(name.split(".")[-1])
+        assert n == (0 if op == 0 else 2), name  # 'none' adds zero and is skipped, not run
+    after = result.model.state_dict()
+    for key in init:
+        parts = key.split(".")
+        # ops into node 3 always reach the output, so every one of them got a gradient and moved
+        if len(parts) > 5 and parts[3].startswith("3<-") and key.endswith("op.1.weight"):
+            assert not torch.equal(init[key], after[key]), key
+
+
+def test_spos_step_leaves_unused_ops_untouched_weight_decay_included(tmp_path, monkeypatch):
+    calls = _count_calls(monkeypatch)
+    cfg = _cfg(
+        sampler_options={"sharing": "shared"}, subset=32, epochs=1, weight_decay=0.1
+    )  # 1 step
+    init = _initial_model(cfg).state_dict()
+    result = train_supernet(cfg, tmp_path, progress=False)
+    after = result.model.state_dict()
+    used = {n for n, c in calls.items() if c > 0}
+    assert 0 < len(used) <= 18  # one shared choice: at most 6 ops in each of the 3 cells
+    for key in init:
+        parts = key.split(".")
+        if len(parts) > 5 and parts[2] == "edges" and key.endswith("op.1.weight"):
+            module = ".".join(parts[:5])
+            if module not in used:  # no gradient, so no weight decay and no momentum either
+                assert torch.equal(init[key], after[key]), key
+            elif parts[3].startswith("3<-"):
+                assert not torch.equal(init[key], after[key]), key
+
+
+def _epoch_records(path):
+    out = []
+    for line in (path / "log.jsonl").read_text().splitlines():
+        rec = json.loads(line)
+        if rec["event"] == "epoch":
+            out.append({k: v for k, v in rec.items() if k not in ("seconds", "images_per_s")})
+    return out
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        {"eval_children": 1, "valid_subset": 32},
+        {"sampler": "oneshot", "ghost_batch_size": 8, "sampler_options": {"per_example": True}},
+    ],
+)
+def test_resume_equals_uninterrupted(case, tmp_path):
+    cfg = _cfg(subset=128, epochs=3, **case)
+    full = train_supernet(cfg, tmp_path / "full", progress=False)
+
+    def kill(epoch, record):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_supernet(cfg, tmp_path / "cut", progress=False, on_epoch_end=kill)
+    assert sorted(p.name for p in (tmp_path / "cut" / "checkpoints").iterdir()) == ["epoch-0001.pt"]
+    resumed = train_supernet(cfg, tmp_path / "cut", resume=True, progress=False)
+    a, b = full.model.state_dict(), resumed.model.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert _epoch_records(tmp_path / "full") == _epoch_records(tmp_path / "cut")
+    ca = torch.load(tmp_path / "full/checkpoints/epoch-0003.pt", weights_only=True)["optimizer"]
+    cb = torch.load(tmp_path / "cut/checkpoints/epoch-0003.pt", weights_only=True)["optimizer"]
+    for sa, sb in zip(ca["state"].values(), cb["state"].values()):
+        assert torch.equal(sa["momentum_buffer"], sb["momentum_buffer"])
+
+
+def test_run_folder_provenance_and_checkpoints(tmp_path):
+    cfg = _cfg(epochs=2, keep_checkpoints=1, seed=5)
+    result = train_supernet(cfg, tmp_path, progress=False)
+    prov = json.loads((tmp_path / "config.json").read_text())
+    assert prov["seed"] == 5 and prov["config"]["seed"] == 5
+    assert prov["nasbench_tools_version"] and prov["torch_version"] == torch.__version__
+    assert len(prov["data"]["train"]["sha256"]) == 64
+    assert prov["sampler"] == {"name": "spos", "sharing": "per_cell", "reject_zero_nodes": True}
+    assert prov["config"]["bn"] == "none" and prov["config"]["augment"] == "none"
+    assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == ["epoch-0002.pt"]
+    events = [
+        json.loads(line)["event"] for line in (tmp_path / "log.jsonl").read_text().splitlines()
+    ]
+    assert events[0] == "start" and events[-1] == "end" and events.count("epoch") == 2
+    assert "step" in events
+    model, c = load_supernet(tmp_path)
+    a, b = model.state_dict(), result.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a) and c.seed == 5
+
+
+def test_distinct_nb101_graphs_are_counted(tmp_path):
+    cfg = _cfg(**CASES["mixpath-nb101-none"], epochs=1)
+    result = train_supernet(cfg, tmp_path, progress=False)
+    assert 1 < result.distinct_archs <= 19  # m = 3: 19 NB101 graphs in the sub-space
+    assert result.history[-1]["distinct_archs"] == result.distinct_archs
+
+
+def test_configuration_errors(tmp_path):
+    with pytest.raises(TrainConfigError, match="CUDA"):
+        train_supernet(_cfg(amp=True), tmp_path / "a", progress=False)
+    train_supernet(_cfg(epochs=1, subset=64), tmp_path / "b", progress=False)
+    with pytest.raises(TrainConfigError, match="already holds a run"):
+        train_supernet(_cfg(epochs=1, subset=64), tmp_path / "b", progress=False)
+    with pytest.raises(TrainConfigError, match="lr"):
+        train_supernet(
+            _cfg(epochs=1, subset=64, lr=0.2), tmp_path / "b", resume=True, progress=False
+        )
+    with pytest.raises(TrainConfigError, match="unknown training options"):
+        TrainConfig.from_dict({"epoch": 3})
+    with pytest.raises(TrainConfigError, match="unknown preset"):
+        TrainConfig.from_preset("darts")
+    assert TrainConfig.from_preset("mixpath-nb101").resolved().bn == "shadow"
+    with pytest.raises(TrainConfigError, match="cutout"):
+        train_supernet(_cfg(cutout=8), tmp_path / "d", progress=False)
+    with pytest.raises(TrainingDivergedError, match="non-finite"):
+        train_supernet(
+            _cfg(epochs=1, subset=64, lr=1e30, grad_clip=None), tmp_path / "e", progress=False
+        )
+    assert not list((tmp_path / "e" / "checkpoints").iterdir())
+    with pytest.raises(TrainConfigError, match="ghost"):
+        train_supernet(
+            _cfg(**CASES["mixpath-nb101-none"], ghost_batch_size=8), tmp_path / "c", progress=False
+        )
+
+
+@pytest.mark.gpu
+def test_amp_training_on_cuda(tmp_path):
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    cfg = _cfg(device="cuda", amp=True, epochs=2)
+    result = train_supernet(cfg, tmp_path, progress=False)
+    assert all(np.isfinite(r["loss"]) for r in result.history)
+    state = torch.load(tmp_path / "checkpoints/epoch-0002.pt", weights_only=True)
+    assert state["scaler"]["scale"] > 0
+    assert next(result.model.parameters()).is_cuda
+    resumed = train_supernet(cfg, tmp_path, resume=True, progress=False)
+    assert resumed.epochs_completed == 2

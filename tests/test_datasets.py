@@ -1,0 +1,242 @@
+"""Image datasets: standard on-disk formats (tiny fakes), NB201 search splits, batches."""
+
+from __future__ import annotations
+
+import collections
+import gzip
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from nasbench_tools import datasets as D
+from nasbench_tools.errors import CorruptFileError, DatasetNotFoundError, NasbenchToolsError
+
+FMNIST = Path("/usr/share/datasets/fashion-mnist")
+
+
+# --------------------------------------------------------------------------- digits
+def test_digits_split_sizes_and_determinism():
+    train, test = D.load("digits", "train"), D.load("digits", "test")
+    assert (len(train), len(test)) == (1500, 297)
+    assert train.images.dtype == torch.uint8 and train.images.shape[1:] == (1, 8, 8)
+    assert int(train.images.max()) == 255 and train.num_classes == 10
+    assert D.load("digits", "train").provenance["sha256"] == train.provenance["sha256"]
+    # the documented normalisation constants are the statistics of all 1,797 images
+    everything = torch.cat([train.images, test.images]).float() / 255
+    assert abs(everything.mean().item() - train.mean[0]) < 1e-3
+    assert abs(everything.std().item() - train.std[0]) < 1e-3
+
+
+def test_search_halves_partition_the_training_set():
+    train = D.load("digits", "train")
+    a, b = D.load("digits", "search-train"), D.load("digits", "search-valid")
+    assert len(a) + len(b) == len(train) and len(a) == 750
+
+    def rows(images, labels):
+        return collections.Counter(
+            (*tuple(x.flatten().tolist()), int(y)) for x, y in zip(images, labels)
+        )
+
+    halves = rows(torch.cat([a.images, b.images]), torch.cat([a.labels, b.labels]))
+    assert halves == rows(train.images, train.labels)
+    assert "split_seed=0" in a.provenance["split_source"]
+    c = D.load("digits", "search-train", split_seed=1)
+    assert c.provenance["sha256"] != a.provenance["sha256"]
+
+
+def test_subset_resize_channels():
+    d = D.load("digits", "train", subset=100, resize=16, channels=3, subset_seed=3)
+    assert d.images.shape == (100, 3, 16, 16) and len(d.mean) == 3
+    assert d.provenance["subset"] == {"n": 100, "seed": 3} and d.provenance["resize"] == 16
+    assert d.crop_padding == 2  # digits pad 1 at 8x8, scaled with the side
+
+
+def test_unknown_names():
+    with pytest.raises(NasbenchToolsError, match="unknown dataset"):
+        D.load("mnist")
+    with pytest.raises(NasbenchToolsError, match="unknown split"):
+        D.load("digits", "valid")
+
+
+# --------------------------------------------------------------------------- Fashion-MNIST
+def _write_idx(path: Path, array: np.ndarray, compress: bool) -> None:
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+    raw = header + array.astype(np.uint8).tobytes()
+    path.write_bytes(gzip.compress(raw) if compress else raw)
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_fashion_mnist_idx_files_from_any_folder(tmp_path, compress):
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 12), ("t10k", 5)):
+        suffix = ".gz" if compress else ""
+        _write_idx(
+            tmp_path / f"{prefix}-images-idx3-ubyte{suffix}",
+            rng.integers(0, 256, (n, 28, 28)),
+            compress,
+        )
+        _write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte{suffix}", np.arange(n) % 10, compress)
+    train = D.load("fashion-mnist", "train", root=tmp_path)
+    assert train.images.shape == (12, 1, 28, 28) and train.labels.tolist() == [
+        i % 10 for i in range(12)
+    ]
+    assert len(D.load("fashion-mnist", "test", root=tmp_path)) == 5
+    assert len(D.load("fashion-mnist", "search-valid", root=tmp_path)) == 6
+
+
+def test_fashion_mnist_missing_and_corrupt(tmp_path):
+    with pytest.raises(DatasetNotFoundError, match="dataset-fashion-mnist"):
+        D.load("fashion-mnist", root=tmp_path)
+    (tmp_path / "train-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x03" + (5).to_bytes(4, "big"))
+    (tmp_path / "train-labels-idx1-ubyte").write_bytes(b"\x00\x00\x08\x01" + (5).to_bytes(4, "big"))
+    with pytest.raises(CorruptFileError):
+        D.load("fashion-mnist", root=tmp_path)
+
+
+@pytest.mark.skipif(
+    not FMNIST.is_dir(), reason="Debian package dataset-fashion-mnist not installed"
+)
+def test_real_fashion_mnist_from_the_debian_package():
+    train = D.load("fashion-mnist", "train")
+    test = D.load("fashion-mnist", "test")
+    assert (len(train), len(test)) == (60000, 10000)
+    x = train.images.float() / 255
+    assert abs(x.mean().item() - train.mean[0]) < 1e-3 and abs(x.std().item() - train.std[0]) < 1e-3
+    assert sorted(torch.bincount(test.labels).tolist()) == [1000] * 10
+
+
+# --------------------------------------------------------------------------- CIFAR (torchvision)
+def _fake_cifar(root: Path, which: str, n_per_batch: int = 6) -> None:
+    rng = np.random.default_rng(0)
+    key = "labels" if which == "cifar10" else "fine_labels"
+    folder = root / ("cifar-10-batches-py" if which == "cifar10" else "cifar-100-python")
+    folder.mkdir(parents=True)
+    names = (
+        [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+        if which == "cifar10"
+        else ["train", "test"]
+    )
+    for name in names:
+        entry = {
+            "data": rng.integers(0, 256, (n_per_batch, 3072), dtype=np.uint8),
+            key: list(range(n_per_batch)),
+        }
+        (folder / name).write_bytes(pickle.dumps(entry))
+    meta = ("batches.meta", "label_names") if which == "cifar10" else ("meta", "fine_label_names")
+    (folder / meta[0]).write_bytes(pickle.dumps({meta[1]: [f"c{i}" for i in range(100)]}))
+
+
+@pytest.fixture
+def no_md5(monkeypatch):
+    tvd = pytest.importorskip("torchvision.datasets")
+    monkeypatch.setattr(tvd.cifar, "check_integrity", lambda *a, **k: True)
+    monkeypatch.setattr(tvd.CIFAR10, "_check_integrity", lambda self: True)
+
+
+def test_cifar10_standard_format_and_nb201_split_file(tmp_path, no_md5):
+    _fake_cifar(tmp_path, "cifar10")
+    train = D.load("cifar10", "train", root=tmp_path)
+    assert (
+        train.images.shape == (30, 3, 32, 32) and len(D.load("cifar10", "test", root=tmp_path)) == 6
+    )
+    split = tmp_path / "cifar-split.txt"
+    split.write_text(
+        json.dumps(
+            {
+                "train": ["int", [str(i) for i in range(0, 30, 2)]],
+                "valid": ["int", [str(i) for i in range(1, 30, 2)]],
+            }
+        )
+    )
+    st = D.load("cifar10", "search-train", root=tmp_path, split_file=split)
+    sv = D.load("cifar10", "search-valid", root=tmp_path, split_file=split)
+    assert torch.equal(st.images, train.images[::2]) and torch.equal(sv.images, train.images[1::2])
+    assert st.provenance["split_source"] == str(split)
+
+
+def test_cifar100_search_split_uses_the_test_halves(tmp_path, no_md5):
+    _fake_cifar(tmp_path, "cifar100", n_per_batch=8)
+    test = D.load("cifar100", "test", root=tmp_path)
+    assert (
+        D.load("cifar100", "search-train", root=tmp_path).provenance["split_source"]
+        == "whole training set"
+    )
+    split = tmp_path / "cifar100-test-split.txt"
+    split.write_text(
+        json.dumps(
+            {"xvalid": ["int", ["1", "3", "5", "7"]], "xtest": ["int", ["0", "2", "4", "6"]]}
+        )
+    )
+    sv = D.load("cifar100", "search-valid", root=tmp_path, split_file=split)
+    assert torch.equal(sv.images, test.images[1::2]) and sv.num_classes == 100
+
+
+def test_cifar_missing_names_the_folder(tmp_path):
+    pytest.importorskip("torchvision")
+    with pytest.raises(DatasetNotFoundError, match="cifar-10-batches-py") as exc:
+        D.load("cifar10", root=tmp_path)
+    assert str(tmp_path) in str(exc.value)
+    with pytest.raises(DatasetNotFoundError, match="does not exist"):
+        D.load("cifar100", root=tmp_path / "nowhere")
+
+
+# --------------------------------------------------------------------------- ImageNet16-120
+def test_imagenet16_keeps_the_first_120_classes(tmp_path):
+    rng = np.random.default_rng(0)
+    for name in [f"train_data_batch_{i}" for i in range(1, 11)] + ["val_data"]:
+        entry = {
+            "data": rng.integers(0, 256, (4, 768), dtype=np.uint8),
+            "labels": [1, 120, 121, 1000],
+        }
+        (tmp_path / name).write_bytes(pickle.dumps(entry))
+    train = D.load("imagenet16-120", "train", root=tmp_path)
+    assert train.images.shape == (20, 3, 16, 16) and set(train.labels.tolist()) == {0, 119}
+    assert len(D.load("imagenet16-120", "test", root=tmp_path)) == 2
+
+
+def test_imagenet16_refuses_unexpected_pickle_globals(tmp_path):
+    for name in [f"train_data_batch_{i}" for i in range(1, 11)]:
+        (tmp_path / name).write_bytes(pickle.dumps(collections.OrderedDict(data=[], labels=[])))
+    with pytest.raises(CorruptFileError, match="OrderedDict"):
+        D.load("imagenet16-120", "train", root=tmp_path)
+    with pytest.raises(DatasetNotFoundError, match="val_data"):
+        D.load("imagenet16-120", "test", root=tmp_path)
+
+
+# --------------------------------------------------------------------------- batches
+def test_batches_are_reproducible_and_augmented():
+    data = D.load("digits", "train", subset=100)
+
+    def run(seed):
+        g = torch.Generator().manual_seed(seed)
+        return list(
+            D.iterate_batches(
+                data, 32, shuffle=True, generator=g, augment="crop_flip", drop_last=True
+            )
+        )
+
+    a, b, c = run(0), run(0), run(1)
+    assert len(a) == 3 and all(x.shape == (32, 1, 8, 8) for x, _ in a)
+    assert all(torch.equal(x1, x2) and torch.equal(y1, y2) for (x1, y1), (x2, y2) in zip(a, b))
+    assert not torch.equal(a[0][0], c[0][0])
+    plain = list(D.iterate_batches(data, 64))
+    assert [len(y) for _, y in plain] == [64, 36]
+    assert torch.allclose(plain[0][0], data.normalise(data.images[:64]))
+    with pytest.raises(NasbenchToolsError, match="Generator"):
+        next(D.iterate_batches(data, 8, shuffle=True))
+
+
+def test_augment_crop_keeps_pixels_and_cutout_zeroes_a_square():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(16, 1, 8, 8)
+    y = D.augment_batch(x, g, "crop", padding=0)
+    assert torch.equal(x, y)
+    cut = D.augment_batch(torch.ones(16, 1, 8, 8), g, "none", 0, cutout=4)
+    holes = (cut == 0).flatten(1).sum(1)
+    assert (holes > 0).all() and (holes <= 16).all()
+    with pytest.raises(NasbenchToolsError):
+        D.augment_batch(x, g, "mixup", 0)
