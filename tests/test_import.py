@@ -20,3 +20,21 @@ def test_version_is_exposed():
     import nasbench_tools
 
     assert nasbench_tools.__version__.count(".") == 2
+
+
+def test_every_data_file_is_declared_as_package_data():
+    """A non-editable install must carry the embedded data (a wheel built from pyproject.toml)."""
+    import fnmatch
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).parents[1]
+    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]["*"]
+    data_dirs = [root / "nasbench_tools/groundtruth/embedded", root / "nasbench_tools/spaces/data"]
+    files = [p for d in data_dirs for p in d.rglob("*") if p.is_file()]
+    assert len(files) >= 10
+    for p in files:
+        rel = p.relative_to(p.parents[1] if p.parent.name == "LICENSES" else p.parent).as_posix()
+        assert any(fnmatch.fnmatch(rel, pat) for pat in patterns), rel
