@@ -37,21 +37,32 @@ import hashlib
 import importlib.util
 import json
 import os
-import resource
-import statistics
 import struct
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from _measure import (
+    acceptance_line,
+    child_command,
+    child_result,
+    fmt_mb,
+    fmt_s,
+    maxrss_mb,
+    run_measured,
+    table_header,
+    table_row,
+    timeit,
+)
 
 N_ARCHS = 423_624
 FILE_NAME = "nasbench_only108.tfrecord"
 QUERY = {"dataset": "cifar10", "split": "valid", "epochs": 108}
 ACCEPT = {"convert_s": 20.0, "convert_bytes": 1e9, "open_s": 0.100}
+#: Column widths of the printed table: step, nasbench_tools, baseline, ratio.
+WIDTHS = (48, 15, 11, 8)
 
 
 # =========================================================================== building the file
@@ -164,21 +175,6 @@ def build_file(path: Path, n_archs: int, epochs: int = 108, seed: int = 0) -> di
 
 
 # =========================================================================== measured steps (children)
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
-def _timeit(fn, repeat: int = 7, number: int = 100) -> float:
-    """Median seconds per call over ``repeat`` batches of ``number`` calls."""
-    runs = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        runs.append((time.perf_counter() - t0) / number)
-    return statistics.median(runs)
-
-
 def model_metrics_class():
     """``nasbench.ModelMetrics`` built at run time from a FileDescriptorProto (no generated code)."""
     from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
@@ -265,7 +261,7 @@ def child_baseline(path: str, source: str, out: str) -> dict:
             }
         )
     load_s = time.perf_counter() - t0
-    peak = _peak_mb()
+    peak = maxrss_mb()
     t0 = time.perf_counter()
     vec = np.array(
         [
@@ -284,7 +280,7 @@ def child_ours_read(path: str, out: str) -> dict:
 
     t0 = time.perf_counter()
     cs = read_any(path, progress=False)
-    return {"read_s": time.perf_counter() - t0, "peak_mb": _peak_mb(), "archs": len(cs)}
+    return {"read_s": time.perf_counter() - t0, "peak_mb": maxrss_mb(), "archs": len(cs)}
 
 
 def child_ours_open(store: str, out: str) -> dict:
@@ -301,7 +297,7 @@ def child_ours_open(store: str, out: str) -> dict:
     t0 = time.perf_counter()
     vec = gt.vector(**QUERY)
     vector_cold_s = time.perf_counter() - t0
-    vector_s = _timeit(lambda: gt.vector(**QUERY), 7, 20)
+    vector_s = timeit(lambda: gt.vector(**QUERY), 7, 20)
     np.save(out, np.asarray(vec))
     return {
         "import_s": import_s,
@@ -309,7 +305,7 @@ def child_ours_open(store: str, out: str) -> dict:
         "reopen_s": reopen_s,
         "vector_cold_s": vector_cold_s,
         "vector_s": vector_s,
-        "peak_mb": _peak_mb(),
+        "peak_mb": maxrss_mb(),
     }
 
 
@@ -321,74 +317,18 @@ CHILDREN = {
 }
 
 
-def run_measured(cmd: list[str], work: Path) -> dict:
-    """Run ``cmd``; its wall time, the largest peak RSS of it or any process it started (exact,
-    from ``wait4``), and the peak of their summed RSS (sampled every 10 ms with psutil)."""
-    import psutil
-
-    out_f, err_f = work / "stdout.txt", work / "stderr.txt"
-    with open(out_f, "w") as out, open(err_f, "w") as err:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err)
-        tree_peak = 0
-        ps = psutil.Process(proc.pid)
-        while True:
-            try:
-                procs = [ps, *ps.children(recursive=True)]
-                rss = 0
-                for q in procs:
-                    try:
-                        rss += q.memory_info().rss
-                    except psutil.Error:
-                        pass
-                tree_peak = max(tree_peak, rss)
-            except psutil.Error:
-                pass
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            time.sleep(0.01)
-        wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    stdout, stderr = out_f.read_text(), err_f.read_text()
-    out_f.unlink()
-    err_f.unlink()
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed (exit {proc.returncode}):\n{stderr[-4000:]}")
-    return {
-        "wall_s": wall,
-        "max_process_mb": usage.ru_maxrss / 1024,  # KiB on Linux
-        "tree_peak_mb": tree_peak / 2**20,
-        "stdout": stdout,
-    }
-
-
-def _run_child(task: str, path: Path, out: Path, work: Path) -> dict:
-    cmd = [sys.executable, __file__, "--child", task, str(path), str(out)]
-    m = run_measured(cmd, work)
-    r = json.loads(m.pop("stdout").strip().splitlines()[-1])
+def _run_child(task: str, path: Path, out: Path) -> dict:
+    m = run_measured(child_command(__file__, task, path, out))
+    r = child_result(m.pop("stdout"))
     r["process"] = m
     return r
 
 
 # =========================================================================== main
-def _fmt_s(s: float | None) -> str:
-    if s is None:
-        return "-"
-    if s >= 1:
-        return f"{s:.1f} s"
-    if s >= 1e-3:
-        return f"{s * 1e3:.1f} ms"
-    return f"{s * 1e6:.1f} us"
-
-
 def report(r: dict) -> str:
     b, o = r["baseline"], r["ours"]
     conv, rd, op = o["convert"], o["read"], o["open"]
     f = r["file"]
-
-    def mb(x):
-        return f"{x:.0f} MB"
 
     def peak(proc):  # summed RSS of the process tree (sampled), never below the largest process
         return max(proc["tree_peak_mb"], proc["max_process_mb"])
@@ -396,7 +336,7 @@ def report(r: dict) -> str:
     lines = [
         f"NB101 ground truth: {r['archs']:,} modules x 3 repeats = {f['records']:,} records, "
         f"{f['file_bytes'] / 1e6:.0f} MB ({FILE_NAME} format, synthetic module hashes; "
-        + (f"built in {_fmt_s(f['build_s'])})" if f["build_s"] is not None else "reused)"),
+        + (f"built in {fmt_s(f['build_s'])})" if f["build_s"] is not None else "reused)"),
         "TensorFlow: "
         + (
             "importable; the loop also ran over tf.compat.v1.io.tf_record_iterator"
@@ -406,18 +346,16 @@ def report(r: dict) -> str:
         ),
         f"machine: {r['cpus']} CPUs; load average {r['load_before']:.1f} before, "
         f"{r['load_after']:.1f} after (other work on the machine slows every timing)",
-        f"{'step':48s} {'nasbench_tools':>15s} {'baseline':>11s} {'ratio':>8s}",
+        table_header(WIDTHS, "baseline"),
     ]
 
-    def row(name, ours, theirs, fmt=_fmt_s):
-        ratio = f"{theirs / ours:>7.1f}x" if theirs is not None and ours else f"{'':>8s}"
-        shown = fmt(theirs) if theirs is not None else "-"
-        lines.append(f"{name:48s} {fmt(ours):>15s} {shown:>11s} {ratio}")
+    def row(name, ours, theirs, fmt=fmt_s):
+        lines.append(table_row(WIDTHS, name, ours, theirs, fmt))
 
     row("nbt convert, whole process / loop, whole process", conv["wall_s"], b["process"]["wall_s"])
-    row("  peak RSS, all processes", peak(conv), peak(b["process"]), mb)
+    row("  peak RSS, all processes", peak(conv), peak(b["process"]), fmt_mb)
     row("reader alone (read_any) / loop alone, in process", rd["read_s"], b["load_s"])
-    row("  peak RSS, all processes", peak(rd["process"]), peak(b["process"]), mb)
+    row("  peak RSS, all processes", peak(rd["process"]), peak(b["process"]), fmt_mb)
     row("open the store (fresh process)", op["open_s"], None)
     row("open again (same process)", op["reopen_s"], None)
     row("whole-space valid-acc vector, first call", op["vector_cold_s"], b["vector_s"])
@@ -425,20 +363,17 @@ def report(r: dict) -> str:
     if "baseline_tf" in r:
         t = r["baseline_tf"]
         row("nbt convert / loop over tf_record_iterator", conv["wall_s"], t["process"]["wall_s"])
-        row("  peak RSS", peak(conv), peak(t["process"]), mb)
+        row("  peak RSS", peak(conv), peak(t["process"]), fmt_mb)
     lines += [
-        f"nbt convert: largest single process {mb(conv['max_process_mb'])}, process tree "
-        f"{mb(conv['tree_peak_mb'])} (sampled every 10 ms); store {conv['store_bytes'] / 1e6:.1f} MB; "
+        f"nbt convert: largest single process {fmt_mb(conv['max_process_mb'])}, process tree "
+        f"{fmt_mb(conv['tree_peak_mb'])} (sampled every 10 ms); store {conv['store_bytes'] / 1e6:.1f} MB; "
         f"it said: {conv['output']}",
         "baseline vector = mean of the 3 repeats' final_validation_accuracy x 100, a dict loop in "
         "sorted-hash order",
         f"max |ours - baseline| over the vector: {r['max_abs_diff']:.3g} (percentage points)",
         "command: python benchmarks/ground_truth_nb101.py",
     ]
-    acc = r["acceptance"]
-    lines.append(
-        "acceptance: " + ", ".join(f"{k} {'PASS' if v else 'FAIL'}" for k, v in acc.items())
-    )
+    lines.append(acceptance_line(r["acceptance"]))
     return "\n".join(lines)
 
 
@@ -482,17 +417,17 @@ def main(argv: list[str] | None = None) -> dict:
         store.unlink(missing_ok=True)
         print("measuring ...", file=sys.stderr, flush=True)
         r["load_before"] = os.getloadavg()[0]
-        r["baseline"] = _run_child("baseline", src, base_vec, work)
+        r["baseline"] = _run_child("baseline", src, base_vec)
         if r["tensorflow"]:
-            r["baseline_tf"] = _run_child("baseline_tf", src, scratch, work)
+            r["baseline_tf"] = _run_child("baseline_tf", src, scratch)
         cmd = [sys.executable, "-m", "nasbench_tools.cli", "convert", str(src), "-o", str(store)]
-        conv = run_measured([*cmd, "--no-progress"], work)
+        conv = run_measured([*cmd, "--no-progress"])
         conv["output"] = conv.pop("stdout").strip()
         conv["store_bytes"] = store.stat().st_size
         r["ours"] = {
-            "read": _run_child("ours_read", src, scratch, work),
+            "read": _run_child("ours_read", src, scratch),
             "convert": conv,
-            "open": _run_child("ours_open", store, ours_vec, work),
+            "open": _run_child("ours_open", store, ours_vec),
         }
         r["load_after"] = os.getloadavg()[0]
         a, b = np.load(base_vec), np.load(ours_vec)

@@ -25,7 +25,6 @@ import argparse
 import bz2
 import json
 import pickle
-import resource
 import shutil
 import statistics
 import subprocess
@@ -36,6 +35,19 @@ from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 
 import numpy as np
+from _measure import (
+    acceptance_line,
+    child_command,
+    child_result,
+    fmt_mb,
+    fmt_s,
+    peak_mb,
+    rss_mb,
+    run_measured,
+    table_header,
+    table_row,
+    timeit,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT / "tests" / "fixtures" / "nats" / "NATS-tss-v1_0-3ffb9-simple"
@@ -49,6 +61,8 @@ COMPRESSLEVEL = 1
 #: Fresh processes for the open / query / vector steps; the table shows the median of each number.
 REPEATS = 3
 ACCEPT = {"open_s": 0.050, "query_s": 20e-6, "vector_s": 1e-3, "vector_speedup": 100, "rss_mb": 300}
+#: Column widths of the printed table: step, nasbench_tools, NATS API, ratio.
+WIDTHS = (34, 15, 12, 10)
 
 
 # =========================================================================== building the folder
@@ -158,39 +172,6 @@ def _du(folder: Path) -> int:
 
 
 # =========================================================================== measured steps (children)
-def _rss_mb() -> float:
-    import psutil
-
-    return psutil.Process().memory_info().rss / 2**20
-
-
-def _peak_mb() -> float:
-    """This process's peak RSS (MiB) since it started.
-
-    Linux: ``VmHWM`` of ``/proc/self/status``, which starts afresh at exec. (``ru_maxrss`` would
-    carry over the peak of the benchmark process that forked this one.)
-    """
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux, B on macOS
-
-
-def _timeit(fn, repeat: int = 7, number: int = 1000) -> float:
-    """Median seconds per call over ``repeat`` batches of ``number`` calls."""
-    best = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        best.append((time.perf_counter() - t0) / number)
-    return statistics.median(best)
-
-
 def child_nats_open(folder: str, n: int, out: str) -> dict:
     t0 = time.perf_counter()
     import nats_bench
@@ -213,8 +194,8 @@ def child_nats_open(folder: str, n: int, out: str) -> dict:
         "import_s": import_s,
         "open_s": open_s,
         "query_cold_s": cold_s,
-        "query_s": _timeit(q, 7, 200),
-        "peak_mb": _peak_mb(),
+        "query_s": timeit(q, 7, 200),
+        "peak_mb": peak_mb(),
     }
 
 
@@ -229,7 +210,7 @@ def child_nats_vector(folder: str, n: int, out: str) -> dict:
         del api.arch2infos_dict[i]  # or the records of every arch stay in memory
     dt = time.perf_counter() - t0
     np.save(out, vec)
-    return {"vector_s": dt, "per_arch_s": dt / n, "peak_mb": _peak_mb()}
+    return {"vector_s": dt, "per_arch_s": dt / n, "peak_mb": peak_mb()}
 
 
 def child_nats_memory(folder: str, n: int, out: str) -> dict:
@@ -239,11 +220,11 @@ def child_nats_memory(folder: str, n: int, out: str) -> dict:
     m = min(1000, n)
     api.get_more_info(0, "cifar10-valid", hp="200", is_random=False)  # warm the code paths
     del api.arch2infos_dict[0]
-    rss0 = _rss_mb()
+    rss0 = rss_mb()
     for i in range(m):
         api.get_more_info(i, "cifar10-valid", hp="200", is_random=False)
         api.clear_params(i)  # what the docs suggest; it frees nothing here
-    rss1 = _rss_mb()
+    rss1 = rss_mb()
     per = (rss1 - rss0) / m
     return {"archs": m, "kept_mb_per_arch": per, "projected_gb_all": per * N_ARCHS / 1024}
 
@@ -253,7 +234,7 @@ def child_ours_open(store: str, n: int, out: str) -> dict:
     import nasbench_tools
 
     import_s = time.perf_counter() - t0
-    rss0 = _rss_mb()
+    rss0 = rss_mb()
     t0 = time.perf_counter()
     gt = nasbench_tools.load("nb201", path=store)
     open_s = time.perf_counter() - t0  # includes the lazy import of h5py
@@ -264,11 +245,11 @@ def child_ours_open(store: str, n: int, out: str) -> dict:
     t0 = time.perf_counter()
     gt.query(arch, **QUERY)
     cold_q = time.perf_counter() - t0
-    query_s = _timeit(lambda: gt.query(arch, **QUERY), 7, 2000)
+    query_s = timeit(lambda: gt.query(arch, **QUERY), 7, 2000)
     t0 = time.perf_counter()
     vec = gt.vector(**QUERY)
     cold_v = time.perf_counter() - t0
-    vector_s = _timeit(lambda: gt.vector(**QUERY), 7, 200)
+    vector_s = timeit(lambda: gt.vector(**QUERY), 7, 200)
     np.save(out, np.asarray(vec))
     return {
         "import_s": import_s,
@@ -279,7 +260,7 @@ def child_ours_open(store: str, n: int, out: str) -> dict:
         "vector_cold_s": cold_v,
         "vector_s": vector_s,
         "rss_after_import_mb": rss0,
-        "peak_mb": _peak_mb(),
+        "peak_mb": peak_mb(),
     }
 
 
@@ -288,31 +269,14 @@ def child_ours_convert(folder: str, n: int, out: str) -> dict:
 
     Peak RSS is sampled every 20 ms over the CLI process and its reader workers together.
     """
-    import psutil
-
     cmd = [sys.executable, "-m", "nasbench_tools.cli", "convert", folder, "-o", out]
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    peak_sum = peak_one = 0.0
-    ps = psutil.Process(proc.pid)
-    while proc.poll() is None:
-        try:
-            procs = [ps, *ps.children(recursive=True)]
-            rss = [q.memory_info().rss / 2**20 for q in procs]
-        except psutil.Error:  # a worker exiting between the listing and the reading
-            continue
-        peak_sum, peak_one = max(peak_sum, sum(rss)), max(peak_one, max(rss))
-        time.sleep(0.02)
-    dt = time.perf_counter() - t0
-    stdout = proc.stdout.read() if proc.stdout else ""
-    if proc.returncode != 0:
-        raise RuntimeError(f"nbt convert failed (exit {proc.returncode})")
+    m = run_measured(cmd, every=0.02, show_stderr=True, what="nbt convert")
     return {
-        "convert_s": dt,
-        "peak_mb": peak_sum,
-        "peak_one_process_mb": peak_one,
+        "convert_s": m["wall_s"],
+        "peak_mb": m["tree_peak_mb"],
+        "peak_one_process_mb": m["sampled_max_process_mb"],
         "store_bytes": Path(out).stat().st_size,
-        "output": stdout.strip(),
+        "output": m["stdout"].strip(),
     }
 
 
@@ -332,24 +296,18 @@ def _median_of(runs: list[dict]) -> dict:
 
 
 def _run_child(task: str, path: Path, n: int, out: Path, *, show_stderr: bool = False) -> dict:
-    cmd = [sys.executable, __file__, "--child", task, str(path), str(n), str(out)]
+    cmd = child_command(__file__, task, path, n, out)
     res = subprocess.run(
         cmd, stdout=subprocess.PIPE, stderr=None if show_stderr else subprocess.PIPE, text=True
     )
     if res.returncode != 0:
         raise RuntimeError(f"{task} failed:\n{(res.stderr or '')[-4000:]}")
-    return json.loads(res.stdout.strip().splitlines()[-1])
+    return child_result(res.stdout)
 
 
 # =========================================================================== main
 def _fmt_s(s: float | None) -> str:
-    if s is None:
-        return "-"
-    if s >= 1:
-        return f"{s:.1f} s"
-    if s >= 1e-3:
-        return f"{s * 1e3:.2f} ms"
-    return f"{s * 1e6:.2f} us"
+    return fmt_s(s, digits=2)
 
 
 def report(r: dict) -> str:
@@ -365,14 +323,18 @@ def report(r: dict) -> str:
     ]
     lines = [
         f"NB201 ground truth, {r['archs']:,} archs (cifar10-valid x-valid, 200 epochs, seed mean)",
-        f"{'step':34s} {'nasbench_tools':>15s} {'NATS API':>12s} {'ratio':>10s}",
+        table_header(WIDTHS, "NATS API"),
     ]
     for name, ours, theirs in rows:
-        ratio = f"{theirs / ours:>9.1f}x" if theirs is not None else f"{'':>10s}"
-        lines.append(f"{name:34s} {_fmt_s(ours):>15s} {_fmt_s(theirs):>12s} {ratio}")
+        lines.append(table_row(WIDTHS, name, ours, theirs, _fmt_s))
     lines += [
-        f"{'peak RSS (whole-space vector)':34s} {o['open']['peak_mb']:>12.0f} MB "
-        f"{n['vector']['peak_mb']:>9.0f} MB {n['vector']['peak_mb'] / o['open']['peak_mb']:>9.1f}x",
+        table_row(
+            WIDTHS,
+            "peak RSS (whole-space vector)",
+            o["open"]["peak_mb"],
+            n["vector"]["peak_mb"],
+            fmt_mb,
+        ),
         f"NATS memory kept per arch without deleting arch2infos_dict entries (first "
         f"{n['memory']['archs']} archs): {n['memory']['kept_mb_per_arch']:.2f} MB/arch, "
         f"{n['memory']['projected_gb_all']:.1f} GB projected for all {N_ARCHS:,}",
@@ -383,10 +345,7 @@ def report(r: dict) -> str:
         f"(bz2 level {r['compresslevel']}, 2 processes)",
         f"max |ours - NATS| over the vector: {r['max_abs_diff']:.3g}",
     ]
-    acc = r["acceptance"]
-    lines.append(
-        "acceptance: " + ", ".join(f"{k} {'PASS' if v else 'FAIL'}" for k, v in acc.items())
-    )
+    lines.append(acceptance_line(r["acceptance"]))
     return "\n".join(lines)
 
 
