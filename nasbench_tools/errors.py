@@ -15,7 +15,10 @@ __all__ = [
     "InvalidChoiceError",
     "InvalidSpecError",
     "NasbenchToolsError",
+    "OutputPathError",
     "QueryError",
+    "ResourceLimitError",
+    "StoreCorruptError",
     "StoreVersionError",
     "TrainConfigError",
     "TrainingDivergedError",
@@ -57,7 +60,24 @@ class CorruptFileError(NasbenchToolsError):
 
 
 class UnsafePickleError(CorruptFileError):
-    """A pickle-based benchmark file names a global outside the reader's allow-list."""
+    """A pickle-based benchmark file names a global outside the reader's allow-list, or gives an
+    allowed stand-in state it does not build from (object dtypes, forged flags, a payload whose
+    length does not match its shape)."""
+
+
+class ResourceLimitError(CorruptFileError):
+    """An input asks for more than the documented bound derived from its size: a decompression
+    that expands past the cap, an array larger than its payload, nesting deeper than allowed."""
+
+
+class StoreCorruptError(CorruptFileError):
+    """An HDF5 store is damaged: a checksum fails, a dataset is truncated or missing, or its
+    metadata does not parse. The message names the store and the dataset."""
+
+
+class OutputPathError(NasbenchToolsError):
+    """An output path cannot be written: it exists (without overwrite), its folder is missing or
+    not writable, or its name is too long. Checked before any input is read."""
 
 
 class StoreVersionError(NasbenchToolsError):

@@ -16,15 +16,27 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import NasbenchToolsError
+from ..errors import CorruptFileError, NasbenchToolsError
 
-__all__ = ["SPACES", "Column", "ColumnSet", "Key", "SpecArray"]
+__all__ = ["SPACES", "VALUE_RANGES", "Column", "ColumnSet", "Key", "SpecArray"]
 
 #: Architecture spaces and how their axis is keyed: NB201 by benchmark index, NB101 by module hash.
 SPACES = ("nb201", "nb101")
 
 #: Metrics whose value depends on a split (the others are properties of the network or the run).
 SPLIT_METRICS = frozenset({"accuracy", "loss"})
+
+#: The closed interval every value of a metric must lie in (NaN marks a missing value and is
+#: allowed; an infinity never is). A reader's output is checked against it before anything is
+#: stored, so a damaged file cannot slip an accuracy of -5e218 % into a store.
+VALUE_RANGES: dict[str, tuple[float, float]] = {
+    "accuracy": (0.0, 100.0),
+    "loss": (0.0, np.inf),
+    "time": (0.0, np.inf),
+    "params": (0.0, np.inf),
+    "flops": (0.0, np.inf),
+    "latency": (0.0, np.inf),
+}
 
 
 @dataclass(frozen=True, order=True)
@@ -225,6 +237,26 @@ class ColumnSet:
 
     def __len__(self) -> int:
         return len(self.keys)
+
+    def check_values(self, source: str) -> None:
+        """Refuse values outside :data:`VALUE_RANGES` with :class:`CorruptFileError`.
+
+        NaN (missing) is allowed, infinities never are; a metric without a declared range must
+        still be finite. The message names ``source``, the column, the architecture and the value.
+        """
+        for key, col in self.columns.items():
+            lo, hi = VALUE_RANGES.get(key.metric, (-np.inf, np.inf))
+            v = col.values
+            with np.errstate(invalid="ignore"):
+                bad = np.isinf(v) | (v < lo) | (v > hi)
+            if bad.any():
+                row = int(np.argwhere(bad)[0][0])
+                val = float(v.reshape(len(v), -1)[row][bad.reshape(len(v), -1)[row]][0])
+                raise CorruptFileError(
+                    f"{source}: column {key.to_str()} holds {val!r} for architecture "
+                    f"{self.keys[row]} ({int(bad.sum())} value(s) out of range); "
+                    f"{key.metric} must lie in [{lo}, {hi}]"
+                )
 
     def add(self, key: Key, column: Column) -> None:
         if key in self.columns:

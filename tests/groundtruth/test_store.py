@@ -184,3 +184,26 @@ def test_store_module_is_pickle_free():
 
     assert "pickle" not in inspect.getsource(store_mod).replace("pickle-free", "")
     assert pickle  # the test module itself only uses pickle for the trusted fixture
+
+
+# ------------------------------------------------------------------ value ranges at read time
+@pytest.mark.parametrize(
+    ("metric", "value"),
+    [("accuracy", -5.5e218), ("accuracy", 100.5), ("time", 2.46e39 * -1), ("params", np.inf)],
+)
+def test_out_of_range_value_is_refused_naming_source_column_and_arch(metric, value):
+    from nasbench_tools.errors import CorruptFileError
+    from nasbench_tools.groundtruth.columns import Column, ColumnSet, Key
+
+    vals = np.array([50.0, value, np.nan])
+    cs = ColumnSet("nb201", [0, 1, 2], {Key("cifar10", "ori-test", 200, metric): Column(vals)})
+    with pytest.raises(CorruptFileError, match=r"bench\.pth.*architecture 1\b"):
+        cs.check_values("bench.pth")
+
+
+def test_missing_values_and_edges_of_the_range_are_accepted():
+    from nasbench_tools.groundtruth.columns import Column, ColumnSet, Key
+
+    acc = Column(np.array([[0.0, 100.0], [np.nan, 50.0]]), seeds=(777, 888))
+    cs = ColumnSet("nb201", [0, 1], {Key("cifar10", "ori-test", 200, "accuracy"): acc})
+    cs.check_values("x")  # no error

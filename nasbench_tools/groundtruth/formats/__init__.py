@@ -92,8 +92,13 @@ def read_any(path: str | Path, *, format: str | None = None, progress: bool = Tr
     path = Path(path)
     if not path.exists():
         raise NasbenchToolsError(f"{path}: no such file or folder")
-    if format is not None:
-        return get_reader(format).read(path, progress=progress)
+    reader = get_reader(format) if format is not None else _sniff(path)
+    cs = reader.read(path, progress=progress)
+    cs.check_values(str(path))
+    return cs
+
+
+def _sniff(path: Path) -> Reader:
     _ensure_loaded()
     head = b""
     if path.is_file():
@@ -101,7 +106,7 @@ def read_any(path: str | Path, *, format: str | None = None, progress: bool = Tr
             head = fh.read(64)
     for reader in _READERS.values():
         if reader.sniff(path, head):
-            return reader.read(path, progress=progress)
+            return reader
     raise NasbenchToolsError(
         f"{path}: not a recognised benchmark file; pass format= one of {', '.join(sorted(_READERS))}"
     )
