@@ -23,7 +23,8 @@ from functools import cached_property
 
 import numpy as np
 
-from ..errors import InvalidSpecError
+from ..errors import InvalidArchError, InvalidSpecError, UnknownArchError
+from .base import Space, register_space
 
 __all__ = [
     "CONV1X1",
@@ -306,3 +307,65 @@ class ModelSpec:
     def __repr__(self) -> str:
         rows = ",".join("".join(map(str, r)) for r in self.original_matrix.tolist())
         return f"ModelSpec(matrix='{rows}', ops={list(self.original_ops)})"
+
+
+# --------------------------------------------------------------------------- the Space
+class NB101Space(Space):
+    """NAS-Bench-101: 423,624 cells keyed by their module hash (isomorphic cells share a key)."""
+
+    name = "nb101"
+    title = "NAS-Bench-101"
+    key_kind = "hash"
+    key_column = "module_hash"
+    size = 423_624
+    arch_type = ModelSpec
+    network = "nasbench_tools.nn.nb101:build_network"
+
+    def parse(self, value) -> ModelSpec:
+        if isinstance(value, ModelSpec):
+            return value
+        if isinstance(value, dict) and {"matrix", "ops"} <= set(value):
+            return ModelSpec.from_dict(value)
+        if isinstance(value, tuple | list) and len(value) == 2:
+            return ModelSpec(*value)
+        if self.is_key(value):
+            raise InvalidArchError(
+                f"the NB101 module hash {value} names a cell only together with a ground truth "
+                "that holds its spec (GroundTruth.archs); pass a ModelSpec or (matrix, ops)"
+            )
+        raise InvalidArchError(
+            f"cannot interpret {value!r} as an NB101 cell; expected a ModelSpec, "
+            "{'matrix': ..., 'ops': ...} or (matrix, ops)"
+        )
+
+    def key(self, arch) -> str:
+        if self.is_key(arch):
+            return arch
+        spec = self.parse(arch)
+        if not spec.is_valid:
+            raise UnknownArchError(f"{spec!r} is not in NAS-Bench-101: {spec.invalid_reason}")
+        return spec.hash
+
+    def arch(self, key) -> ModelSpec:
+        raise InvalidArchError(
+            f"the NB101 module hash {key} names a cell only together with a ground truth that "
+            "holds its spec: use GroundTruth.archs[...]"
+        )
+
+    def to_string(self, arch) -> str:
+        return self.key(arch)
+
+    def describe(self, arch) -> str:
+        if self.is_key(arch):
+            return f"NB101 cell with module hash {arch}"
+        return f"NB101 cell {self.parse(arch)!r}"
+
+    @property
+    def class_kind(self) -> str:
+        return "module hash (isomorphic cells share one key)"
+
+    def all_keys(self):
+        return None
+
+
+SPACE = register_space(NB101Space())

@@ -23,6 +23,7 @@ from importlib import resources
 import numpy as np
 
 from ..errors import InvalidArchError
+from .base import Space, register_space
 
 __all__ = [
     "EDGES",
@@ -396,3 +397,48 @@ def _validate_ops(ops: Sequence[int | str]) -> tuple[int, ...]:
 def parse_many(values: Iterable) -> list[Arch]:
     """:meth:`Arch.parse` over an iterable."""
     return [Arch.parse(v) for v in values]
+
+
+# --------------------------------------------------------------------------- the Space
+class NB201Space(Space):
+    """NAS-Bench-201 / NATS-Bench topology search space: 15,625 cells keyed by benchmark index."""
+
+    name = "nb201"
+    title = "NAS-Bench-201"
+    key_kind = "index"
+    key_column = "index"
+    alt_key_columns = ("arch_str",)
+    size = NUM_ARCHS
+    arch_type = Arch
+    network = "nasbench_tools.nn.nb201:build_network"
+
+    def parse(self, value) -> Arch:
+        return Arch.parse(value)
+
+    def key(self, arch) -> int:
+        return Arch.parse(arch).index
+
+    def arch(self, key) -> Arch:
+        return Arch.from_index(int(key))
+
+    def to_string(self, arch) -> str:
+        return Arch.parse(arch).to_string()
+
+    def describe(self, arch) -> str:
+        a = Arch.parse(arch)
+        return f"NB201 arch {a.index} {a.to_string()} (unique_str {a.unique_str()})"
+
+    def class_ids(self, keys):
+        return isomorphism_class_ids()[np.asarray(keys, dtype=np.int64)]
+
+    @property
+    def class_kind(self) -> str:
+        return "NATS-Bench's unique_str (6,466 classes)"
+
+    def strings(self, keys) -> list[str]:
+        """Arch strings of many keys at once (no Arch objects built)."""
+        table = _index_table()[0]
+        return [table[int(i)] for i in keys]
+
+
+SPACE = register_space(NB201Space())
