@@ -8,6 +8,7 @@ import pytest
 
 from nasbench_tools.cli.__main__ import main
 from nasbench_tools.groundtruth.formats.embedded_csv import COMBINED, embedded_path
+from nasbench_tools.groundtruth.store import FORMAT_VERSION
 
 
 def _run(capsys, *argv):
@@ -83,7 +84,7 @@ def test_convert_then_info(capsys, tmp_path):
     assert rc == 0 and "15625 archs" in text
     rc, text, _ = _run(capsys, "info", str(out), "--json")
     info = json.loads(text)
-    assert info["provenance"]["format_version"] == 1 and info["archs"] == 15625
+    assert info["provenance"]["format_version"] == FORMAT_VERSION and info["archs"] == 15625
     rc, _, err = _run(capsys, "convert", str(embedded_path(COMBINED)), "-o", str(out))
     assert rc == 2 and "already exists" in err
 
