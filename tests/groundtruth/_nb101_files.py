@@ -39,3 +39,27 @@ def big_tfrecord(path: Path, min_bytes: int) -> int:
     rows[:, 12 + length :] = crcs.view(np.uint8).reshape(n, 4)
     path.write_bytes(rows.tobytes())
     return n
+
+
+def random_cells(n: int, seed: int):
+    """``n`` valid, already pruned 7-vertex NB101 cells with distinct module hashes, seeded.
+
+    Each is the chain input -> 1 -> ... -> 5 -> output (every vertex on a path, so nothing is
+    pruned) plus up to 3 random extra edges, with random interior ops. Returns ``(hashes,
+    SpecArray)`` sorted by hash; the hashes come from ``ModelSpec``, the reference.
+    """
+    from nasbench_tools.groundtruth.columns import SpecArray
+    from nasbench_tools.spaces.nb101 import OPS, ModelSpec
+
+    rng = np.random.default_rng(seed)
+    extra = [(i, j) for i in range(7) for j in range(i + 2, 7)]
+    found = {}
+    while len(found) < n:
+        m = np.eye(7, k=1, dtype=np.int8)
+        for k in rng.permutation(len(extra))[: rng.integers(0, 4)]:
+            m[extra[k]] = 1
+        ops = ["input", *(OPS[i] for i in rng.integers(0, 3, 5)), "output"]
+        spec = ModelSpec(m, ops)
+        found.setdefault(spec.hash, spec)
+    hashes = sorted(found)
+    return hashes, SpecArray.from_specs([found[h] for h in hashes])

@@ -448,6 +448,12 @@ class _SortedWhere:
         return _Where(self.path, i, int(self.offset[i]))
 
 
+def _scaled(x: np.ndarray, scale: float) -> np.ndarray:
+    """``x * scale``; a damaged value such as 1e308 becomes inf, which read_any refuses by name."""
+    with np.errstate(over="ignore"):
+        return x * scale
+
+
 def _assemble(path: Path, recs: _Records) -> ColumnSet:
     """Group the records by module hash and budget, number the repeats, build the columns."""
     n = recs.n
@@ -512,10 +518,10 @@ def _assemble(path: Path, recs: _Records) -> ColumnSet:
             note = " x 100" if scale != 1.0 else ""
             for epochs, slot, rows in budgets:
                 if len(slot) == n_archs * N_REPEATS:  # no repeat missing: slot is 0, 1, 2, ...
-                    values = (number[rows] * scale).reshape(n_archs, N_REPEATS)
+                    values = _scaled(number[rows], scale).reshape(n_archs, N_REPEATS)
                 else:
                     values = np.full((n_archs, N_REPEATS), np.nan)
-                    values.reshape(-1)[slot] = number[rows] * scale
+                    values.reshape(-1)[slot] = _scaled(number[rows], scale)
                 columns[Key("cifar10", split, epochs, metric, point)] = Column(
                     values, seeds, unit, f"{source}: evaluation_data[{idx}].{field}{note}"
                 )
