@@ -210,3 +210,84 @@ def test_sigkilled_nbt_convert_leaves_no_reader_process(tmp_path):
     ]
     convert(REAL30, out_dir / "real30.h5", progress=False)
     assert [p.name for p in out_dir.iterdir()] == ["real30.h5"]
+
+
+_FORKED = r"""
+import os, sys, time
+from nasbench_tools.groundtruth.formats import nb101_tfrecord as tfr
+mode, marker = sys.argv[1], sys.argv[2]
+parent = os.getpid()
+if os.fork() == 0:
+    if mode == "watchdog only":  # as on a system without prctl
+        tfr.sys = type(sys)("elsewhere")
+        tfr.sys.platform = "darwin"
+    elif mode == "prctl only":
+        import threading
+        threading.Thread.start = lambda self: None
+    tfr._die_with_parent(parent)
+    with open(marker, "w") as fh:
+        fh.write(str(os.getpid()))
+    time.sleep(60)
+    os._exit(0)
+time.sleep(60)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="prctl(PR_SET_PDEATHSIG) is Linux-only")
+@pytest.mark.parametrize("mode", ["both", "prctl only", "watchdog only"])
+@pytest.mark.timeout(60)
+def test_forked_reader_dies_with_its_killed_parent(tmp_path, mode):
+    """Each of the two guards alone ends the forked reader when its parent is SIGKILLed."""
+    psutil = pytest.importorskip("psutil")
+    marker = tmp_path / "child.pid"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    proc = subprocess.Popen([sys.executable, "-c", _FORKED, mode, str(marker)], env=env)
+    child = None
+    try:
+        deadline = time.monotonic() + 30
+        while not (marker.exists() and marker.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        child = psutil.Process(int(marker.read_text()))
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        deadline = time.monotonic() + 5
+        while _running(child) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _running(child)
+    finally:
+        if child is not None and _running(child):
+            child.kill()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork start method")
+@pytest.mark.timeout(60)
+def test_forked_reader_does_not_block_on_a_pipe_nobody_reads(tmp_path, monkeypatch):
+    """The first release's child kept the pipe's read end open, so with its parent gone it blocked
+    forever writing its results. Here the parent drops the pipe at once (as a killed parent
+    does) and the child's death-with-parent guards are off: it must still end."""
+    import multiprocessing
+
+    src = tmp_path / "records.tfrecord"
+    n = big_tfrecord(src, 1 << 20)  # the second half's results exceed a pipe's 64 KiB buffer
+    assert n * 13 * 8 / 2 > 1 << 16
+    monkeypatch.setattr(tfr, "_die_with_parent", lambda parent: None)
+    ctx = multiprocessing.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    done = ctx.Value("q", 0, lock=False)
+    with open(src, "rb") as fh:
+        split = tfr._find_split(fh, src.stat().st_size)
+    args = (send, receive, os.getpid(), src, split, src.stat().st_size, True, done)
+    child = ctx.Process(target=tfr._child, args=args, daemon=True)
+    child.start()
+    send.close()
+    receive.close()
+    child.join(timeout=20)
+    try:
+        assert not child.is_alive()
+    finally:
+        if child.is_alive():
+            child.kill()
+            child.join()
