@@ -67,7 +67,7 @@ _QUERY_FIELDS = ("dataset", "split", "epochs", "metric", "point")
 _MISSING = ("raise", "nan")
 
 
-def _check_missing(missing) -> None:
+def _check_missing_arg(missing) -> None:
     if not isinstance(missing, str) or missing not in _MISSING:
         raise QueryError(f"missing must be 'raise' or 'nan', got {missing!r}")
 
@@ -344,7 +344,7 @@ class GroundTruth:
         are read-only views of the cached column (``.copy()`` one to change it), so no caller can
         change what a later query returns.
         """
-        _check_missing(missing)
+        _check_missing_arg(missing)
         key = self.resolve(dataset, split, epochs, metric, point)
         col = self._column(key)
         if isinstance(seed, str) and seed == "mean":
@@ -353,11 +353,11 @@ class GroundTruth:
             if not col.seeds:
                 raise QueryError(f"{self.name}: only seed means are available for {key.to_str()}")
             self._check_missing(key, np.isnan(col.values).all(axis=1), missing)
-            return Column(_readonly(col.values), col.seeds, col.unit, col.source)
+            return Column(col.values, col.seeds, col.unit, col.source)  # values: read-only
         else:
             out = col.values[:, self._seed_index(key, col, seed)]
         self._check_missing(key, np.isnan(out), missing, seed)
-        return _readonly(out)
+        return out  # a view of a read-only column (``_frozen`` or the store's cache)
 
     def _check_missing(self, key: Key, isnan: np.ndarray, missing: str, seed="mean") -> None:
         if missing == "raise" and isnan.any():
@@ -386,7 +386,7 @@ class GroundTruth:
         module hash. Returns a float, or ``{seed: value}`` for ``seed="all"`` (seeds the
         architecture lacks are left out).
         """
-        _check_missing(missing)
+        _check_missing_arg(missing)
         row = self.archs.position(arch)
         key = self.resolve(dataset, split, epochs, metric, point)
         col = self._column(key)
@@ -420,7 +420,7 @@ class GroundTruth:
         """
         import pandas as pd
 
-        _check_missing(missing)
+        _check_missing_arg(missing)
         keys = (
             self.columns
             if columns is None

@@ -75,7 +75,7 @@ _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 #: What h5py and the HDF5 library raise on a damaged file: a failed checksum or a truncated file
 #: (OSError), a damaged link table (KeyError), damaged object headers (RuntimeError, ValueError,
 #: TypeError, IndexError), undecodable text (UnicodeDecodeError, a ValueError).
-_H5_ERRORS = (OSError, KeyError, RuntimeError, ValueError, TypeError, IndexError, AttributeError)
+_H5_ERRORS = (OSError, KeyError, RuntimeError, ValueError, TypeError, IndexError)
 
 
 def sha256_of(path: str | Path, chunk: int = 1 << 22) -> str:

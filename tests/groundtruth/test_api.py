@@ -305,10 +305,13 @@ def test_from_columnset_leaves_the_callers_arrays_writable():
 
     values = np.array([50.0, 60.0])
     cs = ColumnSet("nb201", [0, 1], {Key("cifar10", "ori-test", 200, "accuracy"): Column(values)})
+    assert cs.keys.flags.writeable
     g = GroundTruth.from_columnset(cs)
     assert not g.vector(dataset="cifar10", split="ori-test", epochs=200).flags.writeable
-    values[0] = 51.0  # the caller's own array is still theirs
+    assert not g.archs.keys.flags.writeable
+    values[0] = 51.0  # the caller's own arrays are still theirs
     assert cs.columns[Key("cifar10", "ori-test", 200, "accuracy")].values.flags.writeable
+    assert cs.keys.flags.writeable
 
 
 # ------------------------------------------------------------------ query messages

@@ -119,6 +119,16 @@ def test_failed_conversion_leaves_nothing_behind(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_output_created_by_someone_else_while_writing_is_not_replaced(tmp_path):
+    out = tmp_path / "s.h5"
+    with pytest.raises(OutputPathError, match="created by someone else"):
+        with AtomicOutput(out, overwrite=False) as target:
+            target.tmp.write_bytes(b"ours")
+            out.write_bytes(b"theirs")  # another process finished first
+            target.commit()
+    assert out.read_bytes() == b"theirs" and list(tmp_path.iterdir()) == [out]
+
+
 def test_temporary_names_are_unique_per_process_and_call(tmp_path):
     with AtomicOutput(tmp_path / "a.h5", overwrite=False) as a:
         with AtomicOutput(tmp_path / "a.h5", overwrite=False) as b:

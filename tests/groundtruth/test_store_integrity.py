@@ -217,3 +217,15 @@ def test_truncated_store_is_a_store_corrupt_error(small_nb101, tmp_path):
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(StoreCorruptError, match="truncated"):
         GroundTruth.from_store(path)
+
+
+def test_store_reader_hands_out_read_only_arrays(small_nb101):
+    """StoreReader caches what it reads, so what it returns must not be writable."""
+    r = StoreReader(small_nb101)
+    try:
+        specs = r.read_specs()
+        arrays = [r.raw_keys, r.keys, r.column(r.column_keys[0]).values]
+        arrays += [specs.matrices, specs.labels, specs.num_vertices]
+        assert not any(a.flags.writeable for a in arrays)
+    finally:
+        r.close()
