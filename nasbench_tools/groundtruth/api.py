@@ -3,7 +3,8 @@
 Every query names the benchmark's own dataset and split, and the training budget in epochs; none of
 them has a default, and nothing is remapped. Seeds are averaged unless a seed (or ``"all"``) is
 asked for; a random seed is never drawn. A missing value raises unless ``missing="nan"`` asks for
-NaN.
+NaN. Arguments are checked, never coerced (``epochs="200"`` is refused), and every array handed
+out is read-only.
 """
 
 from __future__ import annotations
@@ -85,7 +86,11 @@ class GroundTruth:
 
     Obtain one with :func:`load`. Attributes: ``space`` ("nb201" or "nb101"), ``name``,
     ``archs`` (:class:`ArchAxis`), ``provenance`` (source file, its sha256, benchmark release,
-    package version of the converter).
+    package version of the converter, NB101 hash check; a copy on each access).
+
+    Nothing it returns can change what it answers later: arrays are read-only views of its
+    cached columns (``.copy()`` one to change it), tables and dicts are copies. ``load()`` caches
+    the embedded ground truths per process, so this matters.
     """
 
     def __init__(self, space, keys, columns, specs, provenance, *, name=None, sample_note=None):

@@ -400,7 +400,6 @@ class StoreReader:
             version = -1
         if version != FORMAT_VERSION:
             raise StoreVersionError(self._version_message(version))
-        self._datasets = {"meta": None}
         meta = self._read_meta()
         self.meta: dict = meta["meta"]
         prov = meta["provenance"]
@@ -421,11 +420,10 @@ class StoreReader:
                 f"{self.path}: store format version {version}, this nasbench_tools {__version__} "
                 f"reads version {FORMAT_VERSION}; upgrade nasbench_tools"
             )
-        source = ""
-        try:
+        try:  # format 1 kept the source's name in an attribute; it is only a hint here
             source = self._file.attrs.get("source_name", "")
             source = source.decode() if isinstance(source, bytes) else str(source)
-        except Exception:  # an old store's provenance is only a hint in this message
+        except _H5_ERRORS:
             source = ""
         src = source or "SOURCE"
         return (
