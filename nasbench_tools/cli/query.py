@@ -32,7 +32,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--metric", default="accuracy")
     p.add_argument("--point", default="final")
     p.add_argument("--missing", choices=("raise", "nan"), default="raise")
-    p.add_argument("-o", "--output", help="CSV file for ARCH=all (default: stdout)")
+    p.add_argument(
+        "-o",
+        "--output",
+        help="CSV file for ARCH=all (default: stdout); written atomically, its folder must exist",
+    )
 
 
 def run(args) -> int:
@@ -48,7 +52,11 @@ def run(args) -> int:
     if args.arch == "all":
         df = gt.table(columns=[q], seed=args.seed, missing=args.missing)
         if args.output:
-            df.to_csv(args.output)
+            from ..groundtruth.store import AtomicOutput
+
+            with AtomicOutput(args.output, overwrite=True) as out:
+                df.to_csv(out.tmp)
+                out.commit()
             print(f"wrote {len(df)} rows to {args.output}")
         else:
             print(df.to_csv(), end="")

@@ -3,18 +3,20 @@
 Every query names the benchmark's own dataset and split, and the training budget in epochs; none of
 them has a default, and nothing is remapped. Seeds are averaged unless a seed (or ``"all"``) is
 asked for; a random seed is never drawn. A missing value raises unless ``missing="nan"`` asks for
-NaN.
+NaN. Arguments are checked, never coerced (``epochs="200"`` is refused), and every array handed
+out is read-only.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import QueryError
+from ..errors import NasbenchToolsError, QueryError
 from ..spaces import nb201
 from .axis import ArchAxis
 from .columns import SPLIT_METRICS, Column, ColumnSet, Key
@@ -29,27 +31,53 @@ NAMES = {
 }
 _SPACE_OF = {"nb201": "nb201", "nb201-v1_1": "nb201", "nb101": "nb101"}
 
-# Hints for the commonest wrong queries: (dataset, split) -> what the user most likely wants.
+# Hints for the commonest wrong queries: (dataset, split) asked -> ((dataset, split) most likely
+# meant, why). A hint is shown only when what it points to exists in the ground truth queried.
 _HINTS = {
-    ("cifar10", "x-valid"): "dataset 'cifar10' was trained on train+valid, so it has no validation "
-    "split; the validation accuracy is dataset='cifar10-valid', split='x-valid'",
-    ("cifar10", "x-test"): "dataset 'cifar10' has no 'x-test'; its test split is 'ori-test'",
-    (
-        "cifar10-valid",
-        "x-test",
-    ): "dataset 'cifar10-valid' has no 'x-test'; its test split is 'ori-test'",
+    ("cifar10", "x-valid"): (
+        ("cifar10-valid", "x-valid"),
+        "dataset 'cifar10' was trained on train+valid, so it has no validation split; the "
+        "validation accuracy is dataset='cifar10-valid', split='x-valid'",
+    ),
+    ("cifar10", "x-test"): (
+        ("cifar10", "ori-test"),
+        "dataset 'cifar10' has no 'x-test'; its test split is 'ori-test'",
+    ),
+    ("cifar10-valid", "x-test"): (
+        ("cifar10-valid", "ori-test"),
+        "dataset 'cifar10-valid' has no 'x-test'; its test split is 'ori-test'",
+    ),
 }
-_SPLIT_ALIASES = {
-    "valid": "x-valid",
-    "val": "x-valid",
-    "validation": "x-valid",
-    "test": "x-test / ori-test",
-}
+#: Names of one split across benchmarks and habits; an unknown split is pointed to the available
+#: splits of its group (NB201 calls validation 'x-valid', NB101 'valid').
+_SPLIT_GROUPS = (
+    frozenset({"valid", "val", "validation", "x-valid", "x_valid", "xvalid"}),
+    frozenset({"test", "x-test", "ori-test", "x_test", "ori_test"}),
+    frozenset({"train", "training"}),
+)
 _DATASET_ALIASES = {
     "imagenet": "ImageNet16-120",
-    "ImageNet16": "ImageNet16-120",
+    "imagenet16": "ImageNet16-120",
     "imagenet16-120": "ImageNet16-120",
+    "in16": "ImageNet16-120",
+    "c10": "cifar10",
+    "c100": "cifar100",
 }
+#: The keys a column dict of :meth:`GroundTruth.table` may hold.
+_QUERY_FIELDS = ("dataset", "split", "epochs", "metric", "point")
+_MISSING = ("raise", "nan")
+
+
+def _check_missing_arg(missing) -> None:
+    if not isinstance(missing, str) or missing not in _MISSING:
+        raise QueryError(f"missing must be 'raise' or 'nan', got {missing!r}")
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    """A read-only view of ``a`` (``a`` itself keeps its flags)."""
+    v = a.view()
+    v.setflags(write=False)
+    return v
 
 
 # =========================================================================== ground truth
@@ -58,16 +86,22 @@ class GroundTruth:
 
     Obtain one with :func:`load`. Attributes: ``space`` ("nb201" or "nb101"), ``name``,
     ``archs`` (:class:`ArchAxis`), ``provenance`` (source file, its sha256, benchmark release,
-    package version of the converter).
+    package version of the converter, NB101 hash check; a copy on each access).
+
+    Nothing it returns can change what it answers later: arrays are read-only views of its
+    cached columns (``.copy()`` one to change it), tables and dicts are copies. ``load()`` caches
+    the embedded ground truths per process, so this matters.
     """
 
     def __init__(self, space, keys, columns, specs, provenance, *, name=None, sample_note=None):
         self.space = space
         self.name = name or space
         self.archs = ArchAxis(space, keys, specs)
-        self.provenance = dict(provenance)
+        self._provenance = copy.deepcopy(dict(provenance))
         self.sample_note = sample_note
-        self._columns = columns  # Key -> Column, or a StoreReader
+        if not hasattr(columns, "column"):  # Key -> Column: keep read-only views, never the arrays
+            columns = {k: _frozen(c) for k, c in columns.items()}
+        self._columns = columns  # Key -> Column, or a StoreReader (whose columns are read-only)
         self._keys = list(columns.column_keys if hasattr(columns, "column_keys") else columns)
         self._means: dict[Key, np.ndarray] = {}
         self._resolved: dict[tuple, Key] = {}
@@ -77,7 +111,7 @@ class GroundTruth:
     def from_columnset(
         cls, cs: ColumnSet, *, name=None, provenance=None, sample_note=None
     ) -> GroundTruth:
-        prov = dict(cs.meta) | dict(provenance or {})
+        prov = copy.deepcopy(dict(cs.meta)) | dict(provenance or {})
         return cls(
             cs.space, cs.keys, dict(cs.columns), cs.specs, prov, name=name, sample_note=sample_note
         )
@@ -90,6 +124,11 @@ class GroundTruth:
         prov = dict(reader.meta) | reader.provenance | {"store": str(reader.path)}
         specs = reader.read_specs if reader.has_specs else None
         return cls(reader.space, reader.raw_keys, reader, specs, prov, name=name)
+
+    @property
+    def provenance(self) -> dict:
+        """Source file, its sha256, benchmark release, converter version, hash check (a copy)."""
+        return copy.deepcopy(self._provenance)
 
     # ------------------------------------------------------------------ what is inside
     def __len__(self) -> int:
@@ -166,11 +205,39 @@ class GroundTruth:
         self, dataset: str, split: str | None, epochs: int | None, metric: str, point: str
     ) -> Key:
         """The one column a query means, or a :class:`QueryError` saying what exists."""
+        _check_query_types(dataset, split, epochs, metric, point)
+        if epochs is not None:
+            epochs = int(epochs)  # a numpy integer
         args = (dataset, split, epochs, metric, point)
         key = self._resolved.get(args)
         if key is None:
-            key = self._resolved[args] = self._resolve(*args)
+            try:
+                key = self._resolve(*args)
+            except QueryError as exc:
+                elsewhere = self._elsewhere(args)
+                if elsewhere is None:
+                    raise
+                raise QueryError(f"{exc}; {elsewhere}") from None
+            self._resolved[args] = key
         return key
+
+    def _elsewhere(self, args: tuple) -> str | None:
+        """Which other embedded ground truth of this space answers the query, if any."""
+        for name in sorted(NAMES):
+            if _SPACE_OF[name] != self.space:
+                continue
+            try:
+                other = _embedded(name)
+            except NasbenchToolsError:  # an unreadable embedded file: no hint, the error stands
+                continue
+            if other is self:
+                continue
+            try:
+                other._resolve(*args)
+            except QueryError:
+                continue
+            return f"load({name!r}) has it ({NAMES[name]})"
+        return None
 
     def _resolve(self, dataset, split, epochs, metric, point) -> Key:
         keys = self._keys
@@ -180,8 +247,7 @@ class GroundTruth:
         with_metric = [k for k in keys if k.metric == metric]
         datasets = sorted({k.dataset for k in with_metric})
         if dataset not in datasets:
-            hint = _DATASET_ALIASES.get(dataset) or _DATASET_ALIASES.get(str(dataset).lower())
-            hint = f" (did you mean {hint!r}?)" if hint else ""
+            hint = _dataset_hint(dataset, datasets)
             raise QueryError(
                 f"{self.name}: no dataset {dataset!r} for metric {metric!r}{hint}; available: {datasets}"
             )
@@ -193,10 +259,9 @@ class GroundTruth:
             )
         if split is not None:
             if split not in splits:
-                hint = _HINTS.get((dataset, split))
-                if hint is None and split in _SPLIT_ALIASES:
-                    hint = f"the benchmark calls it {_SPLIT_ALIASES[split]!r}"
-                hint = f"; {hint}" if hint else ""
+                hint = _split_hint(
+                    dataset, split, splits, {(k.dataset, k.split) for k in with_metric}
+                )
                 raise QueryError(
                     f"{self.name}: dataset {dataset!r} has no split {split!r} for metric {metric!r}"
                     f"{hint}; available splits: {splits}"
@@ -280,8 +345,11 @@ class GroundTruth:
 
         Returns
         -------
-        numpy.ndarray (read-only) of shape ``(len(archs),)``, or a Column for ``seed="all"``.
+        numpy.ndarray of shape ``(len(archs),)``, or a new Column for ``seed="all"``. The arrays
+        are read-only views of the cached column (``.copy()`` one to change it), so no caller can
+        change what a later query returns.
         """
+        _check_missing_arg(missing)
         key = self.resolve(dataset, split, epochs, metric, point)
         col = self._column(key)
         if isinstance(seed, str) and seed == "mean":
@@ -290,15 +358,13 @@ class GroundTruth:
             if not col.seeds:
                 raise QueryError(f"{self.name}: only seed means are available for {key.to_str()}")
             self._check_missing(key, np.isnan(col.values).all(axis=1), missing)
-            return col
+            return Column(col.values, col.seeds, col.unit, col.source)  # values: read-only
         else:
             out = col.values[:, self._seed_index(key, col, seed)]
         self._check_missing(key, np.isnan(out), missing, seed)
-        return out
+        return out  # a view of a read-only column (``_frozen`` or the store's cache)
 
     def _check_missing(self, key: Key, isnan: np.ndarray, missing: str, seed="mean") -> None:
-        if missing not in ("raise", "nan"):
-            raise QueryError(f"missing must be 'raise' or 'nan', got {missing!r}")
         if missing == "raise" and isnan.any():
             first = int(np.flatnonzero(isnan)[0])
             raise QueryError(
@@ -325,6 +391,7 @@ class GroundTruth:
         module hash. Returns a float, or ``{seed: value}`` for ``seed="all"`` (seeds the
         architecture lacks are left out).
         """
+        _check_missing_arg(missing)
         row = self.archs.position(arch)
         key = self.resolve(dataset, split, epochs, metric, point)
         col = self._column(key)
@@ -341,9 +408,7 @@ class GroundTruth:
             value = float(self._mean(key)[row])
         else:
             value = float(col.values[row, self._seed_index(key, col, seed)])
-        if value != value and missing != "nan":
-            if missing != "raise":
-                raise QueryError(f"missing must be 'raise' or 'nan', got {missing!r}")
+        if value != value and missing == "raise":
             raise QueryError(
                 f"{self.name}: arch {self.archs.key(row)} has no value for {key.to_str()} (seed {seed}); "
                 "pass missing='nan' to get NaN"
@@ -353,24 +418,19 @@ class GroundTruth:
     def table(self, *, columns: Sequence[dict] | None = None, seed="mean", missing: str = "nan"):
         """A pandas DataFrame, one row per architecture.
 
-        ``columns``: a list of query dicts (``{"dataset":..., "split":..., "epochs":...}``), each
-        giving one column named by its key; by default every column of the ground truth.
+        ``columns``: a list of query dicts (``{"dataset":..., "split":..., "epochs":...}``, keys
+        among ``dataset`` (required), ``split``, ``epochs``, ``metric``, ``point``), each giving
+        one column named by its key; by default every column of the ground truth. The frame holds
+        copies: changing it changes nothing here.
         """
         import pandas as pd
 
-        if columns is None:
-            keys = self.columns
-        else:
-            keys = [
-                self.resolve(
-                    c["dataset"],
-                    c.get("split"),
-                    c.get("epochs"),
-                    c.get("metric", "accuracy"),
-                    c.get("point", "final"),
-                )
-                for c in columns
-            ]
+        _check_missing_arg(missing)
+        keys = (
+            self.columns
+            if columns is None
+            else [self._column_query(c, i) for i, c in _items(columns)]
+        )
         data = {}
         for k in keys:
             if seed == "all" and self._column(k).seeds:
@@ -393,6 +453,27 @@ class GroundTruth:
             strings = nb201._index_table()[0]
             df.insert(0, "arch_str", [strings[i] for i in self.archs.keys])
         return df
+
+    def _column_query(self, c, i: int) -> Key:
+        if not isinstance(c, Mapping):
+            raise QueryError(
+                f"columns[{i}] must be a dict with keys among {list(_QUERY_FIELDS)}, got {c!r}"
+            )
+        unknown = sorted(map(str, set(c) - set(_QUERY_FIELDS)))
+        if unknown:
+            raise QueryError(
+                f"columns[{i}]: unknown key(s) {unknown}; a column dict takes {list(_QUERY_FIELDS)}"
+                " (seed and missing are arguments of table())"
+            )
+        if "dataset" not in c:
+            raise QueryError(f"columns[{i}] lacks 'dataset' (required); got {dict(c)!r}")
+        return self.resolve(
+            c["dataset"],
+            c.get("split"),
+            c.get("epochs"),
+            c.get("metric", "accuracy"),
+            c.get("point", "final"),
+        )
 
     def sample(self, n: int, *, seed: int, unique: bool = True) -> list:
         """``n`` distinct architectures drawn uniformly with an explicit ``seed``.
@@ -417,6 +498,64 @@ class GroundTruth:
             raise QueryError(f"cannot sample {n} distinct archs: only {len(pool)} {what}")
         rows = rng.choice(pool, size=n, replace=False)
         return [self.archs[int(r)] for r in rows]
+
+
+def _frozen(col: Column) -> Column:
+    """A Column over a read-only view of ``col``'s values (no copy; ``col`` itself unchanged)."""
+    out = Column(col.values, col.seeds, col.unit, col.source)
+    out.values = _readonly(out.values)
+    return out
+
+
+def _items(columns):
+    if isinstance(columns, Mapping | str):
+        raise QueryError(
+            f"columns must be a list of query dicts, got {type(columns).__name__}; "
+            "wrap a single dict in a list"
+        )
+    return enumerate(columns)
+
+
+def _check_query_types(dataset, split, epochs, metric, point) -> None:
+    for name, value, optional in (
+        ("dataset", dataset, False),
+        ("split", split, True),
+        ("metric", metric, False),
+        ("point", point, False),
+    ):
+        if not isinstance(value, str) and not (optional and value is None):
+            raise QueryError(
+                f"{name} must be a str{' or None' if optional else ''}, got {value!r} "
+                f"({type(value).__name__})"
+            )
+    if epochs is not None and (
+        isinstance(epochs, bool) or not isinstance(epochs, int | np.integer)
+    ):
+        raise QueryError(
+            f"epochs must be an int (the training budget in epochs) or None, got {epochs!r} "
+            f"({type(epochs).__name__})"
+        )
+
+
+def _dataset_hint(dataset: str, datasets: list[str]) -> str:
+    lower = dataset.lower()
+    guess = _DATASET_ALIASES.get(lower)
+    if guess not in datasets:
+        guess = next((d for d in datasets if d.lower() == lower), None)
+    return f" (did you mean {guess!r}?)" if guess else ""
+
+
+def _split_hint(dataset: str, split: str, splits: list[str], present: set) -> str:
+    """A hint naming only splits this ground truth has."""
+    hint = _HINTS.get((dataset, split))
+    if hint is not None and hint[0] in present:
+        return f"; {hint[1]}"
+    for group in _SPLIT_GROUPS:
+        if split.lower() in group:
+            same = [s for s in splits if s in group]
+            if same:
+                return f"; the benchmark calls it {' or '.join(map(repr, same))}"
+    return ""
 
 
 # =========================================================================== load
@@ -457,7 +596,12 @@ def _file_prov(path: Path) -> dict:
 
 
 def load(
-    name: str, path: str | Path | None = None, *, format: str | None = None, progress: bool = True
+    name: str,
+    path: str | Path | None = None,
+    *,
+    format: str | None = None,
+    progress: bool = True,
+    verify_hashes="sample",
 ) -> GroundTruth:
     """Open a benchmark's ground truth.
 
@@ -471,6 +615,10 @@ def load(
         or folder the readers know (read into memory; convert it once for speed).
     format : str, optional
         Force a reader (see ``nasbench_tools.groundtruth.formats.list_readers()``).
+    verify_hashes : {"sample", "all", "none"}
+        Reading an official NB101 file: which keys are checked to be their cell's module hash
+        (default a seeded sample of 1,000 cells; see :func:`.formats.read_any`). A store was
+        checked when it was converted (its provenance says how).
     """
     if name not in NAMES:
         raise QueryError(f"unknown benchmark {name!r}; expected one of {sorted(NAMES)}")
@@ -483,14 +631,20 @@ def load(
     if is_store(path):
         gt = GroundTruth.from_store(path, name=name)
     else:
-        cs = read_any(path, format=format, progress=progress)
+        cs = read_any(path, format=format, progress=progress, verify_hashes=verify_hashes)
         gt = GroundTruth.from_columnset(cs, name=name, provenance=_file_prov(path))
     if gt.space != _SPACE_OF[name]:
         raise QueryError(f"{path} holds {gt.space} ground truth, not {name}")
     return gt
 
 
-def open_path(path: str | Path, *, format: str | None = None, progress: bool = True) -> GroundTruth:
+def open_path(
+    path: str | Path,
+    *,
+    format: str | None = None,
+    progress: bool = True,
+    verify_hashes="sample",
+) -> GroundTruth:
     """Open a store or an official file without naming the benchmark (inferred from its space)."""
     from .formats import read_any
     from .store import is_store
@@ -498,5 +652,5 @@ def open_path(path: str | Path, *, format: str | None = None, progress: bool = T
     path = Path(path)
     if is_store(path):
         return GroundTruth.from_store(path)
-    cs = read_any(path, format=format, progress=progress)
+    cs = read_any(path, format=format, progress=progress, verify_hashes=verify_hashes)
     return GroundTruth.from_columnset(cs, name=cs.space, provenance=_file_prov(path))

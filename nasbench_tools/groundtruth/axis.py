@@ -17,28 +17,29 @@ class ArchAxis(Sequence):
     """The architecture axis of a ground truth: a sequence of :class:`Arch` or :class:`ModelSpec`.
 
     ``keys`` holds the raw identifiers (NB201 benchmark indices, NB101 module hashes);
-    :meth:`position` maps an architecture to its row.
+    :meth:`position` maps an architecture to its row. ``keys`` and ``specs`` are read-only.
     """
 
     def __init__(self, space: str, keys: np.ndarray, specs=None):
         self.space = space
-        self._specs = specs  # a SpecArray, a callable returning one (read lazily), or None
+        self._specs = _readonly_specs(specs) if isinstance(specs, SpecArray) else specs
+        # ^ a SpecArray, a callable returning one (read lazily), or None
         if space == "nb201":
-            self._keys = np.asarray(keys, dtype=np.int64)
+            self._keys = _readonly(np.asarray(keys, dtype=np.int64))
             self._row = np.full(nb201.NUM_ARCHS, -1, dtype=np.int64)
             self._row[self._keys] = np.arange(len(self._keys))
         else:
             k = np.asarray(keys)
             if k.dtype.kind == "S":  # straight from a store: decode to str only when asked
-                self._sorted, self._keys = k, None
+                self._sorted, self._keys = _readonly(k), None
             else:
-                self._sorted, self._keys = np.asarray(k.tolist(), dtype="S32"), k
+                self._sorted, self._keys = np.asarray(k.tolist(), dtype="S32"), _readonly(k)
 
     @property
     def keys(self) -> np.ndarray:
-        """NB201: int64 benchmark indices. NB101: module hashes (str), sorted."""
+        """NB201: int64 benchmark indices. NB101: module hashes (str), sorted. Read-only."""
         if self._keys is None:
-            self._keys = self._sorted.astype("U32").astype(object)
+            self._keys = _readonly(self._sorted.astype("U32").astype(object))
         return self._keys
 
     def key(self, i: int):
@@ -49,8 +50,10 @@ class ArchAxis(Sequence):
 
     @property
     def specs(self) -> SpecArray | None:
+        """NB101: the cells as a :class:`SpecArray` of read-only arrays (None for NB201)."""
         if callable(self._specs):
-            self._specs = self._specs()
+            specs = self._specs()
+            self._specs = None if specs is None else _readonly_specs(specs)
         return self._specs
 
     def __len__(self) -> int:
@@ -97,6 +100,19 @@ class ArchAxis(Sequence):
 
     def positions(self, archs: Iterable) -> np.ndarray:
         return np.array([self.position(a) for a in archs], dtype=np.int64)
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    v = a.view()
+    v.setflags(write=False)
+    return v
+
+
+def _readonly_specs(specs: SpecArray) -> SpecArray:
+    """A SpecArray over read-only views of ``specs``' arrays (no copy)."""
+    return SpecArray(
+        _readonly(specs.matrices), _readonly(specs.labels), _readonly(specs.num_vertices)
+    )
 
 
 def _nb101_hash(arch) -> str:

@@ -18,7 +18,15 @@ import numpy as np
 
 from ..errors import CorruptFileError, NasbenchToolsError
 
-__all__ = ["SPACES", "VALUE_RANGES", "Column", "ColumnSet", "Key", "SpecArray"]
+__all__ = [
+    "SPACES",
+    "VALUE_RANGES",
+    "Column",
+    "ColumnSet",
+    "Key",
+    "SpecArray",
+    "check_column_values",
+]
 
 #: Architecture spaces and how their axis is keyed: NB201 by benchmark index, NB101 by module hash.
 SPACES = ("nb201", "nb101")
@@ -37,6 +45,26 @@ VALUE_RANGES: dict[str, tuple[float, float]] = {
     "flops": (0.0, np.inf),
     "latency": (0.0, np.inf),
 }
+
+
+def check_column_values(key: Key, col: Column, source: str, keys) -> None:
+    """Refuse a value of ``col`` outside :data:`VALUE_RANGES` (or infinite) with
+    :class:`CorruptFileError` naming ``source``, the column, the architecture (from ``keys``) and
+    the value. NaN marks a missing value and is allowed."""
+    lo, hi = VALUE_RANGES.get(key.metric, (-np.inf, np.inf))
+    v = col.values
+    with np.errstate(invalid="ignore"):
+        bad = np.isinf(v) | (v < lo) | (v > hi)
+    if bad.any():
+        row = int(np.argwhere(bad)[0][0])
+        val = float(v.reshape(len(v), -1)[row][bad.reshape(len(v), -1)[row]][0])
+        arch = keys[row]
+        arch = arch.decode() if isinstance(arch, bytes) else arch
+        raise CorruptFileError(
+            f"{source}: column {key.to_str()} holds {val!r} for architecture "
+            f"{arch} ({int(bad.sum())} value(s) out of range); "
+            f"{key.metric} must lie in [{lo}, {hi}]"
+        )
 
 
 @dataclass(frozen=True, order=True)
@@ -245,18 +273,7 @@ class ColumnSet:
         still be finite. The message names ``source``, the column, the architecture and the value.
         """
         for key, col in self.columns.items():
-            lo, hi = VALUE_RANGES.get(key.metric, (-np.inf, np.inf))
-            v = col.values
-            with np.errstate(invalid="ignore"):
-                bad = np.isinf(v) | (v < lo) | (v > hi)
-            if bad.any():
-                row = int(np.argwhere(bad)[0][0])
-                val = float(v.reshape(len(v), -1)[row][bad.reshape(len(v), -1)[row]][0])
-                raise CorruptFileError(
-                    f"{source}: column {key.to_str()} holds {val!r} for architecture "
-                    f"{self.keys[row]} ({int(bad.sum())} value(s) out of range); "
-                    f"{key.metric} must lie in [{lo}, {hi}]"
-                )
+            check_column_values(key, col, source, self.keys)
 
     def add(self, key: Key, column: Column) -> None:
         if key in self.columns:

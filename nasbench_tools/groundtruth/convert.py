@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import NasbenchToolsError
+from ..errors import NasbenchToolsError, OutputPathError
 from .formats import read_any
-from .store import sha256_of, write_store
+from .store import AtomicOutput, _write, sha256_of
+from .verify import hash_mode
 
 __all__ = ["convert"]
 
@@ -18,18 +19,26 @@ def convert(
     format: str | None = None,
     progress: bool = True,
     overwrite: bool = False,
+    verify_hashes="sample",
 ) -> Path:
     """Read ``src`` in its official format and write the store ``out`` atomically.
 
-    The store is stamped with ``src``'s sha256, the store format version and the package version.
-    An existing ``out`` is only replaced with ``overwrite=True``.
+    The output path is checked before ``src`` is read: an existing ``out`` is only replaced with
+    ``overwrite=True``; its folder must exist and be writable, its name not too long
+    (:class:`~nasbench_tools.errors.OutputPathError`). The store is stamped with ``src``'s
+    sha256, the store format version and the package version. ``verify_hashes``: for
+    NAS-Bench-101, which keys are checked to be their cell's module hash (``"sample"``, the
+    default: 1,000 seeded cells; ``"all"``; ``"none"``; see :func:`.formats.read_any`).
+    A failure leaves nothing behind.
     """
     src, out = Path(src), Path(out)
-    if out.exists() and not overwrite:
-        raise NasbenchToolsError(
-            f"{out}: already exists; pass overwrite=True (nbt convert --force) to replace it"
-        )
-    if out.resolve() == src.resolve():
-        raise NasbenchToolsError(f"{out}: the store would overwrite its own source")
-    cs = read_any(src, format=format, progress=progress)
-    return write_store(cs, out, source_sha256=sha256_of(src))
+    mode = hash_mode(verify_hashes)
+    if not src.exists():
+        raise NasbenchToolsError(f"{src}: no such file or folder")
+    target = AtomicOutput(out, overwrite=overwrite)  # checks the path; creates nothing yet
+    if out.exists() and out.resolve() == src.resolve():
+        raise OutputPathError(f"{out}: the store would overwrite its own source")
+    with target:
+        cs = read_any(src, format=format, progress=progress, verify_hashes=mode)
+        _write(cs, target.tmp, sha256_of(src))
+        return target.commit()

@@ -1,40 +1,65 @@
 """The columnar HDF5 store: one file per converted benchmark, aligned to one architecture axis.
 
-Layout (format version 1)::
+Layout (format version 2)::
 
-    /                       attrs: format, format_version, package_version, space, benchmark,
-                                   source_name, source_format, source_sha256, created_utc, meta_json
+    /                       attrs: format, format_version (nothing else)
+    /meta                   uint8: UTF-8 JSON of the provenance (package_version, space,
+                            benchmark, source_name, source_format, source_sha256, created_utc,
+                            the reader's meta) and the table of contents: every dataset below with
+                            its shape, and per column its seeds, unit and source
     /axis/keys              NB201: int64 benchmark indices; NB101: S32 module hashes (sorted)
     /axis/spec_matrices     NB101 only: (N, 7, 7) int8 pruned adjacency (top-left corner)
     /axis/spec_labels       NB101 only: (N, 7) int8 hash labels (-1 in, -2 out, op index, -3 pad)
     /axis/spec_num_vertices NB101 only: (N,) int8
     /columns/<key>          one dataset per column, named by ``Key.to_str()``
                             (``dataset|split|epochs|metric|point``); float64, (N, S) per seed or
-                            (N,) seed means; attrs: seeds, unit, source
+                            (N,) seed means
 
-Columns are stored uncompressed and contiguous so one whole-space vector is a single read. A store
-is written atomically (temporary file in the same folder, then ``os.replace``), so an interrupted
-conversion leaves nothing behind.
+Integrity. Every dataset is stored as one chunk with HDF5's Fletcher-32 checksum filter, so a
+whole-space vector is still a single read and a damaged byte fails that read instead of returning
+a wrong number; the file's own metadata (superblock, object headers, B-trees) carries HDF5's
+checksums (``libver="latest"``). Everything a reader needs besides the arrays is in ``/meta``,
+itself checksummed. Whatever goes wrong on reading (a checksum, a truncated file, a missing or
+extra dataset, metadata that does not parse, a value outside :data:`.columns.VALUE_RANGES`)
+raises :class:`~nasbench_tools.errors.StoreCorruptError` naming the store and the dataset. A
+store written by another format version raises :class:`~nasbench_tools.errors.StoreVersionError`
+saying how to re-convert it.
+
+Writing is atomic (:class:`AtomicOutput`): the output path is checked before anything is read,
+the store is written to a temporary file in the same folder whose name holds the writer's pid,
+then renamed. A run that fails leaves nothing behind; a temporary file of a killed run is removed
+by the next run that writes to that folder.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import hashlib
 import json
 import os
+import re
+import secrets
+import stat
 from pathlib import Path
 
 import numpy as np
 
 from .._version import __version__
-from ..errors import NasbenchToolsError, StoreVersionError
-from .columns import Column, ColumnSet, Key, SpecArray
+from ..errors import (
+    NasbenchToolsError,
+    OutputPathError,
+    StoreCorruptError,
+    StoreVersionError,
+)
+from .columns import Column, ColumnSet, Key, SpecArray, check_column_values
 
 __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
+    "AtomicOutput",
     "StoreReader",
+    "check_output_path",
     "is_store",
     "read_store",
     "sha256_of",
@@ -42,8 +67,15 @@ __all__ = [
 ]
 
 FORMAT_NAME = "nasbench_tools.groundtruth.store"
-FORMAT_VERSION = 1
+#: 2: one Fletcher-32-checksummed chunk per dataset, provenance and table of contents in ``/meta``.
+#: 1: contiguous datasets without checksums, provenance in attributes (no longer read).
+FORMAT_VERSION = 2
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+#: What h5py and the HDF5 library raise on a damaged file: a failed checksum or a truncated file
+#: (OSError), a damaged link table (KeyError), damaged object headers (RuntimeError, ValueError,
+#: TypeError, IndexError), undecodable text (UnicodeDecodeError, a ValueError).
+_H5_ERRORS = (OSError, KeyError, RuntimeError, ValueError, TypeError, IndexError)
 
 
 def sha256_of(path: str | Path, chunk: int = 1 << 22) -> str:
@@ -69,65 +101,240 @@ def is_store(path: str | Path) -> bool:
         return fh.read(8) == _HDF5_MAGIC
 
 
+# =========================================================================== output paths
+#: Temporary files of :class:`AtomicOutput`: ``.nbt-<pid>-<8 hex>.tmp`` in the output's folder.
+_TMP = re.compile(r"^\.nbt-(\d+)-[0-9a-f]{8}\.tmp$")
+
+
+def check_output_path(path: str | Path, *, overwrite: bool) -> Path:
+    """Check that ``path`` can be written, before anything is read; returns it as a Path.
+
+    Raises :class:`OutputPathError` when its name is longer than the file system allows, ``path``
+    is a folder, exists and ``overwrite`` is false, or its folder is missing or not a folder.
+    Whether the folder is writable is checked by creating a file in it (:class:`AtomicOutput`).
+    """
+    path = Path(path)
+    if path.name in ("", ".", ".."):
+        raise OutputPathError(f"{str(path)!r}: not a file name; give a file path for the output")
+    parent = path.parent
+    name_max = _pathconf(parent, "PC_NAME_MAX", 255)
+    size = len(os.fsencode(path.name))
+    if size > name_max:
+        raise OutputPathError(
+            f"{path.name[:40]}...: the file name is {size} bytes long; the file system of "
+            f"{parent} allows at most {name_max}"
+        )
+    path_max = _pathconf(parent, "PC_PATH_MAX", 4096)
+    full = len(os.fsencode(os.path.abspath(path)))
+    if full >= path_max:
+        raise OutputPathError(
+            f"{str(path)[:60]}...: the path is {full} bytes long; at most {path_max - 1} allowed"
+        )
+    st = _stat(path)
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise OutputPathError(f"{path}: is a folder; give a file name for the output")
+    if st is not None and not overwrite:
+        raise OutputPathError(
+            f"{path}: already exists; pass overwrite=True (nbt convert --force) to replace it"
+        )
+    pst = _stat(parent)
+    if pst is None:
+        raise OutputPathError(f"{path}: its folder {parent} does not exist; create it first")
+    if not stat.S_ISDIR(pst.st_mode):
+        raise OutputPathError(f"{path}: {parent} is not a folder")
+    return path
+
+
+def _stat(path: Path) -> os.stat_result | None:
+    """``path``'s stat, None when it does not exist; any other failure is an OutputPathError."""
+    try:
+        return path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:  # a component too long, a loop of links, no permission to look
+        raise OutputPathError(f"{path}: cannot be used as an output ({exc.strerror})") from None
+
+
+def _pathconf(folder: Path, name: str, default: int) -> int:
+    try:
+        value = os.pathconf(folder, name)
+    except (OSError, ValueError, AttributeError):
+        return default
+    return value if value and value > 0 else default
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    except OSError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: str | Path) -> list[Path]:
+    """Remove the temporary files that writers killed before they finished left in ``folder``.
+
+    A temporary file is stale when the process named by the pid in its name no longer runs (a
+    running process with that pid, even an unrelated one, keeps it). Returns what was removed.
+    """
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        m = _TMP.match(entry.name)
+        if m is None or int(m.group(1)) == os.getpid() or _pid_alive(int(m.group(1))):
+            continue
+        try:
+            os.unlink(entry.path)
+        except OSError:
+            continue
+        removed.append(Path(entry.path))
+    return removed
+
+
+class AtomicOutput:
+    """Write a file atomically: checked and reserved before any input is read.
+
+    ``with AtomicOutput(path, overwrite=False) as out:`` checks ``path``
+    (:func:`check_output_path`), removes stale temporary files of killed writers from its folder
+    and creates this writer's temporary file there (``out.tmp``, its name unique to this process
+    and call), which proves the folder writable. Write to ``out.tmp``, then call
+    ``out.commit()``; leaving the block without committing (an error, Ctrl-C) removes the
+    temporary file, so nothing is left behind.
+    """
+
+    def __init__(self, path: str | Path, *, overwrite: bool):
+        self.path = check_output_path(path, overwrite=overwrite)
+        self.overwrite = overwrite
+        self.tmp: Path | None = None
+        self.committed = False
+
+    def __enter__(self) -> AtomicOutput:
+        folder = self.path.parent
+        remove_stale_temporaries(folder)
+        tmp = folder / f".nbt-{os.getpid()}-{secrets.token_hex(4)}.tmp"
+        try:
+            fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except OSError as exc:
+            why = {errno.EACCES: "permission denied", errno.EROFS: "read-only file system"}
+            raise OutputPathError(
+                f"{self.path}: cannot create a file in {folder} "
+                f"({why.get(exc.errno, exc.strerror or str(exc))}); choose a writable folder"
+            ) from None
+        os.close(fd)
+        self.tmp = tmp
+        return self
+
+    def commit(self) -> Path:
+        """Move the temporary file to the output path (refusing if it appeared meanwhile)."""
+        if self.tmp is None:
+            raise NasbenchToolsError("AtomicOutput.commit() outside its `with` block")
+        if not self.overwrite and self.path.exists():
+            raise OutputPathError(
+                f"{self.path}: was created by someone else while this run was writing; "
+                "pass overwrite=True (nbt convert --force) to replace it"
+            )
+        os.replace(self.tmp, self.path)
+        self.committed = True
+        return self.path
+
+    def __exit__(self, *exc) -> None:
+        if self.tmp is not None and not self.committed:
+            self.tmp.unlink(missing_ok=True)
+
+
+# =========================================================================== writing
 def write_store(
     cs: ColumnSet,
     path: str | Path,
     *,
     source_sha256: str = "",
+    overwrite: bool = True,
 ) -> Path:
     """Write ``cs`` to ``path`` atomically; returns the path.
 
-    ``source_sha256`` stamps the store with the hash of the file it was converted from.
+    ``source_sha256`` stamps the store with the hash of the file it was converted from. The path
+    is checked first (:func:`check_output_path`): its folder must exist.
     """
+    with AtomicOutput(path, overwrite=overwrite) as out:
+        _write(cs, out.tmp, source_sha256)
+        return out.commit()
+
+
+def _chunked(group, name: str, data: np.ndarray):
+    """One dataset as one Fletcher-32-checksummed chunk (one read for the whole array)."""
+    data = np.ascontiguousarray(data)
+    if data.size:
+        return group.create_dataset(name, data=data, chunks=data.shape, fletcher32=True)
+    chunks = tuple(max(1, d) for d in data.shape)  # an empty array still gets a (valid) chunk
+    return group.create_dataset(
+        name,
+        data=data,
+        chunks=chunks,
+        maxshape=(None,) * data.ndim,
+        fletcher32=True,
+    )
+
+
+def _write(cs: ColumnSet, tmp: Path, source_sha256: str) -> None:
     import h5py
 
-    path = Path(path)
-    if path.exists() and path.is_dir():
-        raise NasbenchToolsError(f"{path}: is a folder; give a file name for the store")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with h5py.File(tmp, "w", libver="latest") as f:
-            meta = dict(cs.meta)
-            f.attrs["format"] = FORMAT_NAME
-            f.attrs["format_version"] = FORMAT_VERSION
-            f.attrs["package_version"] = __version__
-            f.attrs["space"] = cs.space
-            f.attrs["benchmark"] = str(meta.get("benchmark", ""))
-            f.attrs["source_name"] = str(meta.get("source_name", ""))
-            f.attrs["source_format"] = str(meta.get("source_format", ""))
-            f.attrs["source_sha256"] = source_sha256
-            f.attrs["created_utc"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-            f.attrs["meta_json"] = json.dumps(meta, sort_keys=True, default=str)
-            axis = f.create_group("axis")
-            if cs.space == "nb201":
-                axis.create_dataset("keys", data=cs.keys.astype(np.int64))
-            else:
-                axis.create_dataset("keys", data=np.array(cs.keys.tolist(), dtype="S32"))
-                if cs.specs is not None:
-                    axis.create_dataset("spec_matrices", data=cs.specs.matrices)
-                    axis.create_dataset("spec_labels", data=cs.specs.labels)
-                    axis.create_dataset("spec_num_vertices", data=cs.specs.num_vertices)
-            cols = f.create_group("columns")
-            for key in sorted(cs.columns):
-                col = cs.columns[key]
-                ds = cols.create_dataset(key.to_str(), data=col.values)
-                ds.attrs["seeds"] = np.asarray(col.seeds, dtype=np.int64)
-                ds.attrs["unit"] = col.unit
-                ds.attrs["source"] = col.source
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    meta = dict(cs.meta)
+    prov = {
+        "package_version": __version__,
+        "space": cs.space,
+        "benchmark": str(meta.get("benchmark", "")),
+        "source_name": str(meta.get("source_name", "")),
+        "source_format": str(meta.get("source_format", "")),
+        "source_sha256": source_sha256,
+        "created_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+    }
+    datasets: dict[str, list[int]] = {}
+    columns = []
+    with h5py.File(tmp, "w", libver="latest") as f:
+        f.attrs["format"] = np.bytes_(FORMAT_NAME.encode())
+        f.attrs["format_version"] = np.int64(FORMAT_VERSION)
+        axis = f.create_group("axis")
+        if cs.space == "nb201":
+            arrays = {"keys": cs.keys.astype(np.int64)}
+        else:
+            arrays = {"keys": np.array(cs.keys.tolist(), dtype="S32")}
+            if cs.specs is not None:
+                arrays["spec_matrices"] = cs.specs.matrices
+                arrays["spec_labels"] = cs.specs.labels
+                arrays["spec_num_vertices"] = cs.specs.num_vertices
+        for name, arr in arrays.items():
+            _chunked(axis, name, arr)
+            datasets[f"axis/{name}"] = list(arr.shape)
+        cols = f.create_group("columns")
+        for key in sorted(cs.columns):
+            col = cs.columns[key]
+            name = key.to_str()
+            _chunked(cols, name, col.values)
+            datasets[f"columns/{name}"] = list(col.values.shape)
+            columns.append(
+                {"name": name, "seeds": list(col.seeds), "unit": col.unit, "source": col.source}
+            )
+        doc = {"provenance": prov, "meta": meta, "datasets": datasets, "columns": columns}
+        text = json.dumps(doc, sort_keys=True, default=str).encode()
+        _chunked(f, "meta", np.frombuffer(text, dtype=np.uint8))
 
 
+# =========================================================================== reading
 class StoreReader:
-    """An open store: provenance and axis read at once, columns read on first use and cached."""
+    """An open store: provenance and axis read at once, columns read on first use and cached.
+
+    Every array it returns is read-only (the cache keeps it). Every failure on reading raises
+    :class:`StoreCorruptError` or :class:`StoreVersionError` naming the store.
+    """
 
     def __init__(self, path: str | Path):
-        import h5py
-
         self.path = Path(path)
         if not self.path.is_file():
             raise NasbenchToolsError(f"{self.path}: no such store file")
@@ -136,65 +343,247 @@ class StoreReader:
                 f"{self.path}: not an HDF5 file, so not a nasbench_tools store "
                 "(convert an official benchmark file with `nbt convert SRC -o STORE.h5`)"
             )
+        self._file = None
+        self._cache: dict[Key, Column] = {}
+        try:
+            self._open()
+        except BaseException:
+            self.close()
+            raise
+
+    # ------------------------------------------------------------------ errors
+    def _corrupt(self, what: str, exc: BaseException | None = None) -> StoreCorruptError:
+        detail = f" ({type(exc).__name__}: {exc})" if exc is not None else ""
+        return StoreCorruptError(
+            f"{self.path}: store damaged at {what}{detail}; re-convert the source with "
+            "`nbt convert SOURCE -o STORE --force`"
+        )
+
+    def _read(self, name: str) -> np.ndarray:
+        """Read one whole dataset (one checksummed chunk), or raise StoreCorruptError naming it."""
+        expected = self._datasets.get(name)
+        if expected is None:
+            raise self._corrupt(f"dataset /{name} (not in the table of contents)")
+        try:
+            arr = self._file[name][()]
+        except _H5_ERRORS as exc:
+            raise self._corrupt(f"dataset /{name}", exc) from exc
+        if list(arr.shape) != expected:
+            raise self._corrupt(
+                f"dataset /{name} (shape {list(arr.shape)}, table of contents says {expected})"
+            )
+        arr.setflags(write=False)
+        return arr
+
+    # ------------------------------------------------------------------ open
+    def _open(self) -> None:
+        import h5py
+
         try:
             self._file = h5py.File(self.path, "r")
-        except OSError as exc:
-            raise StoreVersionError(f"{self.path}: unreadable HDF5 file ({exc})") from exc
-        attrs = self._file.attrs
-        fmt = attrs.get("format")
+        except _H5_ERRORS as exc:
+            raise self._corrupt("the file header (HDF5 cannot open it; truncated?)", exc) from exc
+        try:
+            fmt, version = self._file.attrs.get("format"), self._file.attrs.get("format_version")
+        except _H5_ERRORS as exc:
+            raise self._corrupt("the root attributes", exc) from exc
+        if isinstance(fmt, bytes):
+            fmt = fmt.decode("utf-8", "replace")
         if fmt != FORMAT_NAME:
-            self._file.close()
             raise StoreVersionError(
                 f"{self.path}: an HDF5 file but not a nasbench_tools store (format attribute "
                 f"{fmt!r}, expected {FORMAT_NAME!r})"
             )
-        version = int(attrs.get("format_version", -1))
+        try:
+            version = int(version)
+        except (TypeError, ValueError):
+            version = -1
         if version != FORMAT_VERSION:
-            self._file.close()
-            newer = version > FORMAT_VERSION
-            raise StoreVersionError(
-                f"{self.path}: store format version {version}, this nasbench_tools "
-                f"{__version__} reads version {FORMAT_VERSION}; "
-                + ("upgrade nasbench_tools" if newer else "re-run `nbt convert` on the source file")
-            )
-        self.space = str(attrs["space"])
-        self.meta = json.loads(attrs["meta_json"])
-        self.provenance = {
-            k: (v.item() if hasattr(v, "item") else v) for k, v in attrs.items() if k != "meta_json"
-        }
+            raise StoreVersionError(self._version_message(version))
+        meta = self._read_meta()
+        self.meta: dict = meta["meta"]
+        prov = meta["provenance"]
+        self.space = prov["space"]
+        self.provenance = dict(prov) | {"format": FORMAT_NAME, "format_version": FORMAT_VERSION}
+        self._toc = meta["columns"]
+        self._check_layout()
         #: NB201: int64 indices; NB101: S32 hashes (decoded to str only by :attr:`keys`)
-        self.raw_keys = self._file["axis/keys"][()]
-        self.has_specs = "spec_matrices" in self._file["axis"]
-        self._column_names = list(self._file["columns"].keys())
-        self.column_keys = [Key.from_str(n) for n in self._column_names]
-        self._cache: dict[Key, Column] = {}
+        self.raw_keys = self._read("axis/keys")
+        self._check_keys()
+        self.has_specs = "axis/spec_matrices" in self._datasets
+        self._columns = {c["name"]: c for c in self._toc}
+        self.column_keys = [Key.from_str(n) for n in self._columns]
 
+    def _version_message(self, version: int) -> str:
+        if version > FORMAT_VERSION:
+            return (
+                f"{self.path}: store format version {version}, this nasbench_tools {__version__} "
+                f"reads version {FORMAT_VERSION}; upgrade nasbench_tools"
+            )
+        try:  # format 1 kept the source's name in an attribute; it is only a hint here
+            source = self._file.attrs.get("source_name", "")
+            source = source.decode() if isinstance(source, bytes) else str(source)
+        except _H5_ERRORS:
+            source = ""
+        src = source or "SOURCE"
+        return (
+            f"{self.path}: store format version {version}, this nasbench_tools {__version__} "
+            f"reads version {FORMAT_VERSION} (checksummed datasets); re-run `nbt convert` on the "
+            f"source file to re-create it: `nbt convert {src} -o {self.path} --force`"
+        )
+
+    def _read_meta(self) -> dict:
+        try:
+            raw = self._file["meta"][()]
+        except _H5_ERRORS as exc:
+            raise self._corrupt("dataset /meta", exc) from exc
+        try:
+            doc = json.loads(bytes(np.asarray(raw, dtype=np.uint8)).decode("utf-8"))
+        except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+            raise self._corrupt("dataset /meta (not UTF-8 JSON)", exc) from exc
+        ok = (
+            isinstance(doc, dict)
+            and isinstance(doc.get("provenance"), dict)
+            and isinstance(doc.get("meta"), dict)
+            and isinstance(doc.get("datasets"), dict)
+            and isinstance(doc.get("columns"), list)
+            and doc["provenance"].get("space") in ("nb201", "nb101")
+            and all(
+                isinstance(v, list) and all(isinstance(d, int) and d >= 0 for d in v)
+                for v in doc["datasets"].values()
+            )
+            and all(
+                isinstance(c, dict)
+                and isinstance(c.get("name"), str)
+                and isinstance(c.get("seeds"), list)
+                and all(isinstance(s, int) for s in c["seeds"])
+                and isinstance(c.get("unit"), str)
+                and isinstance(c.get("source"), str)
+                for c in doc["columns"]
+            )
+        )
+        if not ok:
+            raise self._corrupt("dataset /meta (not the table of contents this version writes)")
+        self._datasets = {"meta": [int(raw.shape[0])]} | {
+            k: list(v) for k, v in doc["datasets"].items()
+        }
+        return doc
+
+    def _check_layout(self) -> None:
+        """The datasets in the file are exactly those of the table of contents."""
+        try:
+            found = {"meta"}
+            for group in ("axis", "columns"):
+                found |= {f"{group}/{n}" for n in self._file[group].keys()}
+        except _H5_ERRORS as exc:
+            raise self._corrupt("the group index", exc) from exc
+        listed = set(self._datasets)
+        if found != listed:
+            missing, extra = sorted(listed - found), sorted(found - listed)
+            raise self._corrupt(
+                "the dataset list"
+                + (f"; missing: {missing}" if missing else "")
+                + (f"; not in the table of contents: {extra}" if extra else "")
+            )
+        columns = {f"columns/{c['name']}" for c in self._toc}
+        if len(columns) != len(self._toc) or columns != {
+            d for d in listed if d.startswith("columns/")
+        }:
+            raise self._corrupt("the table of contents (columns and datasets disagree)")
+        for c in self._toc:
+            try:
+                Key.from_str(c["name"])
+            except (NasbenchToolsError, ValueError) as exc:
+                raise self._corrupt(f"the table of contents (column {c['name']!r})", exc) from exc
+        if "axis/keys" not in listed:
+            raise self._corrupt("dataset /axis/keys (missing)")
+        specs = {"axis/spec_matrices", "axis/spec_labels", "axis/spec_num_vertices"}
+        if listed & specs and not specs <= listed:
+            raise self._corrupt(f"the NB101 specs (missing: {sorted(specs - listed)})")
+
+    def _check_keys(self) -> None:
+        k = self.raw_keys
+        n = len(k)
+        if self.space == "nb201":
+            from ..spaces.nb201 import NUM_ARCHS
+
+            ok = k.dtype.kind == "i" and k.ndim == 1
+            ok = ok and (n == 0 or (int(k.min()) >= 0 and int(k.max()) < NUM_ARCHS))
+        else:
+            ok = k.dtype == np.dtype("S32") and k.ndim == 1
+            if ok and n:
+                chars = k.view(np.uint8).reshape(n, 32)
+                hexd = ((chars >= ord("0")) & (chars <= ord("9"))) | (
+                    (chars >= ord("a")) & (chars <= ord("f"))
+                )
+                ok = bool(hexd.all())
+        if ok and n > 1:
+            ok = bool(np.all(k[1:] > k[:-1]))
+        if not ok:
+            raise self._corrupt(
+                "dataset /axis/keys (expected strictly increasing "
+                + ("NB201 indices 0..15624)" if self.space == "nb201" else "32-hex module hashes)")
+            )
+
+    # ------------------------------------------------------------------ contents
     @property
     def keys(self) -> np.ndarray:
         if self.space == "nb201":
             return self.raw_keys
-        return self.raw_keys.astype("U32").astype(object)
+        out = self.raw_keys.astype("U32").astype(object)
+        out.setflags(write=False)
+        return out
 
     def read_specs(self) -> SpecArray | None:
-        """The NB101 cell specs (read from the file on each call)."""
+        """The NB101 cell specs (read from the file on each call), checked to be well formed."""
         if not self.has_specs:
             return None
-        axis = self._file["axis"]
-        return SpecArray(
-            axis["spec_matrices"][()], axis["spec_labels"][()], axis["spec_num_vertices"][()]
-        )
+        m = self._read("axis/spec_matrices")
+        labels = self._read("axis/spec_labels")
+        nv = self._read("axis/spec_num_vertices")
+        n = len(self.raw_keys)
+        ok = m.shape == (n, 7, 7) and labels.shape == (n, 7) and nv.shape == (n,)
+        ok = ok and m.dtype == labels.dtype == nv.dtype == np.int8
+        if ok and n:
+            ok = bool(((nv >= 2) & (nv <= 7)).all())
+        if ok and n:
+            inside = np.arange(7)[None, :] < nv[:, None].astype(np.int64)  # (n, 7) real vertices
+            upper = np.triu(np.ones((7, 7), dtype=bool), k=1)[None]
+            edge_ok = upper & inside[:, :, None] & inside[:, None, :]
+            ok = bool(
+                ((m == 0) | ((m == 1) & edge_ok)).all()
+                and ((labels >= -2) & (labels <= 2) | ~inside).all()
+                and (labels[~inside] == SpecArray.PAD).all()
+            )
+        if not ok:
+            raise self._corrupt("the NB101 cell specs (/axis/spec_*: values out of range)")
+        specs = SpecArray(m, labels, nv)
+        for a in (specs.matrices, specs.labels, specs.num_vertices):
+            a.setflags(write=False)
+        return specs
 
     def column(self, key: Key) -> Column:
+        """One column, read (one chunk, checksum verified) on first use; values read-only."""
         col = self._cache.get(key)
-        if col is None:
-            ds = self._file["columns"][key.to_str()]
-            col = Column(
-                ds[()],
-                tuple(ds.attrs["seeds"].tolist()),
-                str(ds.attrs["unit"]),
-                str(ds.attrs["source"]),
+        if col is not None:
+            return col
+        name = key.to_str()
+        info = self._columns.get(name)
+        if info is None:
+            raise NasbenchToolsError(f"{self.path}: no column {name}")
+        values = self._read(f"columns/{name}")
+        if len(values) != len(self.raw_keys) or values.dtype != np.float64:
+            raise self._corrupt(
+                f"dataset /columns/{name} ({values.dtype} with {len(values)} rows for "
+                f"{len(self.raw_keys)} archs)"
             )
-            self._cache[key] = col
+        try:
+            col = Column(values, tuple(info["seeds"]), info["unit"], info["source"])
+            check_column_values(key, col, str(self.path), self.raw_keys)
+        except NasbenchToolsError as exc:
+            raise self._corrupt(f"dataset /columns/{name}", exc) from exc
+        col.values.setflags(write=False)
+        self._cache[key] = col
         return col
 
     def to_columnset(self) -> ColumnSet:
@@ -202,7 +591,11 @@ class StoreReader:
         return ColumnSet(self.space, self.keys, cols, self.read_specs(), dict(self.meta))
 
     def close(self) -> None:
-        self._file.close()
+        if self._file is not None:
+            try:
+                self._file.close()
+            except _H5_ERRORS:  # closing a damaged file: nothing more to report
+                pass
 
 
 def read_store(path: str | Path) -> ColumnSet:

@@ -234,3 +234,155 @@ def test_nb101_embedded_sample():
         gt.query("0" * 32, **q)
     with pytest.raises(QueryError, match=r"no seed 3.*\[0, 1, 2\]"):
         gt.query(key, seed=3, **q)
+
+
+# ------------------------------------------------------------------ results cannot be mutated
+def test_mutating_a_vector_of_one_seed_does_not_change_later_queries():
+    """The bug: `v = load("nb201").vector(..., seed=777); v[0] = -1` changed every later query in
+    the process, a fresh load("nb201") included."""
+    v = load("nb201").vector(seed=777, **C10)
+    with pytest.raises(ValueError, match="read-only"):
+        v[0] = -1
+    mine = v.copy()  # a copy is the caller's to change
+    mine[0] = -1
+    assert load("nb201").query(0, seed=777, **C10) == pytest.approx(82.092, abs=1e-6)
+    assert load("nb201").vector(seed=777, **C10)[0] == pytest.approx(82.092, abs=1e-6)
+
+
+def test_seed_all_does_not_hand_out_the_internal_column(gt):
+    col = gt.vector(seed="all", **C10)
+    with pytest.raises(ValueError, match="read-only"):
+        col.values[0, 0] = -1
+    col.values = np.zeros_like(col.values)  # rebinding the returned object's field is harmless
+    col.seeds = (1, 2, 3)
+    again = gt.vector(seed="all", **C10)
+    assert again.values[0, 0] == pytest.approx(82.092, abs=1e-6) and again.seeds == (777, 888, 999)
+
+
+def _every_returned_array(g: GroundTruth):
+    q = dict(dataset="cifar10", split="valid", epochs=108) if g.space == "nb101" else C10
+    seed = 0 if g.space == "nb101" else 777
+    yield "vector mean", g.vector(**q)
+    yield "vector seed", g.vector(seed=seed, **q)
+    yield "vector all", g.vector(seed="all", **q).values
+    yield "archs.keys", g.archs.keys
+    if g.space == "nb101":
+        yield "specs.matrices", g.archs.specs.matrices
+        yield "specs.labels", g.archs.specs.labels
+        yield "specs.num_vertices", g.archs.specs.num_vertices
+
+
+@pytest.mark.parametrize("source", ["embedded", "store"])
+@pytest.mark.parametrize("name", ["nb201", "nb101"])
+def test_every_array_ground_truth_returns_is_read_only(name, source, tmp_path):
+    from nasbench_tools.groundtruth.columns import ColumnSet
+    from nasbench_tools.groundtruth.store import write_store
+
+    g = load(name)
+    if source == "store":
+        cs = ColumnSet(
+            g.space, g.archs.keys, {k: g._column(k) for k in g.columns}, g.archs.specs, {}
+        )
+        g = GroundTruth.from_store(write_store(cs, tmp_path / "s.h5"))
+    for what, a in _every_returned_array(g):
+        assert not a.flags.writeable, what
+        first = (0,) * a.ndim
+        with pytest.raises(ValueError):
+            a[first] = a[first]
+
+
+def test_tables_and_provenance_are_copies(gt):
+    df = gt.table(columns=[C10])
+    df.iloc[0, 1] = -1.0
+    assert gt.query(0, **C10) > 80
+    prov = gt.provenance
+    prov["benchmark"] = "changed"
+    assert gt.provenance["benchmark"] == "NATS-tss-v1_0-3ffb9"
+
+
+def test_from_columnset_leaves_the_callers_arrays_writable():
+    from nasbench_tools.groundtruth.columns import Column, ColumnSet, Key
+
+    values = np.array([50.0, 60.0])
+    cs = ColumnSet("nb201", [0, 1], {Key("cifar10", "ori-test", 200, "accuracy"): Column(values)})
+    assert cs.keys.flags.writeable
+    g = GroundTruth.from_columnset(cs)
+    assert not g.vector(dataset="cifar10", split="ori-test", epochs=200).flags.writeable
+    assert not g.archs.keys.flags.writeable
+    values[0] = 51.0  # the caller's own arrays are still theirs
+    assert cs.columns[Key("cifar10", "ori-test", 200, "accuracy")].values.flags.writeable
+    assert cs.keys.flags.writeable
+
+
+# ------------------------------------------------------------------ query messages
+@pytest.mark.parametrize(
+    ("query", "fragment"),
+    [
+        (dict(split="x-valid"), "the benchmark calls it 'valid'"),
+        (dict(split="validation"), "the benchmark calls it 'valid'"),
+        (dict(split="ori-test"), "the benchmark calls it 'test'"),
+        (dict(dataset="imagenet", split="valid"), "available: ['cifar10']"),
+    ],
+)
+def test_nb201_hint_is_not_shown_on_nb101_queries(query, fragment):
+    q = dict(dataset="cifar10", epochs=108) | query
+    with pytest.raises(QueryError) as info:
+        load("nb101").vector(**q)
+    msg = str(info.value)
+    assert fragment in msg
+    for nb201_only in ("cifar10-valid", "x-valid'", "ImageNet16-120", "train+valid"):
+        assert nb201_only not in msg.replace("split 'x-valid'", "")
+
+
+@pytest.mark.parametrize("epochs", ["200", 200.0, True, [200]])
+def test_epochs_that_is_not_an_int_is_refused_naming_its_type(gt, epochs):
+    with pytest.raises(QueryError, match=r"epochs must be an int .*got .*\(\w+\)"):
+        gt.vector(dataset="cifar10-valid", split="x-valid", epochs=epochs)
+    assert gt.vector(dataset="cifar10-valid", split="x-valid", epochs=np.int64(200))[0] > 0
+
+
+def test_missing_zero_is_refused_by_every_method(gt):
+    calls = [
+        lambda: gt.query(0, missing="zero", **C10),  # was accepted when the value exists
+        lambda: gt.query(0, seed="all", missing="zero", **C10),  # was accepted
+        lambda: gt.vector(seed="all", missing="zero", **C10),
+        lambda: gt.vector(seed=777, missing="zero", **C10),
+        lambda: gt.table(columns=[C10], missing="zero"),
+        lambda: gt.table(columns=[C10], seed="all", missing="zero"),
+    ]
+    for call in calls:
+        with pytest.raises(QueryError, match="missing must be 'raise' or 'nan', got 'zero'"):
+            call()
+
+
+def test_column_dict_without_dataset_is_a_query_error_not_a_key_error(gt):
+    with pytest.raises(QueryError, match=r"columns\[1\] lacks 'dataset'"):
+        gt.table(columns=[C10, dict(split="x-valid", epochs=200)])
+
+
+@pytest.mark.parametrize(
+    ("columns", "fragment"),
+    [
+        ([C10 | {"seeds": 777}], r"columns\[0\]: unknown key\(s\) \['seeds'\]"),
+        ([C10 | {"epoch": 200}], r"unknown key\(s\) \['epoch'\]"),
+        ([C10 | {"missing": "nan"}], "seed and missing are arguments of table"),
+        (C10, "wrap a single dict in a list"),
+        (["cifar10-valid"], r"columns\[0\] must be a dict"),
+    ],
+)
+def test_unknown_keys_in_a_column_dict_are_refused(gt, columns, fragment):
+    with pytest.raises(QueryError, match=fragment):
+        gt.table(columns=columns)
+
+
+def test_cifar10_ori_test_at_200_epochs_points_to_nb201_v1_1(gt):
+    q = dict(dataset="cifar10", split="ori-test", epochs=200)
+    with pytest.raises(QueryError, match=r"no 200-epoch budget.*load\('nb201-v1_1'\) has it"):
+        gt.vector(**q)
+    assert load("nb201-v1_1").query(6111, **q) == pytest.approx(94.3733, abs=1e-4)
+    # and the other way round: v1_1 has no per-dataset CIFAR-100 200-epoch column, nb201 has
+    with pytest.raises(QueryError, match=r"load\('nb201'\) has it"):
+        load("nb201-v1_1").vector(dataset="cifar100", split="ori-test", epochs=200)
+    with pytest.raises(QueryError) as info:  # a query nothing answers gets no pointer
+        gt.vector(dataset="cifar10", split="ori-test", epochs=300)
+    assert "load(" not in str(info.value)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ...errors import NasbenchToolsError
 from ..columns import ColumnSet
+from ..verify import hash_mode, verify_module_hashes
 
 __all__ = ["Reader", "get_reader", "list_readers", "read_any", "register_reader"]
 
@@ -87,14 +88,32 @@ def get_reader(name: str) -> Reader:
         ) from None
 
 
-def read_any(path: str | Path, *, format: str | None = None, progress: bool = True) -> ColumnSet:
-    """Read an official benchmark file (or folder) into a :class:`ColumnSet`."""
+def read_any(
+    path: str | Path,
+    *,
+    format: str | None = None,
+    progress: bool = True,
+    verify_hashes="sample",
+) -> ColumnSet:
+    """Read an official benchmark file (or folder) into a :class:`ColumnSet`.
+
+    Whatever the reader, every value is checked against
+    :data:`~nasbench_tools.groundtruth.columns.VALUE_RANGES`, and for NAS-Bench-101 every key
+    checked to be the module hash of its cell (:mod:`~nasbench_tools.groundtruth.verify`):
+    ``verify_hashes="sample"`` (default) a seeded sample of 1,000 cells, ``"all"`` (or ``True``)
+    every cell, ``"none"`` (or ``False``) none. What was checked is recorded in
+    ``meta["hash_check"]``. Either check raises
+    :class:`~nasbench_tools.errors.CorruptFileError` naming the file.
+    """
     path = Path(path)
+    mode = hash_mode(verify_hashes)  # a bad argument is refused before anything is read
     if not path.exists():
         raise NasbenchToolsError(f"{path}: no such file or folder")
     reader = get_reader(format) if format is not None else _sniff(path)
     cs = reader.read(path, progress=progress)
     cs.check_values(str(path))
+    if cs.space == "nb101":
+        cs.meta["hash_check"] = verify_module_hashes(cs, str(path), mode, progress=progress)
     return cs
 
 

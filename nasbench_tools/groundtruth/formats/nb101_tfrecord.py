@@ -254,7 +254,11 @@ def _read_two(path, fh, split, size, recs, ops_cache, fast, progress) -> None:
     ctx = multiprocessing.get_context("fork")
     receive, send = ctx.Pipe(duplex=False)
     done = ctx.Value("q", 0, lock=False)  # bytes the child has read, for the progress bar
-    child = ctx.Process(target=_child, args=(send, path, split, size, fast, done), daemon=True)
+    child = ctx.Process(
+        target=_child,
+        args=(send, receive, os.getpid(), path, split, size, fast, done),
+        daemon=True,
+    )
     child.start()
     send.close()
     try:
@@ -287,8 +291,14 @@ def _read_two(path, fh, split, size, recs, ops_cache, fast, progress) -> None:
     recs.extend(arrays, result[1])
 
 
-def _child(send, path: Path, start: int, size: int, fast: bool, done) -> None:
-    """Read ``[start, end)`` of ``path``; send the records, or the error, to the parent."""
+def _child(send, receive, parent: int, path: Path, start: int, size: int, fast: bool, done) -> None:
+    """Read ``[start, end)`` of ``path``; send the records, or the error, to the parent.
+
+    The forked child closes its copy of the pipe's read end (else, its parent killed, it would
+    block forever writing into a pipe only it can read) and dies with its parent.
+    """
+    receive.close()
+    _die_with_parent(parent)
     try:
         recs = _Records()
 
@@ -314,6 +324,40 @@ def _child(send, path: Path, start: int, size: int, fast: bool, done) -> None:
         send.send((a.dtype.str, len(a)))
         send.send_bytes(a)
     send.close()
+
+
+#: ``prctl`` option: the signal this process gets when the thread that forked it dies.
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> None:
+    """End this forked process when ``parent`` dies, so that no reader outlives a killed parent.
+
+    On Linux the kernel sends SIGKILL (``prctl(PR_SET_PDEATHSIG)``); everywhere, a watchdog thread
+    also checks every 0.5 s whether the parent is still this process's parent.
+    """
+    import signal
+    import threading
+    import time
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):  # no prctl: the watchdog below still ends the child
+            pass
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="nbt-parent-watchdog", daemon=True).start()
 
 
 class _Progress:
@@ -404,6 +448,12 @@ class _SortedWhere:
         return _Where(self.path, i, int(self.offset[i]))
 
 
+def _scaled(x: np.ndarray, scale: float) -> np.ndarray:
+    """``x * scale``; a damaged value such as 1e308 becomes inf, which read_any refuses by name."""
+    with np.errstate(over="ignore"):
+        return x * scale
+
+
 def _assemble(path: Path, recs: _Records) -> ColumnSet:
     """Group the records by module hash and budget, number the repeats, build the columns."""
     n = recs.n
@@ -468,10 +518,10 @@ def _assemble(path: Path, recs: _Records) -> ColumnSet:
             note = " x 100" if scale != 1.0 else ""
             for epochs, slot, rows in budgets:
                 if len(slot) == n_archs * N_REPEATS:  # no repeat missing: slot is 0, 1, 2, ...
-                    values = (number[rows] * scale).reshape(n_archs, N_REPEATS)
+                    values = _scaled(number[rows], scale).reshape(n_archs, N_REPEATS)
                 else:
                     values = np.full((n_archs, N_REPEATS), np.nan)
-                    values.reshape(-1)[slot] = number[rows] * scale
+                    values.reshape(-1)[slot] = _scaled(number[rows], scale)
                 columns[Key("cifar10", split, epochs, metric, point)] = Column(
                     values, seeds, unit, f"{source}: evaluation_data[{idx}].{field}{note}"
                 )
