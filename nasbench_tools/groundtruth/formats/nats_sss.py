@@ -49,6 +49,8 @@ FORMAT = "nats-sss-folder"
 PARALLEL_MIN_FILES = 256
 #: Most worker processes used by default.
 MAX_WORKERS = 16
+#: Budget keys of the records and the epochs each stands for.
+HP_EPOCHS = {"01": 1, "12": 12, "90": 90}
 
 _CONFIG_STRING = re.compile(r"^\d+(:\d+){4}$")
 
@@ -127,11 +129,12 @@ def is_nats_sss_folder(path: Path, head: bytes = b"") -> bool:
 
 # =========================================================================== per-configuration files
 def _check_record_network(obj: Mapping, expected: str, where: str) -> None:
-    """Budgets are ``'NN'`` epoch counts and every record describes this configuration's network."""
+    """Budgets are the known epoch keys and every record describes this configuration's network."""
     for hp, state in obj.items():
-        if not isinstance(hp, str) or not hp.isdigit():
+        if hp not in HP_EPOCHS:
             raise CorruptFileError(
-                f"{where}: budget key {hp!r}; NATS-sss records are keyed by epochs ('01', '12', '90')"
+                f"{where}: budget key {hp!r}; NATS-sss records are keyed by epochs "
+                f"{', '.join(map(repr, HP_EPOCHS))}"
             )
         results = state.get("all_results") if isinstance(state, Mapping) else None
         if not isinstance(results, Mapping):
@@ -140,11 +143,6 @@ def _check_record_network(obj: Mapping, expected: str, where: str) -> None:
             if not isinstance(rec, Mapping):
                 continue
             here = f"{where}, hp {hp!r}, {rkey}"
-            epochs = rec.get("epochs")
-            if epochs is not None and epochs != int(hp):
-                raise CorruptFileError(
-                    f"{here}: hp {hp!r} means {int(hp)} epochs, record says {epochs!r}"
-                )
             config = rec.get("arch_config")
             if not isinstance(config, Mapping):
                 continue
@@ -169,7 +167,7 @@ def _read_one(task: tuple[int, str, str]) -> tuple[int, dict]:
     obj = _read_bz2_pickle(path)
     if isinstance(obj, Mapping):
         _check_record_network(obj, expected, str(path))
-    idx, astr, flat = extract_arch(obj, where=str(path))
+    idx, astr, flat = extract_arch(obj, where=str(path), hp_epochs=HP_EPOCHS)
     _check_identity(idx, astr, index, expected, str(path))
     return index, flat
 
