@@ -28,8 +28,10 @@ __all__ = [
     "check_column_values",
 ]
 
-#: Architecture spaces and how their axis is keyed: NB201 by benchmark index, NB101 by module hash.
-SPACES = ("nb201", "nb101")
+#: Architecture spaces and how their axis is keyed: NB201 and NATS-sss by benchmark index, NB101
+#: by module hash.
+SPACES = ("nb201", "nb101", "nats-sss")
+_INDEX_KEYED = ("nb201", "nats-sss")
 
 #: Metrics whose value depends on a split (the others are properties of the network or the run).
 SPLIT_METRICS = frozenset({"accuracy", "loss"})
@@ -242,7 +244,7 @@ class ColumnSet:
     def __post_init__(self):
         if self.space not in SPACES:
             raise NasbenchToolsError(f"unknown space {self.space!r}; expected one of {SPACES}")
-        if self.space == "nb201":
+        if self.space in _INDEX_KEYED:
             self.keys = np.asarray(self.keys, dtype=np.int64)
         else:
             self.keys = np.asarray([str(k) for k in self.keys], dtype=object)

@@ -36,7 +36,7 @@ from .choice import OFF, ChoiceSpace
 from .norms import PathNorm, make_path_norm
 from .ops import NormFactory, ResNetBasicBlock, batch_norm, make_op
 
-__all__ = ["NB201Network", "NB201Supernet", "cell_layout"]
+__all__ = ["NB201Network", "NB201Supernet", "cell_layout", "channel_layout"]
 
 _NODE_BLOCKS = ((0,), (1, 2), (3, 4, 5))  # edges (in EDGES order) entering nodes 1, 2, 3
 _ZERO = OPS.index("none")
@@ -51,8 +51,34 @@ def cell_layout(C: int, N: int) -> list[tuple[int, bool]]:
     return list(zip(channels, reductions))
 
 
+def channel_layout(channels: Sequence[int]) -> list[tuple[int, bool]]:
+    """``(channels, is_reduction)`` for a stack with its own width at every position.
+
+    ``channels`` has ``3N + 2`` entries: ``N`` cells, a reduction block, ``N`` cells, a reduction
+    block, ``N`` cells (NATS-Bench's ``DynamicShapeTinyNet``; its size search space uses ``N = 1``,
+    five widths). :func:`cell_layout` is the special case ``[C] * N + [2C] * (N + 1) + [4C] * (N +
+    1)``. The stem has ``channels[0]`` outputs.
+    """
+    chans = list(channels)
+    if len(chans) < 2 or len(chans) % 3 != 2:
+        raise ValueError(
+            f"a channel layout needs 3N + 2 widths (N cells per stage), got {len(chans)}: {chans}"
+        )
+    if not all(
+        isinstance(c, int | np.integer) and not isinstance(c, bool) and c >= 1 for c in chans
+    ):
+        raise ValueError(f"channel widths must be positive integers, got {chans}")
+    N = len(chans) // 3
+    reductions = [False] * N + [True] + [False] * N + [True] + [False] * N
+    return [(int(c), r) for c, r in zip(chans, reductions)]
+
+
 class _Skeleton(nn.Module):
-    """Stem, cell stack (built by ``make_cell``), lastact, pooling and classifier."""
+    """Stem, cell stack (built by ``make_cell``), lastact, pooling and classifier.
+
+    The widths are :func:`cell_layout` ``(C, N)``, or :func:`channel_layout` ``(channels)`` when
+    ``channels`` is given (then ``C`` and ``N`` must be ``channels[0]`` and ``len(channels) // 3``).
+    """
 
     def __init__(
         self,
@@ -63,19 +89,30 @@ class _Skeleton(nn.Module):
         image_size: int,
         make_cell,
         norm: NormFactory = batch_norm,
+        channels: Sequence[int] | None = None,
     ):
         super().__init__()
+        if channels is None:
+            layout = cell_layout(C, N)
+        else:
+            layout = channel_layout(channels)
+            if (C, N) != (layout[0][0], len(layout) // 3):
+                raise ValueError(
+                    f"C={C}, N={N} do not match the channel layout {list(channels)} (C must be "
+                    f"its first width, N = {len(layout) // 3})"
+                )
         if image_size < 4:
             raise ValueError(f"image_size must be >= 4 (two stride-2 reductions), got {image_size}")
         self.C, self.N, self.num_classes = C, N, num_classes
         self.in_channels, self.image_size = in_channels, image_size
+        self.channels = tuple(c for c, _ in layout)
         self.stem = nn.Sequential(
             nn.Conv2d(in_channels, C, kernel_size=3, padding=1, bias=False), norm(C, True, True)
         )
         self.cells = nn.ModuleList()
         self.searchable: list[int] = []  # positions in self.cells of the searchable cells
         C_prev = C
-        for pos, (C_curr, reduction) in enumerate(cell_layout(C, N)):
+        for pos, (C_curr, reduction) in enumerate(layout):
             if reduction:
                 cell = ResNetBasicBlock(C_prev, C_curr, 2, True, norm)
             else:
@@ -100,15 +137,21 @@ class _Skeleton(nn.Module):
 
 # --------------------------------------------------------------------------- stand-alone
 class InferCell(nn.Module):
-    """A fixed NB201 cell: ``layers[k]`` is the op on edge ``EDGES[k]``."""
+    """A fixed NB201 cell: ``layers[k]`` is the op on edge ``EDGES[k]``.
+
+    ``C_in`` may differ from ``C_out`` (NATS-Bench's size search space): the ops on the edges
+    leaving the input node map ``C_in`` to ``C_out`` channels (a ``skip_connect`` there becomes a
+    1x1 convolution with BN, :class:`~nasbench_tools.nn.ops.FactorizedReduce`), every other op
+    keeps ``C_out``, as NATS-Bench's ``InferCell`` builds it. NB201 cells have ``C_in == C_out``.
+    """
 
     def __init__(self, arch: Arch, C_in: int, C_out: int, norm: NormFactory = batch_norm):
         super().__init__()
-        if C_in != C_out:
-            raise ValueError(f"NB201 cells keep their width, got C_in={C_in}, C_out={C_out}")
         self.arch = arch
+        self.C_in, self.C_out = C_in, C_out
         self.layers = nn.ModuleList(
-            make_op(op, C_in, C_out, 1, True, True, norm) for op in arch.ops
+            make_op(op, C_in if src == 0 else C_out, C_out, 1, True, True, norm)
+            for op, (src, _dst) in zip(arch.ops, EDGES)
         )
         # (edge index, source node) of the non-zero ops entering each node
         self._plan = [
@@ -123,7 +166,9 @@ class InferCell(nn.Module):
             for k, src in terms:
                 y = self.layers[k](nodes[src])
                 out = y if out is None else out + y
-            nodes.append(torch.zeros_like(x) if out is None else out)
+            if out is None:  # every input is `none`: zeros at the cell's output width
+                out = x.new_zeros(x.shape[0], self.C_out, *x.shape[2:])
+            nodes.append(out)
         return nodes[-1]
 
 

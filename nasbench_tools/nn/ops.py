@@ -11,6 +11,13 @@ default is :class:`torch.nn.BatchNorm2d`. One-shot training with ghost batch nor
 :func:`nasbench_tools.nn.norms.ghost_norm`.
 
 Convolutions have no bias, as in the benchmark (its BN follows every convolution).
+
+An op may change the channel count (``C_in != C_out``), as the cells of NATS-Bench's size search
+space do on the edges leaving their input node: ``nor_conv_kxk`` convolves ``C_in`` to ``C_out``;
+``skip_connect`` becomes :class:`FactorizedReduce` (a 1x1 convolution and BN at stride 1);
+``avg_pool_3x3`` puts a 1x1 :class:`ReLUConvBN` before the pooling; ``none`` gives zeros of
+``C_out`` channels. Inside an NAS-Bench-201 cell the width never changes and ``skip_connect`` is
+the identity.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from torch import nn
 
 __all__ = [
     "NB201_OPS",
+    "FactorizedReduce",
     "NormFactory",
     "Pooling",
     "ReLUConvBN",
@@ -67,7 +75,7 @@ class ReLUConvBN(nn.Module):
 
 class Pooling(nn.Module):
     """``avg_pool_3x3``: 3x3 average pooling (padding not counted), with a 1x1 ReLUConvBN first
-    when the channel count changes (never inside an NB201 cell)."""
+    when the channel count changes (never inside an NB201 cell; possible in a NATS-sss cell)."""
 
     def __init__(
         self,
@@ -109,13 +117,51 @@ class Zero(nn.Module):
         return x.new_zeros(shape)
 
 
+class FactorizedReduce(nn.Module):
+    """``skip_connect`` across a width change or a stride (NAS-Bench-201's ``FactorizedReduce``).
+
+    * stride 1: ``conv`` (1x1, ``C_in -> C_out``) then ``bn``; no ReLU, as in the benchmark.
+    * stride 2: ReLU, then two 1x1 stride-2 convolutions ``convs.0`` / ``convs.1`` giving
+      ``C_out // 2`` and ``C_out - C_out // 2`` channels, the second on the input shifted by one
+      pixel (zero-padded at the bottom-right), concatenated, then ``bn``.
+    """
+
+    def __init__(
+        self,
+        C_in: int,
+        C_out: int,
+        stride: int,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        norm: NormFactory = batch_norm,
+    ):
+        super().__init__()
+        self.C_in, self.C_out, self.stride = C_in, C_out, stride
+        if stride == 1:
+            self.conv = nn.Conv2d(C_in, C_out, 1, stride=1, padding=0, bias=False)
+        elif stride == 2:
+            self.relu = nn.ReLU(inplace=False)
+            self.convs = nn.ModuleList(
+                nn.Conv2d(C_in, c, 1, stride=2, padding=0, bias=False)
+                for c in (C_out // 2, C_out - C_out // 2)
+            )
+            self.pad = nn.ConstantPad2d((0, 1, 0, 1), 0.0)
+        else:
+            raise ValueError(f"FactorizedReduce stride must be 1 or 2, got {stride}")
+        self.bn = norm(C_out, affine, track_running_stats)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stride == 1:
+            return self.bn(self.conv(x))
+        x = self.relu(x)
+        shifted = self.pad(x)[:, :, 1:, 1:]
+        return self.bn(torch.cat([self.convs[0](x), self.convs[1](shifted)], dim=1))
+
+
 def _skip(C_in, C_out, stride, affine, track, norm) -> nn.Module:
-    if stride != 1 or C_in != C_out:
-        raise ValueError(
-            "skip_connect with a stride or a channel change (NB201's FactorizedReduce) never "
-            f"occurs inside an NB201 cell; got C_in={C_in}, C_out={C_out}, stride={stride}"
-        )
-    return nn.Identity()
+    if stride == 1 and C_in == C_out:
+        return nn.Identity()
+    return FactorizedReduce(C_in, C_out, stride, affine, track, norm)
 
 
 #: Op name -> ``factory(C_in, C_out, stride, affine, track_running_stats, norm)``.

@@ -17,6 +17,15 @@ constructed network on only 54 of them. Every one of the 11 such archs in NAS-Be
 CIFAR-10 archs there. We therefore follow the construction: the network that the arch string
 describes. Example: index 9597 has four 3x3 convs; NATS-tss reports three convs' worth, we and
 NAS-Bench-Suite-Zero count four.
+
+NATS-Bench size search space
+----------------------------
+:func:`nats_sss_num_params` counts the ``infer.shape.tiny`` network of a configuration
+(:class:`~nasbench_tools.nn.nats_sss.NATSSizeNetwork`); ``/ 1e6`` it equals the ``params`` of the
+real NATS-sss records (configurations 0, 11 and 284, all four datasets).
+
+The torch-free :mod:`nasbench_tools.spaces.costs` computes the same counts from the
+architecture alone; the tests hold the two equal.
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ from torch import nn
 from ..spaces.nb101 import ModelSpec
 from ..spaces.nb201 import Arch
 
-__all__ = ["count_parameters", "nb101_num_params", "nb201_num_params"]
+__all__ = ["count_parameters", "nats_sss_num_params", "nb101_num_params", "nb201_num_params"]
 
 
 def count_parameters(module: nn.Module, trainable_only: bool = True) -> int:
@@ -48,6 +57,19 @@ def nb201_num_params(
 
     with torch.device("meta"):
         net = NB201Network(Arch.parse(arch), C, N, num_classes, in_channels)
+    return count_parameters(net)
+
+
+def nats_sss_num_params(config, num_classes: int = 10, in_channels: int = 3) -> int:
+    """Parameters of the NATS-sss network of ``config`` (built on the meta device).
+
+    ``nats_sss_num_params(config) / 1e6`` is NATS-Bench's ``params`` (MB) for CIFAR-10; use
+    ``num_classes=100`` / ``120`` for CIFAR-100 / ImageNet16-120.
+    """
+    from .nats_sss import NATSSizeNetwork
+
+    with torch.device("meta"):
+        net = NATSSizeNetwork(config, num_classes, in_channels)
     return count_parameters(net)
 
 

@@ -47,7 +47,11 @@ __all__ = ["SPACES", "Space", "get_space", "list_spaces", "register_space", "spa
 #: Every registered search space, by name (``nb201``, ``nb101``, ``nats-sss``, ...).
 SPACES: Registry[Space] = Registry(
     "search space",
-    modules=("nasbench_tools.spaces.nb201", "nasbench_tools.spaces.nb101"),
+    modules=(
+        "nasbench_tools.spaces.nb201",
+        "nasbench_tools.spaces.nb101",
+        "nasbench_tools.spaces.nats_sss",
+    ),
 )
 
 

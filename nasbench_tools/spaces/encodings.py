@@ -103,6 +103,11 @@ def _space_of(archs: Sequence) -> tuple[str, list]:
     items = list(archs)
     if all(isinstance(a, nb101.ModelSpec) for a in items):
         return "nb101", items
+    from .base import SPACES
+
+    for sp in SPACES.values():  # architecture objects of a registered space (Arch, SizeConfig)
+        if all(isinstance(a, sp.arch_type) for a in items):
+            return sp.name, items
     if any(isinstance(a, nb101.ModelSpec) for a in items):
         raise InvalidArchError(
             "encode() got a mix of NB101 specs and other objects; encode one space at a time"

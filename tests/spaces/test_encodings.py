@@ -7,6 +7,7 @@ import pytest
 
 from nasbench_tools.spaces import encodings, nb101, nb201
 from nasbench_tools.spaces.encodings import encode, encoding_columns, list_encodings
+from nasbench_tools.spaces.nats_sss import SizeConfig
 from nasbench_tools.spaces.nb101 import CONV1X1, CONV3X3, MAXPOOL3X3, ModelSpec
 from nasbench_tools.spaces.nb201 import Arch
 
@@ -18,6 +19,7 @@ SPEC_B = ModelSpec(
 SAMPLES = {
     "nb101": [SPEC_A, SPEC_B],
     "nb201": [Arch.from_index(i) for i in (0, 11, 284, 6111, 15624)],
+    "nats-sss": [SizeConfig.from_index(i) for i in (0, 11, 284, 32767)],
 }
 
 

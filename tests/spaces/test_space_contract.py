@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from nasbench_tools.errors import InvalidArchError, NasbenchToolsError
-from nasbench_tools.spaces import get_space, list_spaces, nb101, nb201, space_of
+from nasbench_tools.spaces import get_space, list_spaces, nats_sss, nb101, nb201, space_of
 from nasbench_tools.spaces.base import SPACES, Space
 
 SPEC = nb101.ModelSpec(
@@ -19,6 +19,7 @@ SPEC = nb101.ModelSpec(
 EXAMPLES = {
     "nb201": (nb201.Arch.from_index(6111), 6111),
     "nb101": (SPEC, SPEC.hash),
+    "nats-sss": (nats_sss.SizeConfig.from_string("8:8:40:32:40"), 284),
 }
 
 

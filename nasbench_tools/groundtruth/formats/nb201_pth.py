@@ -97,12 +97,15 @@ def _get(mapping: Any, key: Any, what: Callable[[], str]) -> Any:
         raise CorruptFileError(f"{what()}: missing {key!r}") from None
 
 
-def extract_arch(hp2state: Any, *, where: str) -> tuple[int | None, str | None, Flat]:
+def extract_arch(
+    hp2state: Any, *, where: str, hp_epochs: Mapping[str, int] = HP_EPOCHS
+) -> tuple[int | None, str | None, Flat]:
     """Final-epoch values of one architecture's ``{hp: ArchResults-state}``.
 
     Returns ``(arch_index, arch_str, flat)`` where ``arch_index`` / ``arch_str`` are what the
     records state (checked equal across hps) and ``flat`` maps ``(dataset, split, epochs, metric,
-    seed)`` to a value. ``where`` names the file and architecture for messages.
+    seed)`` to a value. ``where`` names the file and architecture for messages. ``hp_epochs``
+    maps each hp key to the epochs its records must state (NATS-sss: ``'01'``, ``'12'``, ``'90'``).
     """
     if not isinstance(hp2state, Mapping) or not hp2state:
         raise CorruptFileError(f"{where}: expected a non-empty {{hp: ArchResults}} dict")
@@ -134,18 +137,22 @@ def extract_arch(hp2state: Any, *, where: str) -> tuple[int | None, str | None, 
                 raise CorruptFileError(
                     f"{here}: all_results key {rkey!r} is not (dataset, seed) with a known dataset"
                 )
-            _extract_record(rec, rkey[0], rkey[1], hp, f"{here}, {rkey}", flat, cost_budget)
+            _extract_record(
+                rec, rkey[0], rkey[1], hp, f"{here}, {rkey}", flat, cost_budget, hp_epochs
+            )
     return index, arch_str, flat
 
 
-def _extract_record(rec, dataset, seed, hp, where, flat: Flat, cost_budget: dict) -> None:
+def _extract_record(
+    rec, dataset, seed, hp, where, flat: Flat, cost_budget: dict, hp_epochs=HP_EPOCHS
+) -> None:
     w = lambda: where  # noqa: E731
     epochs = _get(rec, "epochs", w)
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise CorruptFileError(f"{where}: epochs is {epochs!r}")
-    if hp in HP_EPOCHS and HP_EPOCHS[hp] != epochs:
+    if hp in hp_epochs and hp_epochs[hp] != epochs:
         raise CorruptFileError(
-            f"{where}: hp {hp!r} means {HP_EPOCHS[hp]} epochs, record says {epochs}"
+            f"{where}: hp {hp!r} means {hp_epochs[hp]} epochs, record says {epochs}"
         )
     last = epochs - 1
 
