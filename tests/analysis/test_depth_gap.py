@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import scipy.stats as ss
@@ -108,3 +110,62 @@ def test_depth_gap_errors():
         depth_gap_report(x, YANG_CELLS[:, 1], noise_a=x)
     with pytest.raises(AnalysisError, match="k"):
         depth_gap_report(x, YANG_CELLS[:, 1], k=(5, 100))
+
+
+# --- BR@k direction and top-k overlap, against naive implementations ---------------------------
+
+
+def _rank(values, i):
+    """1-based rank of item i: 1 + the number of items strictly better."""
+    return 1 + sum(1 for v in values if v > values[i])
+
+
+def _top_k_draws(values, k):
+    """Every equally likely top-k set under uniformly random tie-breaking at the k-th place."""
+    kth = sorted(values, reverse=True)[k - 1]
+    sure = [i for i, v in enumerate(values) if v > kth]
+    tied = [i for i, v in enumerate(values) if v == kth]
+    return [sure + list(c) for c in itertools.combinations(tied, k - len(sure))]
+
+
+def naive_best_rank(search, evaluate, k):
+    """Expected best rank at `evaluate` among the top k at `search` (exact, by enumeration)."""
+    draws = _top_k_draws(list(search), k)
+    return sum(min(_rank(list(evaluate), i) for i in d) for d in draws) / len(draws)
+
+
+def naive_overlap(a, b, k):
+    """Expected |top-k(a) & top-k(b)|, ties at both k-th places broken independently."""
+    da, db = _top_k_draws(list(a), k), _top_k_draws(list(b), k)
+    return sum(len(set(x) & set(y)) for x in da for y in db) / (len(da) * len(db))
+
+
+def test_depth_gap_br_at_k_is_the_evaluation_rank_of_the_search_top_k(yang):
+    # hand-checked on Yang et al.'s data: the best 8-cell architecture (96.99) reaches 97.36 at 20
+    # cells, where only 97.39 and 97.37 are better: rank 3 of 32. The reverse reading (the best
+    # 20-cell architecture looked up at 8 cells) gives rank 6, which the report used to print.
+    x, y = YANG_CELLS[:, 0], YANG_CELLS[:, 1]
+    assert yang.br_at_k[1] == (3.0, 3 / 32)
+    assert naive_best_rank(y, x, 1) == 6.0  # the wrong direction, for the record
+    for k, (rank, frac) in yang.br_at_k.items():
+        assert rank == pytest.approx(naive_best_rank(x, y, k), abs=1e-12)
+        assert frac == pytest.approx(rank / 32, abs=1e-12)
+    assert yang.br_text(1) == "3 / 32"
+    table = depth_gap_table(yang)
+    assert table.loc["best 20 cells rank among the 8 cells top-1", "value"] == "3 / 32"
+    assert table.loc["best 20 cells rank among the 8 cells top-10", "value"] == "1 / 32"
+
+
+@pytest.mark.parametrize("trial", range(12))
+def test_depth_gap_top_k_numbers_match_naive_with_ties(trial):
+    r = np.random.default_rng(100 + trial)
+    n = int(r.integers(6, 12))
+    a = r.integers(0, 4, n).astype(float)  # many ties on both sides
+    b = r.integers(0, 5, n).astype(float)
+    a[:2], b[:2] = (0.0, 3.0), (4.0, 0.0)  # never constant
+    rep = depth_gap_report(a, b, k=range(1, n + 1), n_boot=2, seed=0)
+    for k in range(1, n + 1):
+        assert rep.br_at_k[k][0] == pytest.approx(naive_best_rank(a, b, k), abs=1e-9), k
+        assert rep.br_at_k[k][1] == pytest.approx(naive_best_rank(a, b, k) / n, abs=1e-9), k
+        assert rep.overlap[k] == pytest.approx(naive_overlap(a, b, k), abs=1e-9), k
+        assert rep.p_at_k[k] == pytest.approx(naive_overlap(a, b, k) / k, abs=1e-9), k
