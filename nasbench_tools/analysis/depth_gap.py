@@ -176,26 +176,28 @@ class DepthGapReport:
 
 def _settings(acc: Any, name: str, where: str) -> tuple[np.ndarray, np.ndarray | None]:
     """``(per-arch value, per-seed rows or None)`` from a 1-D or (n_seeds, n) input."""
-    a = np.asarray(acc, dtype=float)
+    try:
+        a = np.asarray(acc, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise AnalysisError(f"{where}: {name} must be numeric ({exc})") from None
     if a.ndim == 1:
         return a, None
     if a.ndim == 2 and a.shape[0] >= 1:
-        with np.errstate(invalid="ignore"):
-            mean = np.mean(a, axis=0)
-        return mean, (a if a.shape[0] >= 2 else None)
+        return a.mean(axis=0), (a if a.shape[0] >= 2 else None)
     raise AnalysisError(
         f"{where}: {name} must be 1-D (n,) or 2-D (n_seeds, n), got shape {a.shape}"
     )
 
 
-def _pair_arg(p: Any, label: str, where: str) -> tuple[np.ndarray, np.ndarray]:
+def _pair_arg(p: Any, label: str, where: str) -> tuple[Any, Any] | None:
+    """The two seeds of a ``noise_*`` argument (converted and checked later, with the rest)."""
     if p is None:
         return None
     try:
         s1, s2 = p
     except (TypeError, ValueError):
         raise AnalysisError(f"{where}: {label} must be a pair (seed_x, seed_y) of arrays") from None
-    return np.asarray(s1, dtype=float), np.asarray(s2, dtype=float)
+    return s1, s2
 
 
 def depth_gap_report(
@@ -277,6 +279,8 @@ def depth_gap_report(
     else:
         ks = check_ks(tuple(k), n, where)
 
+    from scipy.stats import kendalltau, rankdata
+
     rng = rng_from(seed, where)
     depth = PairStats(x, y)
     reqs = [_Request("kendall_tau"), _Request("spearman_rho"), _Request("pearson_r")]
@@ -290,7 +294,7 @@ def depth_gap_report(
     counts = depth.compute(None, {"tau_counts"})
 
     structures = [depth]
-    requests = [reqs[:3]]
+    requests = [reqs]
     tags = ["depth"]
     if proxy is not None:
         structures += [PairStats(x, v["proxy"]), PairStats(y, v["proxy"])]
@@ -348,13 +352,11 @@ def depth_gap_report(
         vb = kendall_tau(y, v["proxy"]).statistic
         proxy_out = {"tau_a": ci(ta, va), "tau_b": ci(tb, vb), "difference": ci(tb - ta, vb - va)}
 
-    rank_a = _average_rank(x)
-    rank_b = _average_rank(y)
-    shift = np.abs(rank_a - rank_b)
+    # 1-based average ranks, best (largest) first
+    shift = np.abs(rankdata(-x) - rankdata(-y))
     d = y - x
     slope, intercept = np.polyfit(x, y, 1)
     n0 = float(counts["n_pairs"][0])
-    from scipy.stats import kendalltau
 
     return DepthGapReport(
         names=names,
@@ -388,16 +390,3 @@ def depth_gap_report(
             **{f"noise:{k_}": r for k_, r in noise_reps.items()},
         },
     )
-
-
-def _average_rank(v: np.ndarray) -> np.ndarray:
-    """1-based average ranks, best (largest) first."""
-    order = np.argsort(-v, kind="stable")
-    s = -v[order]
-    change = np.r_[True, s[1:] != s[:-1]]
-    starts = np.flatnonzero(change)
-    ends = np.r_[starts[1:], s.size]
-    mean_rank = (starts + ends + 1) / 2.0  # positions start+1 .. end, averaged
-    r = np.empty(v.size)
-    r[order] = mean_rank[np.cumsum(change) - 1]
-    return r

@@ -259,6 +259,8 @@ class CorrelationBudgetDisplay(_Display):
         Interval bounds (bootstrap) per budget.
     metric, label : str
     n_used : ndarray of int or None
+    n_valid : ndarray of int or None
+        Valid bootstrap resamples behind each interval (of ``n_boot``).
     """
 
     def __init__(
@@ -271,6 +273,7 @@ class CorrelationBudgetDisplay(_Display):
         metric: str = "kendall_tau",
         label: str | None = None,
         n_used=None,
+        n_valid=None,
     ):
         self.budgets = np.asarray(budgets, dtype=float)
         self.values = np.asarray(values, dtype=float)
@@ -283,6 +286,7 @@ class CorrelationBudgetDisplay(_Display):
         self.metric = metric
         self.label = label
         self.n_used = None if n_used is None else np.asarray(n_used)
+        self.n_valid = None if n_valid is None else np.asarray(n_valid)
 
     @classmethod
     def from_values(
@@ -319,7 +323,7 @@ class CorrelationBudgetDisplay(_Display):
                 "CorrelationBudgetDisplay: scores_by_budget must be a non-empty mapping budget -> scores"
             )
         budgets = sorted(scores_by_budget)
-        vals, lows, highs, ns = [], [], [], []
+        vals, lows, highs, ns, valid = [], [], [], [], []
         for b in budgets:
             if n_boot:
                 r = bootstrap_ci(
@@ -335,6 +339,7 @@ class CorrelationBudgetDisplay(_Display):
                 vals.append(r.estimate)
                 lows.append(r.low)
                 highs.append(r.high)
+                valid.append(r.n_valid)
             else:
                 fn = _POINT_METRICS.get(metric)
                 if fn is None:
@@ -352,6 +357,7 @@ class CorrelationBudgetDisplay(_Display):
             metric=metric,
             label=label,
             n_used=ns,
+            n_valid=valid if n_boot else None,
         )
 
     def plot(

@@ -71,7 +71,7 @@ def test_correlation_budget_display(nb201_gt):
     assert d.budgets.tolist() == [12, 200]
     ref = bootstrap_ci(gt, budgets[12], n_boot=30, seed=0)
     assert (d.values[0], d.low[0], d.high[0]) == pytest.approx((ref.estimate, ref.low, ref.high))
-    assert d.n_used.tolist() == [15_625, 15_625]
+    assert d.n_used.tolist() == [15_625, 15_625] and d.n_valid.tolist() == [30, 30]
     d.plot(reference=0.91)
     assert d.band_ is not None and d.reference_ is not None
     assert d.reference_.get_label() == "seed vs seed 0.910"
