@@ -727,7 +727,8 @@ class RankingDisplay(_Display):
             if np.isfinite(lo) and np.isfinite(hi):
                 ax.axvspan(lo, hi, color=color, alpha=0.15)
         if self.references:
-            ax.legend(loc="lower right", fontsize="x-small")
+            # beside the axes: inside, the legend would cover proxies near the reference lines
+            ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize="x-small")
         ax.axvline(0.0, color="k", linewidth=0.8)
         ax.set_yticks(y, labels=self.names)
         ax.set_xlabel(self.metric.replace("_", " "))
