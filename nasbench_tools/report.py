@@ -1,21 +1,25 @@
 """``nbt report``: one folder that compares proxies against ground truth, with every number kept.
 
 The report composes the analysis layer (rank metrics with bootstrap intervals, the benchmark's
-seed-noise ceiling, duplicate audits), its displays and its tables into::
+seed agreement, duplicate audits), its displays and its tables into::
 
-    OUT/index.md          what was compared, the headline tables, links to everything
+    OUT/index.md          what was compared, the headline tables, links to every figure and table
     OUT/numbers.json      every number, the resolved config, data hashes, package version
     OUT/config.json       the resolved config alone
     OUT/tables/           one table per section, as Markdown, LaTeX and CSV
-    OUT/figures/          forest plot against the noise ceiling and heatmap per section (PNG and
-                          PDF), a scatter of every proxy against the ground truth (PNG, one
-                          panel per proxy)
+    OUT/figures/          per section, as PNG and PDF: a forest plot of the proxies beside the
+                          seed agreement, a heatmap (zero-cost sections) and a scatter of every
+                          proxy against the ground truth (one panel per proxy)
 
 Sections: for each NB201 dataset, the ground truth at its target split and budget (seed mean)
 against the 12-epoch accuracy, #params, NASWOT and any user score table, beside the benchmark's
-own seed-to-seed agreement; the NAS-Bench-Suite-Zero proxies against the accuracy that suite
-recorded; and the NB101 sample's proxies over all 500 rows and over the 292 distinct cells.
-The folder is written atomically.
+seed agreement (Kendall tau between two seeds, and of one seed against the mean of the others;
+context, not a limit: the ground truth is a mean of 2-3 seeds, which a proxy can rank better
+than one seed ranks another); the NAS-Bench-Suite-Zero proxies against the accuracy that
+suite recorded, with NASLib's failure value ``-1e8`` excluded as missing and counted
+(``zc_sentinels``, see :mod:`nasbench_tools.scores`); and the NB101 sample's proxies over all 500
+rows and over the 292 distinct cells. BR@K is printed as a rank with its denominator
+(``3 / 15,625``). The folder is written atomically.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import numpy as np
 
 from . import __version__
 from .errors import AnalysisError, NasbenchToolsError, QueryError
+from .scores import SENTINEL_POLICIES
 
 __all__ = ["ReportConfig", "Section", "build_report", "compute_sections"]
 
@@ -59,8 +64,12 @@ class ReportConfig:
     )
     #: the low-fidelity proxy: the same dataset's accuracy at this split after 12 epochs.
     low_fidelity: list = field(default_factory=lambda: ["x-valid", 12])
-    noise_seeds: list = field(default_factory=lambda: [777, 888])
+    #: seeds of the benchmark compared with each other: "all" (every seed the target has) or a
+    #: list of at least two.
+    agreement_seeds: list | str = "all"
     embedded_scores: bool = True
+    #: NAS-Bench-Suite-Zero's failure value -1e8: "exclude" (missing, counted) or "keep" (raw).
+    zc_sentinels: str = "exclude"
     nb101_sample: bool = True
     scores: list = field(default_factory=list)
     n_boot: int = 200
@@ -75,8 +84,19 @@ class ReportConfig:
             )
         if isinstance(self.n_boot, bool) or not isinstance(self.n_boot, int) or self.n_boot < 0:
             raise NasbenchToolsError(f"n_boot must be a non-negative int, got {self.n_boot!r}")
-        if len(self.noise_seeds) != 2:
-            raise NasbenchToolsError(f"noise_seeds must name two seeds, got {self.noise_seeds!r}")
+        seeds = self.agreement_seeds
+        if seeds != "all" and (
+            not isinstance(seeds, list | tuple)
+            or len(set(seeds)) < 2
+            or not all(isinstance(x, int) and not isinstance(x, bool) for x in seeds)
+        ):
+            raise NasbenchToolsError(
+                f"agreement_seeds must be 'all' or a list of at least two seeds, got {seeds!r}"
+            )
+        if self.zc_sentinels not in SENTINEL_POLICIES:
+            raise NasbenchToolsError(
+                f"zc_sentinels must be one of {SENTINEL_POLICIES}, got {self.zc_sentinels!r}"
+            )
 
 
 @dataclass
@@ -88,7 +108,9 @@ class Section:
     ground_truth: dict
     pairs: dict  # name -> (y_true, y_score)
     reports: dict = field(default_factory=dict)
-    noise: object = None
+    seed_runs: dict | None = None  # seed -> vector, turned into agreement
+    agreement: object = None  # SeedAgreement
+    score_policy: dict | None = None  # sentinel policy and counts of a score table
     audit: object = None
     notes: list = field(default_factory=list)
     heatmap: bool = False
@@ -130,12 +152,19 @@ def _nb201_sections(cfg: ReportConfig, gt, user_tables) -> list[Section]:
             yt = table.ground_truth(gt, **query)
             for name in table.columns:
                 sec.pairs[f"{table.meta.get('label', 'scores')}:{name}"] = (yt, table[name])
-        s1, s2 = cfg.noise_seeds
         try:
-            runs = {s1: gt.vector(seed=s1, **query), s2: gt.vector(seed=s2, **query, missing="nan")}
-            sec.noise = runs
+            if cfg.agreement_seeds == "all":
+                col = gt.vector(seed="all", **query, missing="nan")
+                sec.seed_runs = {s: col.values[:, i] for i, s in enumerate(col.seeds)}
+            else:
+                sec.seed_runs = {
+                    s: gt.vector(seed=s, **query, missing="nan") for s in cfg.agreement_seeds
+                }
+            if len(sec.seed_runs) < 2:
+                sec.notes.append(f"no seed agreement: only seeds {list(sec.seed_runs)}")
+                sec.seed_runs = None
         except QueryError as exc:
-            sec.notes.append(f"no seed-noise ceiling: {exc}")
+            sec.notes.append(f"no seed agreement: {exc}")
         sections.append(sec)
     return sections
 
@@ -147,7 +176,7 @@ def _zc_sections(cfg: ReportConfig) -> list[Section]:
     for dataset in cfg.targets:
         if dataset not in ZC_DATASETS:
             continue
-        t = load_scores("nb201-zc", dataset=ZC_DATASETS[dataset])
+        t = load_scores("nb201-zc", dataset=ZC_DATASETS[dataset], sentinels=cfg.zc_sentinels)
         y = t["val_accuracy"]
         desc = {
             "dataset": dataset,
@@ -164,6 +193,7 @@ def _zc_sections(cfg: ReportConfig) -> list[Section]:
             {},
             heatmap=True,
         )
+        sec.score_policy = _score_policy(t)
         for p in t.meta["proxies"]:
             sec.pairs[p] = (y, t[p])
         sections.append(sec)
@@ -174,7 +204,7 @@ def _nb101_sections(cfg: ReportConfig) -> list[Section]:
     from .analysis import deduplicate, duplicate_audit
     from .scores import load_scores
 
-    t = load_scores("nb101-zc")
+    t = load_scores("nb101-zc", sentinels=cfg.zc_sentinels)
     y = t["val_accuracy"]
     proxies = t.meta["proxies"]
     audit = duplicate_audit(t.keys.tolist(), y_true=y, y_score=t["synflow"])
@@ -192,6 +222,7 @@ def _nb101_sections(cfg: ReportConfig) -> list[Section]:
         heatmap=True,
     )
     rows.audit = audit
+    rows.score_policy = _score_policy(t)
     for p in proxies:
         rows.pairs[p] = (y, t[p])
     dedup = deduplicate(t.keys.tolist(), y, *(t[p] for p in proxies), reduce="mean")
@@ -202,7 +233,43 @@ def _nb101_sections(cfg: ReportConfig) -> list[Section]:
         desc | {"n": audit.n_distinct},
         {p: (yd, v) for p, v in zip(proxies, pd_)},
     )
+    distinct.score_policy = rows.score_policy
     return [rows, distinct]
+
+
+def _score_policy(t) -> dict:
+    """The sentinel policy of a NAS-Bench-Suite-Zero table and its counts, for the report."""
+    sent = t.meta["sentinels"]
+    excluded = sent["policy"] == "exclude"
+    counts = sent["counts"]
+    hits = {p: n for p, n in counts.items() if n}
+    listed = ", ".join(f"{p} {n}" for p, n in hits.items()) or "none in this table"
+    text = (
+        "Failure values: NAS-Bench-Suite-Zero stores -1e8 where a proxy came out NaN or infinite "
+        "(NASLib ZeroCost.query). "
+        + (
+            "Those values are excluded as missing (no score), so the architecture is left out "
+            "of that proxy's numbers"
+            if excluded
+            else "They are KEPT as scores (zc_sentinels='keep'), ranked below every real score"
+        )
+        + f": {listed}."
+    )
+    inf = {p: n for p, n in t.meta.get("infinite", {}).items() if n}
+    if inf:
+        text += (
+            " Infinite scores are real values and kept ("
+            + ", ".join(f"{p} {n}" for p, n in inf.items())
+            + "; e.g. nwot = -inf, the log-determinant of a singular kernel); Pearson r needs "
+            "finite values and is left out for those proxies."
+        )
+    return {
+        "sentinel_value": sent["value"],
+        "policy": sent["policy"],
+        "counts": counts,
+        "infinite": t.meta.get("infinite", {}),
+        "text": text,
+    }
 
 
 # =========================================================================== computing
@@ -210,7 +277,7 @@ def compute_sections(cfg: ReportConfig, *, progress: bool = True) -> tuple[list[
     """Assemble and compute every section; returns ``(sections, provenance)``."""
     from tqdm.auto import tqdm
 
-    from .analysis import noise_ceiling, rank_report
+    from .analysis import rank_report, seed_agreement
     from .cli._common import open_ground_truth
     from .scores import ScoreTable
 
@@ -244,10 +311,13 @@ def compute_sections(cfg: ReportConfig, *, progress: bool = True) -> tuple[list[
                 except AnalysisError as exc:
                     sec.notes.append(f"{name} left out: {exc}")
                 bar.update()
-            if isinstance(sec.noise, dict):
-                sec.noise = noise_ceiling(
-                    sec.noise, n_boot=cfg.n_boot, seed=cfg.seed, nan_policy="omit"
-                )
+            if sec.seed_runs is not None:
+                try:
+                    sec.agreement = seed_agreement(
+                        sec.seed_runs, n_boot=cfg.n_boot, seed=cfg.seed, nan_policy="omit"
+                    )
+                except AnalysisError as exc:
+                    sec.notes.append(f"no seed agreement: {exc}")
     prov = {
         "package_version": __version__,
         "python": platform.python_version(),
@@ -261,31 +331,59 @@ def compute_sections(cfg: ReportConfig, *, progress: bool = True) -> tuple[list[
     return sections, prov
 
 
-def _noise_dict(nc) -> dict | None:
-    if nc is None or isinstance(nc, dict):
+#: What the seed agreement is, in the report's words.
+AGREEMENT_TEXT = (
+    "Seed agreement of the benchmark with itself (Kendall tau-b between single training runs). "
+    "It is context, not a limit on what a proxy can reach: the ground truth here is the mean of "
+    "2-3 seeds, which is less noisy than one seed, so a proxy can rank it better than one seed "
+    "ranks another."
+)
+
+
+def _estimate_dict(e, n: int) -> dict:
+    return {"value": e.value, "low": e.low, "high": e.high, "n_valid": e.n_valid, "n": n}
+
+
+def _agreement_dict(sa) -> dict | None:
+    if sa is None:
         return None
     return {
-        "metric": nc.metric,
-        "statistic": nc.statistic,
-        "low": nc.low,
-        "high": nc.high,
-        "pairs": {f"{a} vs {b}": v for (a, b), v in nc.pairs.items()},
-        "n": nc.n_used,
-        "n_omitted": nc.n_omitted,
+        "metric": sa.metric,
+        "what": AGREEMENT_TEXT,
+        "seed_vs_seed": {
+            f"{a} vs {b}": _estimate_dict(e, sa.n_pairs_used[(a, b)])
+            for (a, b), e in sa.pairs.items()
+        },
+        "seed_vs_seed_mean": _estimate_dict(sa.between, min(sa.n_pairs_used.values())),
+        "seed_vs_mean_of_other_seeds": {
+            str(s): _estimate_dict(e, sa.n_rest_used[s]) for s, e in sa.vs_rest.items()
+        },
+        "seed_vs_mean_of_other_seeds_mean": _estimate_dict(sa.rest, min(sa.n_rest_used.values())),
+        "n_boot": sa.n_boot,
     }
 
 
 def _numbers(cfg: ReportConfig, sections: list[Section], prov: dict) -> dict:
     out = {"config": asdict(cfg), "provenance": prov, "sections": {}}
     for sec in sections:
+        excluded = (sec.score_policy or {}).get("counts", {})
+        policy = (sec.score_policy or {}).get("policy")
+        proxies = {}
+        for name, r in sec.reports.items():
+            d = r.as_dict() | {"notes": list(r.notes)}
+            if sec.score_policy is not None:
+                d["sentinels_excluded"] = excluded.get(name, 0) if policy == "exclude" else 0
+            proxies[name] = d
         d = {
             "title": sec.title,
             "ground_truth": sec.ground_truth,
-            "proxies": {n: r.as_dict() | {"notes": list(r.notes)} for n, r in sec.reports.items()},
+            "proxies": proxies,
             "notes": sec.notes,
         }
-        if sec.noise is not None:
-            d["noise_ceiling"] = _noise_dict(sec.noise)
+        if sec.agreement is not None:
+            d["seed_agreement"] = _agreement_dict(sec.agreement)
+        if sec.score_policy is not None:
+            d["score_policy"] = sec.score_policy
         if sec.audit is not None:
             a = sec.audit
             d["duplicate_audit"] = {
@@ -300,7 +398,22 @@ def _numbers(cfg: ReportConfig, sections: list[Section], prov: dict) -> dict:
 
 
 # =========================================================================== writing
-def _figures(sec: Section, fig_dir: Path, mode: str) -> list[str]:
+#: Every figure is written in these formats (PNG to look at, PDF for papers).
+FIGURE_FORMATS = ("png", "pdf")
+
+
+def _save(fig, fig_dir: Path, stem: str, **kw) -> list[str]:
+    names = []
+    for ext in FIGURE_FORMATS:
+        p = fig_dir / f"{stem}.{ext}"
+        fig.savefig(p, **kw)
+        names.append(p.name)
+    return names
+
+
+def _figures(sec: Section, fig_dir: Path, mode: str) -> dict[str, list[str]]:
+    """Draw the section's figures; returns ``{kind: [file names]}`` (kind: ranking, heatmap,
+    scatter)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -308,17 +421,13 @@ def _figures(sec: Section, fig_dir: Path, mode: str) -> list[str]:
 
     from .analysis import CorrelationHeatmapDisplay, ProxyScatterDisplay, RankingDisplay
 
-    written = []
+    written: dict[str, list[str]] = {}
     if not sec.reports:
         return written
     fig, ax = plt.subplots(figsize=(6, 0.35 * len(sec.reports) + 1.2))
-    nc = None if isinstance(sec.noise, dict) else sec.noise
-    RankingDisplay.from_reports(sec.reports, noise_ceiling=nc).plot(ax=ax)
+    RankingDisplay.from_reports(sec.reports, seed_agreement=sec.agreement).plot(ax=ax)
     ax.set_title(sec.title, fontsize="small")
-    for ext in ("png", "pdf"):
-        p = fig_dir / f"{sec.slug}_ranking.{ext}"
-        fig.savefig(p, bbox_inches="tight", dpi=150)
-        written.append(p.name)
+    written["ranking"] = _save(fig, fig_dir, f"{sec.slug}_ranking", bbox_inches="tight", dpi=150)
     plt.close(fig)
     if sec.heatmap:
         scores = {n: sec.pairs[n][1] for n in sec.reports}
@@ -329,10 +438,9 @@ def _figures(sec: Section, fig_dir: Path, mode: str) -> list[str]:
             ax=ax
         )
         ax.set_title(f"Kendall tau between proxies: {sec.title}", fontsize="small")
-        for ext in ("png", "pdf"):
-            p = fig_dir / f"{sec.slug}_heatmap.{ext}"
-            fig.savefig(p, bbox_inches="tight", dpi=150)
-            written.append(p.name)
+        written["heatmap"] = _save(
+            fig, fig_dir, f"{sec.slug}_heatmap", bbox_inches="tight", dpi=150
+        )
         plt.close(fig)
     if mode == "all":
         names = list(sec.reports)
@@ -353,15 +461,9 @@ def _figures(sec: Section, fig_dir: Path, mode: str) -> list[str]:
             ax.set_visible(False)
         fig.suptitle(f"{sec.title}: one panel per proxy (y: ground truth)", fontsize="small")
         fig.tight_layout()
-        p = fig_dir / f"{sec.slug}_scatter.png"
-        fig.savefig(p, dpi=110)
-        written.append(p.name)
+        written["scatter"] = _save(fig, fig_dir, f"{sec.slug}_scatter", dpi=110)
         plt.close(fig)
     return written
-
-
-def _slug(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name).strip("_")
 
 
 def _tables(sec: Section, table_dir: Path) -> list[str]:
@@ -385,8 +487,32 @@ def _tables(sec: Section, table_dir: Path) -> list[str]:
     return [f"{sec.slug}.{e}" for e in ("csv", "md", "tex")]
 
 
+def _agreement_md(d: dict) -> list[str]:
+    def fmt(e: dict) -> str:
+        from .analysis._common import format_interval
+
+        return f"**{format_interval(e['value'], e['low'], e['high'], 3, e['n_valid'], d['n_boot'])}** (n = {e['n']:,})"
+
+    pairs = "; ".join(f"{k} {fmt(e)}" for k, e in d["seed_vs_seed"].items())
+    rest = "; ".join(f"seed {k} {fmt(e)}" for k, e in d["seed_vs_mean_of_other_seeds"].items())
+    return [
+        AGREEMENT_TEXT,
+        "",
+        f"- seed vs seed: {pairs}",
+        f"- one seed vs the mean of the other seeds: {rest}",
+        "",
+    ]
+
+
+_FIGURE_TITLES = {
+    "ranking": "Kendall tau per proxy beside the seed agreement",
+    "heatmap": "Kendall tau between proxies",
+    "scatter": "every proxy against the ground truth",
+}
+
+
 def _index_md(cfg: ReportConfig, sections: list[Section], numbers: dict, files: dict) -> str:
-    from .analysis import to_markdown, with_intervals
+    from .analysis import rank_table, to_markdown, with_intervals
 
     lines = [
         "# Proxy ranking report",
@@ -394,8 +520,11 @@ def _index_md(cfg: ReportConfig, sections: list[Section], numbers: dict, files: 
         f"nasbench_tools {__version__}; ground truth `{cfg.ground_truth}` "
         f"({numbers['provenance']['ground_truth'].get('benchmark', '')}, sha256 "
         f"{str(numbers['provenance']['ground_truth'].get('source_sha256', ''))[:16]}...); "
-        f"{cfg.n_boot} bootstrap resamples over architectures, seed {cfg.seed}, 95% percentile intervals. "
+        f"{cfg.n_boot} bootstrap resamples over architectures, seed {cfg.seed}, 95% percentile intervals "
+        "(an interval notes how many resamples were valid when some were not). "
         "Correlations are signed (never absolute values); Kendall tau is tau-b. "
+        "BR@K is the best true rank among the K highest-scored architectures, out of the "
+        "architectures scored. "
         "Every number is in `numbers.json`; the resolved config is in `config.json`.",
         "",
     ]
@@ -407,13 +536,10 @@ def _index_md(cfg: ReportConfig, sections: list[Section], numbers: dict, files: 
             "Ground truth: `" + json.dumps(sec.ground_truth, default=str) + "`",
             "",
         ]
-        if d.get("noise_ceiling"):
-            nc = d["noise_ceiling"]
-            lines += [
-                f"Seed-noise ceiling (Kendall tau between benchmark seeds {', '.join(nc['pairs'])}): "
-                f"**{nc['statistic']:.3f}** [{nc['low']:.3f}, {nc['high']:.3f}], n = {nc['n']}.",
-                "",
-            ]
+        if d.get("seed_agreement"):
+            lines += _agreement_md(d["seed_agreement"])
+        if d.get("score_policy"):
+            lines += [d["score_policy"]["text"], ""]
         if d.get("duplicate_audit"):
             a = d["duplicate_audit"]
             lines += [
@@ -421,32 +547,31 @@ def _index_md(cfg: ReportConfig, sections: list[Section], numbers: dict, files: 
                 "",
             ]
         if sec.reports:
-            from .analysis import rank_table
-
             df = rank_table(sec.reports)
+            k0 = min(cfg.k) if cfg.k else None
+            heads = ("kendall_tau", "spearman_rho")
+            if k0 is not None:
+                heads += (f"p_at_top_{k0}", f"br_at_{k0}")
             cols = [
                 c
                 for c in df.columns
-                if c in ("n", "n_omitted")
-                or c.startswith(("kendall_tau", "spearman_rho", "p_at_top_10"))
+                if c in ("n", "n_omitted", "n_boot")
+                or any(c == h or c.startswith(h + "_") for h in heads)
             ]
-            lines += [
-                to_markdown(with_intervals(df[cols].sort_values("kendall_tau", ascending=False))),
-                "",
-            ]
+            short = with_intervals(df[cols].sort_values("kendall_tau", ascending=False))
+            lines += [to_markdown(short.drop(columns=["n_boot"], errors="ignore")), ""]
         for note in sec.notes:
             lines.append(f"- note: {note}")
-        for f in files.get(sec.slug, []):
-            if f.endswith("_ranking.png") or f.endswith("_heatmap.png"):
-                lines.append(f"![{f}](figures/{f})")
-        scatters = [f for f in files.get(sec.slug, []) if "_scatter_" in f]
-        if scatters:
-            lines.append(
-                "Scatter plots: "
-                + ", ".join(f"[{f.split('_scatter_')[1][:-4]}](figures/{f})" for f in scatters)
-            )
+        figs = files.get(sec.slug, {})
+        for kind, names in figs.items():
+            png = next((f for f in names if f.endswith(".png")), None)
+            links = ", ".join(f"[{f.rsplit('.', 1)[1].upper()}](figures/{f})" for f in names)
+            lines.append(f"{_FIGURE_TITLES.get(kind, kind).capitalize()} ({links}):")
+            lines.append("")
+            if png:
+                lines.append(f"![{sec.slug} {kind}](figures/{png})")
+                lines.append("")
         lines += [
-            "",
             f"Tables: [md](tables/{sec.slug}.md), [tex](tables/{sec.slug}.tex), [csv](tables/{sec.slug}.csv)",
             "",
         ]

@@ -202,8 +202,10 @@ class PairStats:
     ) -> dict[str, np.ndarray]:
         """Statistics for unit weights (``w=None``) or for each column of ``w`` (n, B), item order.
 
-        Columns of ``w`` are resample counts: non-negative integers summing to ``n`` (the count
-        dtype is sized for that).
+        Columns of ``w`` are resample counts: non-negative integers. They usually sum to ``n``;
+        a column may sum to more when the items are the valid subset of a larger resampled
+        population (pairwise-complete seed comparisons); the count dtype is sized for the
+        largest column sum.
 
         ``want`` is a subset of :data:`STATISTICS`. Returns arrays of shape (B,) (B = 1 for unit
         weights); top-K entries are keyed ``"p_at_top_k:{k}"`` and so on. ``x_better`` (item
@@ -228,7 +230,10 @@ class _Compute:
         self.ps = ps
         self.unit = w is None
         n = ps.n
-        # counts never exceed the resample size n; per-element sums of a few counts stay < 8 n
+        if w is not None and w.size:
+            # a subset of a larger resample can hold more weight than it has items
+            n = max(n, int(w.sum(axis=0, dtype=np.int64).max()))
+        # counts never exceed the total weight n; per-element sums of a few counts stay < 8 n
         self.dt = np.int16 if n < 2**15 else (np.int32 if n < 2**31 else np.int64)
         self.wide = np.int32 if n < 2**28 else np.int64
         if w is None:

@@ -53,6 +53,9 @@ class RelativeImprovement:
         Two-sided Welch t-test of the two means (needs at least 2 values on each side).
     random_source : str
         ``"given"`` (a number), ``"runs"`` (an array of random-architecture accuracies).
+    n_valid : int or None
+        Resamples with a finite RI (a resampled random mean of 0 has none); the interval comes
+        from these. None without an interval.
     """
 
     ri: float
@@ -67,6 +70,7 @@ class RelativeImprovement:
     seed: int | str | None
     welch_pvalue: float | None
     random_source: str
+    n_valid: int | None = None
     replicates: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
 
     def __float__(self) -> float:
@@ -134,6 +138,7 @@ def relative_improvement(
         )
     ri = float(_ri(mm, mr))
     low = high = None
+    n_valid = None
     reps = np.zeros(0)
     if n_boot and (m.size > 1 or r.size > 1):
         rng = rng_from(seed, where)
@@ -147,9 +152,15 @@ def relative_improvement(
             if r.size > 1
             else np.full(n_boot, mr)
         )
-        reps = _ri(bm, br)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            reps = _ri(bm, br)
+        finite = reps[np.isfinite(reps)]
+        n_valid = int(finite.size)
         alpha = 1.0 - confidence
-        low, high = (float(v) for v in np.quantile(reps, [alpha / 2, 1 - alpha / 2]))
+        if n_valid >= 2:
+            low, high = (float(v) for v in np.quantile(finite, [alpha / 2, 1 - alpha / 2]))
+        else:
+            low = high = float("nan")
     p = None
     if m.size > 1 and r.size > 1:
         from scipy.stats import ttest_ind
@@ -168,6 +179,7 @@ def relative_improvement(
         seed=seed_label(seed) if low is not None else None,
         welch_pvalue=p,
         random_source="given" if np.ndim(acc_random) == 0 else "runs",
+        n_valid=n_valid,
         replicates=reps,
     )
 

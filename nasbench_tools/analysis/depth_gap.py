@@ -3,12 +3,23 @@
 The same architectures are scored twice (e.g. trained with 8 and with 20 cells, or for 12 and
 200 epochs). The report gives the rank agreement (tau-b, rho, r, top-k overlap, BR@k, rank
 displacement, discordant pairs), the accuracy shift, and, always beside them, the **seed-noise
-floor**: the agreement of one setting with itself across seeds. A depth gap is only reported as
-significant when the bootstrap interval of ``tau_noise - tau_depth`` excludes 0.
+floor**: the agreement of one setting with itself across seeds (tau between two single seeds).
+A depth gap is only reported as significant when the bootstrap interval of
+``tau_noise - tau_depth`` excludes 0.
+
+BR@k reads in the search direction: the architectures ranked in the top k at setting a (the
+search depth) are looked up at setting b (the evaluation depth), and the best of their ranks
+there is reported (1-based, out of ``n_used``; ties at a at the k-th place give the expectation
+over random tie-breaking, ties at b share the better rank).
 
 On Yang et al.'s 32 architectures (8 vs 20 cells, appendix A of the method spec) tau-b is 0.5355
 and the seed-to-seed tau-b at 20 cells is 0.4760: the depth change moves the ranking no more than
-retraining with another seed does, and the interval of the difference contains 0.
+retraining with another seed does, and the interval of the difference contains 0. The best
+8-cell architecture ranks 3rd of 32 at 20 cells (BR@1 = 3 / 32).
+
+When ``acc_a``/``acc_b`` have several seed rows, tau_depth is computed between seed means while
+the noise floor is between two single seeds; a mean is less noisy than one seed, so tau_depth can
+then exceed the noise floor without the depths agreeing better than seeds do.
 """
 
 from __future__ import annotations
@@ -23,25 +34,29 @@ import numpy as np
 from ..errors import AnalysisError
 from ._common import (
     DEFAULT_N_BOOT,
+    Estimate,
     check_choice,
     check_confidence,
     check_ks,
     check_n_boot,
+    format_rank,
     prepare,
     rng_from,
     seed_label,
 )
 from ._engine import PairStats
 from .ranking import kendall_tau
-from .report import Estimate
-from .uncertainty import CI_METHODS, _evaluate, _interval, _replicates, _Request
+from .uncertainty import CI_METHODS, _estimate, _evaluate, _replicates, _Request
 
 __all__ = ["DepthGapReport", "NoiseFloor", "depth_gap_report"]
 
 
 @dataclass(frozen=True)
 class NoiseFloor:
-    """Kendall tau-b between two seeds of one setting, with its bootstrap interval."""
+    """Kendall tau-b between two single seeds of one setting, with its bootstrap interval.
+
+    The agreement of a setting with itself across seeds: a depth gap counts only beyond it.
+    """
 
     label: str
     tau: Estimate
@@ -65,8 +80,9 @@ class DepthGapReport:
     overlap : dict
         ``{k: k * P@topK}``: expected number of shared architectures.
     br_at_k : dict
-        ``{k: (rank, fraction)}``: best rank at b among the a-top-k, 1-based and as a fraction
-        of ``n_used``.
+        ``{k: (rank, fraction)}``: the best rank at b (evaluation) among the k best architectures
+        at a (search), 1-based and as a fraction of ``n_used``. :meth:`br_text` prints it as
+        ``"3 / 32"``.
     rank_shift_mean, rank_shift_max : float
         Mean and largest ``|rank_a - rank_b|`` (average ranks).
     discordant_fraction, concordant_fraction : float
@@ -114,8 +130,16 @@ class DepthGapReport:
     seed: int | str | None
     replicates: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
+    def br_text(self, k: int) -> str:
+        """BR@k as a rank with its denominator, e.g. ``"3 / 32"``."""
+        return format_rank(self.br_at_k[k][0], self.n_used)
+
     def summary(self) -> dict[str, Any]:
-        """Flat ``{row: value}`` for a table (see :func:`nasbench_tools.analysis.depth_gap_table`)."""
+        """Flat ``{row: value}`` for a table (see :func:`nasbench_tools.analysis.depth_gap_table`).
+
+        BR@k rows hold the rank as text with its denominator (``"3 / 32"``); an estimate whose
+        bootstrap had undefined resamples gets a ``valid resamples`` row beside it.
+        """
         a, b = self.names
         d: dict[str, Any] = {"n": self.n_used}
 
@@ -123,6 +147,8 @@ class DepthGapReport:
             d[name] = e.value
             d[f"{name} low"] = e.low
             d[f"{name} high"] = e.high
+            if e.n_invalid:
+                d[f"{name} valid resamples"] = f"{e.n_valid} of {e.n_boot}"
 
         put(f"tau-b ({a} vs {b})", self.kendall_tau)
         d["tau-b p-value"] = self.kendall_pvalue
@@ -130,8 +156,8 @@ class DepthGapReport:
         put("pearson r", self.pearson_r)
         for k, v in self.overlap.items():
             d[f"top-{k} overlap"] = v
-        for k, (rank, _frac) in self.br_at_k.items():
-            d[f"best {b} rank in {a} top-{k}"] = rank
+        for k in self.br_at_k:
+            d[f"best {b} rank among the {a} top-{k}"] = self.br_text(k)
         d["mean |rank change|"] = self.rank_shift_mean
         d["max |rank change|"] = self.rank_shift_max
         d["discordant pairs"] = self.discordant_fraction
@@ -150,26 +176,28 @@ class DepthGapReport:
 
 def _settings(acc: Any, name: str, where: str) -> tuple[np.ndarray, np.ndarray | None]:
     """``(per-arch value, per-seed rows or None)`` from a 1-D or (n_seeds, n) input."""
-    a = np.asarray(acc, dtype=float)
+    try:
+        a = np.asarray(acc, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise AnalysisError(f"{where}: {name} must be numeric ({exc})") from None
     if a.ndim == 1:
         return a, None
     if a.ndim == 2 and a.shape[0] >= 1:
-        with np.errstate(invalid="ignore"):
-            mean = np.mean(a, axis=0)
-        return mean, (a if a.shape[0] >= 2 else None)
+        return a.mean(axis=0), (a if a.shape[0] >= 2 else None)
     raise AnalysisError(
         f"{where}: {name} must be 1-D (n,) or 2-D (n_seeds, n), got shape {a.shape}"
     )
 
 
-def _pair_arg(p: Any, label: str, where: str) -> tuple[np.ndarray, np.ndarray]:
+def _pair_arg(p: Any, label: str, where: str) -> tuple[Any, Any] | None:
+    """The two seeds of a ``noise_*`` argument (converted and checked later, with the rest)."""
     if p is None:
         return None
     try:
         s1, s2 = p
     except (TypeError, ValueError):
         raise AnalysisError(f"{where}: {label} must be a pair (seed_x, seed_y) of arrays") from None
-    return np.asarray(s1, dtype=float), np.asarray(s2, dtype=float)
+    return s1, s2
 
 
 def depth_gap_report(
@@ -251,15 +279,22 @@ def depth_gap_report(
     else:
         ks = check_ks(tuple(k), n, where)
 
+    from scipy.stats import kendalltau, rankdata
+
     rng = rng_from(seed, where)
     depth = PairStats(x, y)
     reqs = [_Request("kendall_tau"), _Request("spearman_rho"), _Request("pearson_r")]
-    reqs += [_Request("p_at_top_k", kk) for kk in ks] + [_Request("br_at_k", kk) for kk in ks]
     est = {lab: float(val[0]) for lab, val in _evaluate(depth, None, reqs).items()}
+    # top-k sets are taken at a (the search setting, the "score" role) and ranked at b (the
+    # "truth" role): BR@k is the best b-rank among the a-top-k
+    topk_reqs = [_Request("p_at_top_k", kk) for kk in ks]
+    topk_reqs += [_Request("br_rank_at_k", kk) for kk in ks]
+    topk = _evaluate(PairStats(y, x), None, topk_reqs)
+    est.update({lab: float(val[0]) for lab, val in topk.items()})
     counts = depth.compute(None, {"tau_counts"})
 
     structures = [depth]
-    requests = [reqs[:3]]
+    requests = [reqs]
     tags = ["depth"]
     if proxy is not None:
         structures += [PairStats(x, v["proxy"]), PairStats(y, v["proxy"])]
@@ -293,13 +328,12 @@ def depth_gap_report(
                 tau_label
             ]
         t = kendall_tau(s1, s2).statistic
-        lo, hi, _, _ = _interval(t, reps, confidence, method)
-        noise_floors[label] = NoiseFloor(label, Estimate(t, lo, hi), int(s1.size), paired[label])
+        tau_nf = _estimate(t, reps, confidence, method)
+        noise_floors[label] = NoiseFloor(label, tau_nf, int(s1.size), paired[label])
         noise_reps[label] = reps
 
     def ci(reps: np.ndarray, value: float) -> Estimate:
-        lo, hi, _, _ = _interval(value, reps, confidence, method)
-        return Estimate(value, lo, hi)
+        return _estimate(value, reps, confidence, method)
 
     depth_reps = joint["depth"]
     tau_e = ci(depth_reps[tau_label], est[tau_label])
@@ -308,7 +342,7 @@ def depth_gap_report(
         d_reps = noise_reps[label] - depth_reps[tau_label]
         de = ci(d_reps, nf.tau.value - tau_e.value)
         delta[label] = de
-        significant[label] = bool(de.low is not None and (de.low > 0 or de.high < 0))
+        significant[label] = bool(de.low > 0 or de.high < 0)
 
     proxy_out = None
     if proxy is not None:
@@ -318,13 +352,11 @@ def depth_gap_report(
         vb = kendall_tau(y, v["proxy"]).statistic
         proxy_out = {"tau_a": ci(ta, va), "tau_b": ci(tb, vb), "difference": ci(tb - ta, vb - va)}
 
-    rank_a = _average_rank(x)
-    rank_b = _average_rank(y)
-    shift = np.abs(rank_a - rank_b)
+    # 1-based average ranks, best (largest) first
+    shift = np.abs(rankdata(-x) - rankdata(-y))
     d = y - x
     slope, intercept = np.polyfit(x, y, 1)
     n0 = float(counts["n_pairs"][0])
-    from scipy.stats import kendalltau
 
     return DepthGapReport(
         names=names,
@@ -336,7 +368,7 @@ def depth_gap_report(
         pearson_r=ci(depth_reps["pearson_r"], est["pearson_r"]),
         p_at_k={kk: est[f"p_at_top_k@{kk}"] for kk in ks},
         overlap={kk: kk * est[f"p_at_top_k@{kk}"] for kk in ks},
-        br_at_k={kk: (est[f"br_at_k@{kk}"] * n, est[f"br_at_k@{kk}"]) for kk in ks},
+        br_at_k={kk: (est[f"br_rank_at_k@{kk}"], est[f"br_rank_at_k@{kk}"] / n) for kk in ks},
         rank_shift_mean=float(shift.mean()),
         rank_shift_max=float(shift.max()),
         discordant_fraction=float(counts["n_discordant"][0]) / n0,
@@ -358,16 +390,3 @@ def depth_gap_report(
             **{f"noise:{k_}": r for k_, r in noise_reps.items()},
         },
     )
-
-
-def _average_rank(v: np.ndarray) -> np.ndarray:
-    """1-based average ranks, best (largest) first."""
-    order = np.argsort(-v, kind="stable")
-    s = -v[order]
-    change = np.r_[True, s[1:] != s[:-1]]
-    starts = np.flatnonzero(change)
-    ends = np.r_[starts[1:], s.size]
-    mean_rank = (starts + ends + 1) / 2.0  # positions start+1 .. end, averaged
-    r = np.empty(v.size)
-    r[order] = mean_rank[np.cumsum(change) - 1]
-    return r

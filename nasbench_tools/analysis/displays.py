@@ -16,7 +16,7 @@ display                         shows
 :class:`ErrorEDFDisplay`        empirical distribution of errors (Radosavovic et al.)
 :class:`CorrelationHeatmapDisplay`  rank correlation between proxies (and ground truth)
 :class:`RankingDisplay`         one correlation per proxy with intervals, beside the
-                                benchmark's seed-noise ceiling
+                                benchmark's seed agreement (reference lines)
 ==============================  ====================================================
 
 matplotlib is imported inside ``plot`` only, so importing :mod:`nasbench_tools.analysis` does not
@@ -259,6 +259,8 @@ class CorrelationBudgetDisplay(_Display):
         Interval bounds (bootstrap) per budget.
     metric, label : str
     n_used : ndarray of int or None
+    n_valid : ndarray of int or None
+        Valid bootstrap resamples behind each interval (of ``n_boot``).
     """
 
     def __init__(
@@ -271,6 +273,7 @@ class CorrelationBudgetDisplay(_Display):
         metric: str = "kendall_tau",
         label: str | None = None,
         n_used=None,
+        n_valid=None,
     ):
         self.budgets = np.asarray(budgets, dtype=float)
         self.values = np.asarray(values, dtype=float)
@@ -283,6 +286,7 @@ class CorrelationBudgetDisplay(_Display):
         self.metric = metric
         self.label = label
         self.n_used = None if n_used is None else np.asarray(n_used)
+        self.n_valid = None if n_valid is None else np.asarray(n_valid)
 
     @classmethod
     def from_values(
@@ -319,7 +323,7 @@ class CorrelationBudgetDisplay(_Display):
                 "CorrelationBudgetDisplay: scores_by_budget must be a non-empty mapping budget -> scores"
             )
         budgets = sorted(scores_by_budget)
-        vals, lows, highs, ns = [], [], [], []
+        vals, lows, highs, ns, valid = [], [], [], [], []
         for b in budgets:
             if n_boot:
                 r = bootstrap_ci(
@@ -335,6 +339,7 @@ class CorrelationBudgetDisplay(_Display):
                 vals.append(r.estimate)
                 lows.append(r.low)
                 highs.append(r.high)
+                valid.append(r.n_valid)
             else:
                 fn = _POINT_METRICS.get(metric)
                 if fn is None:
@@ -352,13 +357,21 @@ class CorrelationBudgetDisplay(_Display):
             metric=metric,
             label=label,
             n_used=ns,
+            n_valid=valid if n_boot else None,
         )
 
     def plot(
-        self, ax: Any = None, *, band: bool = True, ceiling: float | None = None, **kwargs: Any
+        self,
+        ax: Any = None,
+        *,
+        band: bool = True,
+        reference: float | None = None,
+        reference_label: str = "seed vs seed",
+        **kwargs: Any,
     ) -> CorrelationBudgetDisplay:
-        """Line with markers and, if intervals exist and ``band``, a shaded band. ``ceiling`` draws
-        a dashed horizontal line (e.g. the seed-noise ceiling)."""
+        """Line with markers and, if intervals exist and ``band``, a shaded band. ``reference``
+        draws a dashed horizontal line labelled ``reference_label`` (e.g. the benchmark's
+        seed-to-seed agreement, :func:`seed_agreement`)."""
         ax = self._axes(ax)
         kwargs.setdefault("marker", "o")
         if self.label is not None:
@@ -369,14 +382,18 @@ class CorrelationBudgetDisplay(_Display):
             self.band_ = ax.fill_between(
                 self.budgets, self.low, self.high, alpha=0.2, color=self.line_.get_color()
             )
-        self.ceiling_ = None
-        if ceiling is not None:
-            self.ceiling_ = ax.axhline(
-                ceiling, linestyle="--", color="0.4", linewidth=1, label="seed-noise ceiling"
+        self.reference_ = None
+        if reference is not None:
+            self.reference_ = ax.axhline(
+                reference,
+                linestyle="--",
+                color="0.4",
+                linewidth=1,
+                label=f"{reference_label} {reference:.3f}",
             )
         ax.set_xlabel("budget")
         ax.set_ylabel(self.metric)
-        if self.label is not None or ceiling is not None:
+        if self.label is not None or reference is not None:
             ax.legend(loc="best", fontsize="small")
         return self
 
@@ -592,16 +609,19 @@ class CorrelationHeatmapDisplay(_Display):
 
 
 class RankingDisplay(_Display):
-    """Forest plot: one rank correlation per proxy with its interval, beside the noise ceiling.
+    """Forest plot: one rank correlation per proxy with its interval, beside reference lines.
+
+    The references are typically the benchmark's agreement with itself (:func:`seed_agreement`):
+    one seed against another, and one seed against the mean of the others. They are context, not
+    bounds: a proxy can rank a seed-mean ground truth better than one seed ranks another.
 
     Attributes
     ----------
     names : list of str
     values, low, high : ndarray (``low``/``high`` NaN where no interval)
-    ceiling : float or None
-        The benchmark's agreement with itself across seeds (e.g. tau of seed 777 vs 888); a proxy
-        cannot be expected to rank better.
-    ceiling_low, ceiling_high : float or None
+    references : dict
+        ``{label: (value, low, high)}`` drawn as dashed vertical lines with shaded intervals
+        (``low``/``high`` may be None or NaN).
     metric : str
     """
 
@@ -612,9 +632,7 @@ class RankingDisplay(_Display):
         *,
         low=None,
         high=None,
-        ceiling=None,
-        ceiling_low=None,
-        ceiling_high=None,
+        references: Mapping[str, tuple[float, float | None, float | None]] | None = None,
         metric: str = "kendall_tau",
     ):
         self.names = [str(s) for s in names]
@@ -622,10 +640,30 @@ class RankingDisplay(_Display):
         nan = np.full(self.values.shape, np.nan)
         self.low = nan if low is None else np.asarray(low, dtype=float)
         self.high = nan if high is None else np.asarray(high, dtype=float)
-        self.ceiling = None if ceiling is None else float(ceiling)
-        self.ceiling_low = None if ceiling_low is None else float(ceiling_low)
-        self.ceiling_high = None if ceiling_high is None else float(ceiling_high)
+        self.references = {
+            str(k): (
+                float(v),
+                np.nan if lo is None else float(lo),
+                np.nan if hi is None else float(hi),
+            )
+            for k, (v, lo, hi) in (references or {}).items()
+        }
         self.metric = metric
+
+    @staticmethod
+    def seed_references(agreement: Any) -> dict[str, tuple[float, float | None, float | None]]:
+        """Reference lines from a :class:`SeedAgreement`: seed vs seed (the mean over pairs) and
+        one seed vs the mean of the others (the mean over seeds)."""
+        if len(agreement.pairs) == 1:
+            ((a, b),) = agreement.pairs
+            out = {f"seed {a} vs seed {b}": agreement.between}
+        else:
+            n_pairs, n_runs = len(agreement.pairs), len(agreement.vs_rest)
+            out = {
+                f"seed vs seed (mean of {n_pairs} pairs)": agreement.between,
+                f"one seed vs mean of the others (mean of {n_runs})": agreement.rest,
+            }
+        return {k: (e.value, e.low, e.high) for k, e in out.items()}
 
     @classmethod
     def from_reports(
@@ -633,11 +671,12 @@ class RankingDisplay(_Display):
         reports: Mapping[str, Any],
         *,
         metric: str = "kendall_tau",
-        noise_ceiling: Any = None,
+        seed_agreement: Any = None,
+        references: Mapping[str, tuple[float, float | None, float | None]] | None = None,
         sort: bool = True,
     ) -> RankingDisplay:
-        """From ``{name: RankReport}`` (:func:`rank_report`) and an optional :class:`NoiseCeiling`
-        (same metric)."""
+        """From ``{name: RankReport}`` (:func:`rank_report`), an optional :class:`SeedAgreement`
+        (same metric) and any other ``references`` ``{label: (value, low, high)}``."""
         if not isinstance(reports, Mapping) or not reports:
             raise AnalysisError(
                 "RankingDisplay: reports must be a non-empty mapping name -> RankReport"
@@ -651,21 +690,19 @@ class RankingDisplay(_Display):
             order = np.argsort(-values, kind="stable")
             names = [names[i] for i in order]
             values, low, high = values[order], low[order], high[order]
-        kw = {}
-        if noise_ceiling is not None:
-            if not str(noise_ceiling.metric).startswith(metric):
+        refs = {}
+        if seed_agreement is not None:
+            if not str(seed_agreement.metric).startswith(metric):
                 raise AnalysisError(
-                    f"RankingDisplay: noise ceiling is {noise_ceiling.metric}, not {metric}"
+                    f"RankingDisplay: seed agreement is {seed_agreement.metric}, not {metric}"
                 )
-            kw = dict(
-                ceiling=noise_ceiling.statistic,
-                ceiling_low=noise_ceiling.low,
-                ceiling_high=noise_ceiling.high,
-            )
-        return cls(names, values, low=low, high=high, metric=metric, **kw)
+            refs.update(cls.seed_references(seed_agreement))
+        refs.update(references or {})
+        return cls(names, values, low=low, high=high, metric=metric, references=refs)
 
     def plot(self, ax: Any = None, **kwargs: Any) -> RankingDisplay:
-        """Horizontal points with interval whiskers, best on top; the ceiling as a shaded band."""
+        """Horizontal points with interval whiskers, best on top; each reference as a dashed line
+        with its interval shaded."""
         ax = self._axes(ax)
         y = np.arange(len(self.names))[::-1]
         kwargs.setdefault("fmt", "o")
@@ -680,21 +717,18 @@ class RankingDisplay(_Display):
                 ]
             )
         self.errorbar_ = ax.errorbar(self.values, y, xerr=err, **kwargs)
-        self.ceiling_line_ = None
-        if self.ceiling is not None:
-            self.ceiling_line_ = ax.axvline(
-                self.ceiling,
-                color="C3",
-                linestyle="--",
-                label=f"seed-noise ceiling {self.ceiling:.3f}",
+        self.reference_lines_ = {}
+        styles = ("--", ":", "-.")
+        for i, (label, (v, lo, hi)) in enumerate(self.references.items()):
+            color = f"C{3 + i}"
+            self.reference_lines_[label] = ax.axvline(
+                v, color=color, linestyle=styles[i % len(styles)], label=f"{label}: {v:.3f}"
             )
-            if (
-                self.ceiling_low is not None
-                and self.ceiling_high is not None
-                and np.isfinite(self.ceiling_low)
-            ):
-                ax.axvspan(self.ceiling_low, self.ceiling_high, color="C3", alpha=0.15)
-            ax.legend(loc="lower right", fontsize="small")
+            if np.isfinite(lo) and np.isfinite(hi):
+                ax.axvspan(lo, hi, color=color, alpha=0.15)
+        if self.references:
+            # beside the axes: inside, the legend would cover proxies near the reference lines
+            ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize="x-small")
         ax.axvline(0.0, color="k", linewidth=0.8)
         ax.set_yticks(y, labels=self.names)
         ax.set_xlabel(self.metric.replace("_", " "))

@@ -22,10 +22,19 @@ from typing import Any
 import numpy as np
 
 from ..errors import AnalysisError
-from ._common import check_choice, check_confidence, check_n_boot, prepare, rng_from, seed_label
+from ._common import (
+    Estimate,
+    check_choice,
+    check_confidence,
+    check_n_boot,
+    format_rank,
+    prepare,
+    rng_from,
+    seed_label,
+)
 from ._engine import PairStats
 from .ranking import TAU_VARIANTS, kt_at_top_k
-from .uncertainty import CI_METHODS, _evaluate, _interval, _replicates, _Request
+from .uncertainty import CI_METHODS, _estimate, _evaluate, _replicates, _Request
 
 __all__ = ["DEFAULT_REPORT_N_BOOT", "Estimate", "RankReport", "rank_report", "rank_reports"]
 
@@ -35,24 +44,16 @@ DEFAULT_KS = (10, 50, 100)
 
 
 @dataclass(frozen=True)
-class Estimate:
-    """A value with an optional interval (``low``/``high`` are None without a bootstrap)."""
-
-    value: float
-    low: float | None = None
-    high: float | None = None
-
-    def __float__(self) -> float:
-        return float(self.value)
-
-
-@dataclass(frozen=True)
 class RankReport:
     """Every ranking number of one (ground truth, proxy) pair; see :func:`rank_report`.
 
-    ``p_at_top_k``, ``br_at_k`` and ``kt_at_top_k`` are keyed by K. ``br_at_k`` is a fraction of
-    ``n_used`` (the scored items). ``kt_at_top_k[K]`` is None where the predicted top K is
-    constant on one side. ``notes`` says what was skipped and why.
+    ``p_at_top_k``, ``br_at_k``, ``br_rank_at_k`` and ``kt_at_top_k`` are keyed by K.
+    ``br_rank_at_k[K]`` is the best true rank (1-based, expected over random tie-breaking) among
+    the K highest-scored items, out of ``n_used`` (the scored items); ``br_at_k[K]`` is the same
+    as a fraction, ``rank / n_used``. Print the rank with its denominator (``"3 / 15,625"``,
+    :meth:`br_text`): at n = 15,625 the fraction reads ``0.000``. ``kt_at_top_k[K]`` is None where
+    the predicted top K is constant on one side. Every :class:`Estimate` records its valid
+    resamples (``n_valid`` of ``n_boot``). ``notes`` says what was skipped and why.
     """
 
     n_used: int
@@ -63,6 +64,7 @@ class RankReport:
     weighted_tau: Estimate
     p_at_top_k: dict[int, Estimate]
     br_at_k: dict[int, Estimate]
+    br_rank_at_k: dict[int, Estimate]
     kt_at_top_k: dict[int, float | None]
     kendall_pvalue: float | None
     tau_variant: str
@@ -74,8 +76,15 @@ class RankReport:
     ties: str = "expected"
     notes: tuple[str, ...] = field(default_factory=tuple)
 
+    def br_text(self, k: int) -> str:
+        """BR@K as a rank with its denominator and interval: ``"3 / 15,625 [1, 12]"``."""
+        e = self.br_rank_at_k[k]
+        return format_rank(e.value, self.n_used, e.low, e.high)
+
     def as_dict(self) -> dict[str, Any]:
-        """Flat ``{column: value}``: ``kendall_tau``, ``kendall_tau_low``, ``p_at_top_10`` ..."""
+        """Flat ``{column: value}``: ``kendall_tau``, ``kendall_tau_low``, ``kendall_tau_high``,
+        ``kendall_tau_n_valid`` (with a bootstrap), ``p_at_top_10`` ..., and for BR@K both the
+        fraction (``br_at_10``) and the rank (``br_at_10_rank``, ``br_at_10_denominator``)."""
         d: dict[str, Any] = {"n": self.n_used, "n_omitted": self.n_omitted}
 
         def put(name: str, e: Estimate | None) -> None:
@@ -83,6 +92,7 @@ class RankReport:
             if self.n_boot:
                 d[f"{name}_low"] = None if e is None else e.low
                 d[f"{name}_high"] = None if e is None else e.high
+                d[f"{name}_n_valid"] = None if e is None else e.n_valid
 
         put("kendall_tau", self.kendall_tau)
         d["kendall_pvalue"] = self.kendall_pvalue
@@ -93,6 +103,8 @@ class RankReport:
             put(f"p_at_top_{k}", self.p_at_top_k.get(k))
         for k in self.ks:
             put(f"br_at_{k}", self.br_at_k.get(k))
+            put(f"br_at_{k}_rank", self.br_rank_at_k.get(k))
+            d[f"br_at_{k}_denominator"] = self.n_used
         for k in self.ks:
             d[f"kt_at_top_{k}"] = self.kt_at_top_k.get(k)
         d.update(
@@ -181,19 +193,22 @@ def rank_report(
     if finite:
         reqs.append(_Request("pearson_r"))
     for kk in ks:
-        reqs += [_Request("p_at_top_k", kk), _Request("br_at_k", kk)]
+        reqs += [
+            _Request("p_at_top_k", kk),
+            _Request("br_at_k", kk),
+            _Request("br_rank_at_k", kk),
+        ]
     ps = PairStats(x, y)
     est = {label: float(v[0]) for label, v in _evaluate(ps, None, reqs).items()}
-    intervals: dict[str, tuple[float | None, float | None]] = {r.label: (None, None) for r in reqs}
+    estimates = {label: Estimate(v) for label, v in est.items()}
     if n_boot:
         rng = rng_from(seed, where)
         reps = _replicates([ps], [reqs], n, n_boot, rng)[0]
         for r in reqs:
-            lo, hi, _, _ = _interval(est[r.label], reps[r.label], confidence, method)
-            intervals[r.label] = (lo, hi)
+            estimates[r.label] = _estimate(est[r.label], reps[r.label], confidence, method)
 
     def e(label: str) -> Estimate:
-        return Estimate(est[label], *intervals[label])
+        return estimates[label]
 
     kt = {}
     for kk in ks:
@@ -217,6 +232,7 @@ def rank_report(
         weighted_tau=e("weighted_tau"),
         p_at_top_k={kk: e(f"p_at_top_k@{kk}") for kk in ks},
         br_at_k={kk: e(f"br_at_k@{kk}") for kk in ks},
+        br_rank_at_k={kk: e(f"br_rank_at_k@{kk}") for kk in ks},
         kt_at_top_k=kt,
         kendall_pvalue=p,
         tau_variant=tau_variant,

@@ -2,20 +2,20 @@
 
 Builders turn result records into DataFrames (one row per proxy / method / setting, numbers kept
 as floats); :func:`with_intervals` folds ``x, x_low, x_high`` columns into ``"0.593 [0.561,
-0.628]"`` strings for print; the writers render any DataFrame without optional dependencies
-(pandas' own ``to_markdown`` needs ``tabulate``, ``to_latex`` needs ``jinja2``).
+0.628]"`` strings and BR@K into ``"3 / 15,625 [1, 12]"`` for print; the writers render any
+DataFrame without optional dependencies (pandas' own ``to_markdown`` needs ``tabulate``, ``to_latex`` needs ``jinja2``).
 
 pandas is imported when a function runs, so ``import nasbench_tools.analysis`` stays light.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AnalysisError
+from ._common import _missing, format_interval, format_rank, valid_note
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -62,8 +62,8 @@ def rank_table(reports: Mapping[str, RankReport]) -> pd.DataFrame:
 def ri_table(results: Mapping[Any, RelativeImprovement]) -> pd.DataFrame:
     """One row per method (or per ``(method, dataset)`` key) from :func:`relative_improvement`.
 
-    Columns: ``ri``, ``ri_low``, ``ri_high``, ``acc_method``, ``acc_random``, ``n_method``,
-    ``n_random``, ``welch_pvalue``, ``random_source``.
+    Columns: ``ri``, ``ri_low``, ``ri_high``, ``ri_n_valid``, ``n_boot``, ``acc_method``,
+    ``acc_random``, ``n_method``, ``n_random``, ``welch_pvalue``, ``random_source``.
     """
     if not isinstance(results, Mapping) or not results:
         raise AnalysisError(
@@ -75,6 +75,8 @@ def ri_table(results: Mapping[Any, RelativeImprovement]) -> pd.DataFrame:
             "ri": r.ri,
             "ri_low": r.low,
             "ri_high": r.high,
+            "ri_n_valid": r.n_valid,
+            "n_boot": r.n_boot,
             "acc_method": r.acc_method,
             "acc_random": r.acc_random,
             "n_method": r.n_method,
@@ -111,33 +113,58 @@ def seed_table(spreads: Mapping[str, SeedSpread]) -> pd.DataFrame:
 
 
 def with_intervals(
-    df: pd.DataFrame, *, digits: int = 3, low: str = "_low", high: str = "_high"
+    df: pd.DataFrame,
+    *,
+    digits: int = 3,
+    low: str = "_low",
+    high: str = "_high",
+    valid: str = "_n_valid",
+    n_boot: str = "n_boot",
+    rank: str = "_rank",
+    denominator: str = "_denominator",
 ) -> pd.DataFrame:
-    """Fold ``x``, ``x{low}``, ``x{high}`` columns into one string column ``"x [lo, hi]"``.
+    """Fold a value and its interval columns into one string column, for print.
 
-    Columns without both partners are left alone; other numbers are not rounded here (the
-    writers do that).
+    * ``x``, ``x{low}``, ``x{high}`` become ``"0.593 [0.561, 0.628]"`` in column ``x``. Where a
+      ``x{valid}`` column (valid resamples) is below the row's ``n_boot`` column, the count is
+      appended: ``"0.12 [0.01, 0.30] (180 of 200 resamples valid)"``.
+    * A rank with its denominator, ``x{rank}`` (with its own interval and valid count) and
+      ``x{denominator}``, becomes ``"3 / 15,625 [1, 12]"`` in column ``x``, replacing the
+      fraction ``x`` (BR@K reads as a rank, never as ``0.000`` at n = 15,625).
+
+    The partner columns are dropped; columns without partners are left alone, other numbers are
+    not rounded here (the writers do that).
     """
     out = df.copy()
-    for col in list(df.columns):
-        lo, hi = f"{col}{low}", f"{col}{high}"
-        if lo in df.columns and hi in df.columns:
+    cols = set(df.columns)
+    drop: set[str] = set()
 
-            def fmt(row, col=col, lo=lo, hi=hi):
-                v, a, b = row[col], row[lo], row[hi]
-                if _missing(v):
-                    return ""
-                if _missing(a) or _missing(b):
-                    return f"{v:.{digits}f}"
-                return f"{v:.{digits}f} [{a:.{digits}f}, {b:.{digits}f}]"
+    def boot(row) -> Any:
+        return row[n_boot] if n_boot in cols else None
+
+    rank_cols = [c for c in df.columns if f"{c}{rank}" in cols and f"{c}{denominator}" in cols]
+    for col in rank_cols:
+        rk, den = f"{col}{rank}", f"{col}{denominator}"
+        lo, hi, nv = f"{rk}{low}", f"{rk}{high}", f"{rk}{valid}"
+
+        def fmt_rank(row, rk=rk, den=den, lo=lo, hi=hi, nv=nv):
+            text = format_rank(row[rk], row[den], row.get(lo), row.get(hi))
+            return text + valid_note(row.get(nv), boot(row)) if text else text
+
+        out[col] = df.apply(fmt_rank, axis=1)
+        drop |= {rk, lo, hi, nv, den, f"{col}{low}", f"{col}{high}", f"{col}{valid}"}
+    for col in df.columns:
+        if col in drop or col in rank_cols:
+            continue
+        lo, hi, nv = f"{col}{low}", f"{col}{high}", f"{col}{valid}"
+        if lo in cols and hi in cols:
+
+            def fmt(row, col=col, lo=lo, hi=hi, nv=nv):
+                return format_interval(row[col], row[lo], row[hi], digits, row.get(nv), boot(row))
 
             out[col] = df.apply(fmt, axis=1)
-            out = out.drop(columns=[lo, hi])
-    return out
-
-
-def _missing(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v))
+            drop |= {lo, hi, nv}
+    return out.drop(columns=[c for c in df.columns if c in drop])
 
 
 def _cell(v: Any, floatfmt: str) -> str:

@@ -2,8 +2,10 @@
 
 With no options it uses the data embedded in the package: for each NB201 dataset, the 200-epoch
 ground truth (seed mean) against the 12-epoch accuracy, #params and NASWOT, beside the
-benchmark's seed-to-seed agreement; the NAS-Bench-Suite-Zero proxies against the accuracy that
-suite recorded; and the NB101 sample's proxies (with a duplicate audit). --scores adds your own
+benchmark's seed agreement (seed vs seed, and one seed vs the mean of the others); the
+NAS-Bench-Suite-Zero proxies against the accuracy that suite recorded (its failure value -1e8
+excluded as missing and counted, unless --zc-sentinels keep); and the NB101 sample's proxies
+(with a duplicate audit). --scores adds your own
 score tables (CSV or HDF5 keyed by `index`, `arch_str` or `module_hash`).
 """
 
@@ -46,6 +48,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="leave out NASWOT and NAS-Bench-Suite-Zero",
     )
     p.add_argument("--no-nb101", action="store_true", help="leave out the NB101 sample section")
+    p.add_argument(
+        "--zc-sentinels",
+        choices=("exclude", "keep"),
+        default="exclude",
+        help="NAS-Bench-Suite-Zero's failure value -1e8: exclude as missing (default, counted in "
+        "the report) or keep as a score",
+    )
     p.add_argument("--force", action="store_true", help="replace an existing report folder")
     p.add_argument("--no-progress", action="store_true")
 
@@ -62,6 +71,7 @@ def run(args) -> int:
         figures=args.figures,
         embedded_scores=not args.no_embedded_scores,
         nb101_sample=not args.no_nb101,
+        zc_sentinels=args.zc_sentinels,
     )
     if args.target:
         targets = {}

@@ -110,3 +110,14 @@ def test_ri_table():
     df = ri_table(res)
     assert list(df.columns[:3]) == ["ri", "ri_low", "ri_high"]
     assert df.loc[("CIFAR10", "DARTS"), "ri"] == pytest.approx(100 * 0.32 / 96.92)
+
+
+def test_ri_counts_undefined_resamples():
+    # a resampled random baseline with mean 0 has no RI: counted out of n_valid, not dropped
+    rand = np.array([-1.0, -1.0, 1.0, 1.0, 1.0, 1.0])  # mean 1/3; 3 + 3 draws average to 0
+    r = relative_improvement([1.0, 2.0], rand, n_boot=400, seed=3)
+    finite = np.isfinite(r.replicates)
+    assert 0 < (~finite).sum() and r.n_valid == finite.sum() < 400
+    lo, hi = np.quantile(r.replicates[finite], [0.025, 0.975])
+    assert (r.low, r.high) == pytest.approx((lo, hi))
+    assert relative_improvement(97.2, 96.9).n_valid is None  # no interval, no count

@@ -13,10 +13,13 @@ from nasbench_tools.analysis import (
     ErrorEDFDisplay,
     ProxyScatterDisplay,
     RankChangeDisplay,
+    RankingDisplay,
     RIBarDisplay,
     bootstrap_ci,
     kendall_tau,
+    rank_reports,
     relative_improvement,
+    seed_agreement,
     spearman_rho,
 )
 
@@ -68,9 +71,10 @@ def test_correlation_budget_display(nb201_gt):
     assert d.budgets.tolist() == [12, 200]
     ref = bootstrap_ci(gt, budgets[12], n_boot=30, seed=0)
     assert (d.values[0], d.low[0], d.high[0]) == pytest.approx((ref.estimate, ref.low, ref.high))
-    assert d.n_used.tolist() == [15_625, 15_625]
-    d.plot(ceiling=0.91)
-    assert d.band_ is not None and d.ceiling_ is not None
+    assert d.n_used.tolist() == [15_625, 15_625] and d.n_valid.tolist() == [30, 30]
+    d.plot(reference=0.91)
+    assert d.band_ is not None and d.reference_ is not None
+    assert d.reference_.get_label() == "seed vs seed 0.910"
     plain = CorrelationBudgetDisplay.from_scores(gt, budgets, n_boot=0, metric="spearman_rho")
     assert plain.low is None and plain.values[1] == pytest.approx(
         spearman_rho(gt, budgets[200]).statistic
@@ -124,3 +128,27 @@ def test_displays_on_subplots():
     a = RankChangeDisplay.from_scores([1, 2, 3], [1, 3, 2]).plot(ax=axes[0])
     b = ErrorEDFDisplay.from_errors({"x": [1.0, 2.0]}).plot(ax=axes[1])
     assert a.figure_ is b.figure_ is fig
+
+
+def test_ranking_display_shows_seed_agreement_as_reference_lines(nb201_gt):
+    gt = nb201_gt
+    y = gt["c10_valid200_mean"]
+    reports = rank_reports(
+        y, {"12 epochs": gt["e12_cifar10_val"], "#params": gt["c10_params_mb"]}, n_boot=20, seed=0
+    )
+    runs = {s: gt[f"c10_valid200_s{s}"] for s in (777, 888, 999)}
+    sa = seed_agreement(runs, n_boot=20, seed=0, nan_policy="omit")
+    d = RankingDisplay.from_reports(reports, seed_agreement=sa)
+    assert d.names == ["12 epochs", "#params"]  # best first
+    assert d.references == {
+        "seed vs seed (mean of 3 pairs)": (sa.between.value, sa.between.low, sa.between.high),
+        "one seed vs mean of the others (mean of 3)": (sa.rest.value, sa.rest.low, sa.rest.high),
+    }
+    d.plot()
+    labels = [t.get_text() for t in d.ax_.get_legend().get_texts()]
+    assert labels[0] == f"seed vs seed (mean of 3 pairs): {sa.between.value:.3f}"
+    assert not any("ceiling" in lab.lower() for lab in labels)
+    two = seed_agreement({777: runs[777], 888: runs[888]}, n_boot=0)
+    assert list(RankingDisplay.seed_references(two)) == ["seed 777 vs seed 888"]
+    with pytest.raises(AnalysisError, match="seed agreement is"):
+        RankingDisplay.from_reports(reports, metric="spearman_rho", seed_agreement=two)

@@ -147,3 +147,50 @@ def test_forty_full_size_reports_under_a_minute(nb201_gt):
         for s in proxies:
             rank_report(y, s, nan_policy="omit")
     assert time.perf_counter() - t < 60.0
+
+
+def _valid_resamples(x, y, n_boot, seed):
+    """How many resamples leave both sides with two or more distinct values (tau defined)."""
+    from nasbench_tools.analysis import bootstrap_weights
+
+    count = 0
+    for w in bootstrap_weights(len(x), n_boot, seed):
+        for col in w.T:
+            idx = np.repeat(np.arange(len(x)), col)
+            count += np.unique(x[idx]).size > 1 and np.unique(y[idx]).size > 1
+    return count
+
+
+def test_undefined_resamples_are_counted_in_every_estimate():
+    # the defect: undefined resamples were dropped from the interval without a count
+    from nasbench_tools.analysis import depth_gap_report, depth_gap_table, with_intervals
+
+    x = np.array([1.0, 2.0, 3.0, 4.0])
+    y = np.array([1.0, 3.0, 2.0, 4.0])
+    expected = _valid_resamples(x, y, 200, 1)
+    assert 150 < expected < 200
+    r = rank_report(x, y, k=(2,), n_boot=200, seed=1)
+    assert (r.kendall_tau.n_valid, r.kendall_tau.n_boot) == (expected, 200)
+    assert r.kendall_tau.n_invalid == 200 - expected
+    assert r.spearman_rho.n_valid == expected
+    assert r.p_at_top_k[2].n_valid == 200  # defined on every resample
+    d = r.as_dict()
+    assert d["kendall_tau_n_valid"] == expected and d["p_at_top_2_n_valid"] == 200
+    printed = with_intervals(rank_table({"p": r})).loc["p"]
+    assert printed["kendall_tau"].endswith(f"({expected} of 200 resamples valid)")
+    assert "resamples valid" not in printed["p_at_top_2"]
+    assert r.kendall_tau.format().endswith(f"({expected} of 200 resamples valid)")
+    g = depth_gap_report(x, y, n_boot=200, seed=1, k=(1,))
+    assert (g.kendall_tau.n_valid, g.kendall_tau.n_boot) == (expected, 200)
+    table = depth_gap_table(g)
+    assert table.loc["tau-b (a vs b) valid resamples", "value"] == f"{expected} of 200"
+    assert "spearman rho valid resamples" in table.index
+    assert not any("valid resamples" in q for q in depth_gap_table(_big_gap()).index)
+
+
+def _big_gap():
+    from nasbench_tools.analysis import depth_gap_report
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=60)
+    return depth_gap_report(a, a + rng.normal(size=60), n_boot=50, seed=0)

@@ -79,3 +79,39 @@ def test_seed_table_and_errors(zc_cifar10):
     assert list(df.columns[:2]) == ["seed 0", "seed 1"] and df.loc["mixed", "ddof"] == 1
     with pytest.raises(AnalysisError):
         rank_table({})
+
+
+def test_br_at_k_prints_as_rank_with_denominator(nb201_gt):
+    # the defect: at n = 15,625 BR@K printed as "0.000 [0.000, 0.000]"
+    gt = nb201_gt
+    y, s = gt["c10_valid200_mean"].to_numpy(), gt["e12_cifar10_val"].to_numpy()
+    reps = rank_reports(y, {"12 epochs": s}, k=(10,), n_boot=20, seed=0)
+    r = reps["12 epochs"]
+    # naive oracle: the 10 highest scores (no tie at the 10th place here), their best true rank
+    top = np.argsort(-s, kind="stable")[:10]
+    assert s[top[-1]] > np.sort(s)[-11]
+    best = 1 + int((y > y[top].max()).sum())
+    assert r.br_rank_at_k[10].value == best and r.br_at_k[10].value == best / 15_625
+    d = r.as_dict()
+    assert (d["br_at_10_rank"], d["br_at_10_denominator"]) == (best, 15_625)
+    assert d["br_at_10"] == pytest.approx(best / 15_625)
+    assert d["br_at_10_rank_low"] == pytest.approx(d["br_at_10_low"] * 15_625)
+    printed = with_intervals(rank_table(reps)).loc["12 epochs", "br_at_10"]
+    lo, hi = r.br_rank_at_k[10].low, r.br_rank_at_k[10].high
+    assert printed == f"{best} / 15,625 [{lo:.1f}, {hi:.1f}]".replace(".0,", ",").replace(
+        ".0]", "]"
+    )
+    assert r.br_text(10) == printed
+    text = to_markdown(with_intervals(rank_table(reps)))
+    assert "0.000 [0.000, 0.000]" not in text.split("br_at_10")[-1]
+    for col in ("br_at_10_rank", "br_at_10_denominator", "br_at_10_low", "br_at_10_n_valid"):
+        assert col not in with_intervals(rank_table(reps)).columns
+
+
+def test_format_rank_cases():
+    from nasbench_tools.analysis._common import format_rank
+
+    assert format_rank(3.0, 15_625) == "3 / 15,625"
+    assert format_rank(2.5, 32, 1.0, 6.25) == "2.5 / 32 [1, 6.2]"
+    assert format_rank(1234.0, 15_625, 1000.04, 2000.0) == "1,234 / 15,625 [1,000, 2,000]"
+    assert format_rank(float("nan"), 10) == ""

@@ -66,3 +66,33 @@ def test_arch_string_keys_and_errors(tmp_path):
         t["nope"]
     with pytest.raises(NasbenchToolsError, match="no such score table"):
         ScoreTable.read(tmp_path / "missing.csv")
+
+
+@pytest.mark.parametrize("dataset", ["cifar10", "cifar100", "ImageNet16-120"])
+def test_zc_failure_sentinels_become_nan_with_counts(dataset):
+    # the defect: NASLib's -1e8 ("the proxy came out NaN or inf") entered correlations as a score
+    from nasbench_tools.groundtruth.formats.embedded_csv import embedded_path
+
+    raw = pd.read_csv(embedded_path("nb201_zc_suite_zero_725archs.csv.gz"))
+    raw = raw[raw.dataset == dataset].reset_index(drop=True)
+    t = load_scores("nb201-zc", dataset=dataset)
+    kept = load_scores("nb201-zc", dataset=dataset, sentinels="keep")
+    sent = t.meta["sentinels"]
+    assert sent["policy"] == "exclude" and kept.meta["sentinels"]["policy"] == "keep"
+    for p in t.meta["proxies"]:
+        hit = (raw[p] == -1e8).to_numpy()
+        assert sent["counts"][p] == kept.meta["sentinels"]["counts"][p] == hit.sum()
+        assert np.isnan(t[p][hit]).all() and not np.isnan(t[p][~hit]).any()
+        np.testing.assert_array_equal(t[p][~hit], raw[p].to_numpy()[~hit])
+        np.testing.assert_array_equal(kept[p], raw[p].to_numpy())
+    nonzero = {p: n for p, n in sent["counts"].items() if n}
+    assert nonzero == {"jacov": 1, "epe_nas": 9 if dataset == "ImageNet16-120" else 1}
+    # nwot = -inf (a singular kernel's log-determinant) is a real, lowest score: kept, counted
+    assert t.meta["infinite"]["nwot"] == 1 and np.isneginf(t["nwot"]).sum() == 1
+
+
+def test_nb101_zc_has_no_sentinels_and_bad_policy_is_refused():
+    t = load_scores("nb101-zc")
+    assert set(t.meta["sentinels"]["counts"].values()) == {0}
+    with pytest.raises(NasbenchToolsError, match="sentinels must be one of"):
+        load_scores("nb101-zc", sentinels="drop")
