@@ -18,13 +18,13 @@ few valid pairs, constant input, NaN under ``nan_policy="raise"`` all raise
 """
 
 from ..errors import AnalysisError
-from ._common import DEFAULT_N_BOOT, MetricResult
 from .baselines import (
     RelativeImprovement,
     expected_random_accuracy,
     random_baseline,
     relative_improvement,
 )
+from .bootstrap import BOOTSTRAP_METRICS, DEFAULT_N_BOOT, bootstrap_weights
 from .depth_gap import DepthGapReport, NoiseFloor, depth_gap_report
 from .displays import (
     CorrelationBudgetDisplay,
@@ -35,6 +35,7 @@ from .displays import (
     RankingDisplay,
     RIBarDisplay,
 )
+from .rank_summary import DEFAULT_REPORT_N_BOOT, RankReport, rank_report, rank_reports
 from .ranking import (
     SPARSE_TAU_VARIANTS,
     DuplicateAudit,
@@ -50,7 +51,7 @@ from .ranking import (
     spearman_rho,
     weighted_tau,
 )
-from .report import DEFAULT_REPORT_N_BOOT, Estimate, RankReport, rank_report, rank_reports
+from .results import Estimate, MetricResult
 from .tables import (
     depth_gap_table,
     rank_table,
@@ -62,14 +63,12 @@ from .tables import (
     with_intervals,
 )
 from .uncertainty import (
-    BOOTSTRAP_METRICS,
     BootstrapResult,
     PairedBootstrapTest,
     SeedAgreement,
     SeedSpread,
     across_seeds,
     bootstrap_ci,
-    bootstrap_weights,
     paired_bootstrap_test,
     seed_agreement,
     seed_spread,

@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import AnalysisError
-from ._common import DEFAULT_N_BOOT, check_confidence, check_n_boot, prepare, rng_from, seed_label
+from ._common import check_confidence, check_n_boot, prepare, rng_from, seed_label
+from .bootstrap import DEFAULT_N_BOOT
 
 __all__ = [
     "RelativeImprovement",
@@ -89,6 +90,31 @@ def _ri(m: np.ndarray | float, r: np.ndarray | float) -> np.ndarray | float:
     return 100.0 * (m - r) / r
 
 
+def _resampled_means(v: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """Means of ``n_boot`` resamples of ``v`` (``v``'s mean repeated for a single value)."""
+    if v.size > 1:
+        return v[rng.integers(0, v.size, size=(n_boot, v.size))].mean(axis=1)
+    return np.full(n_boot, float(v.mean()))
+
+
+def _ri_interval(
+    m: np.ndarray, r: np.ndarray, n_boot: int, confidence: float, rng: np.random.Generator
+) -> tuple[float, float, int, np.ndarray]:
+    """Percentile interval of RI with the method's runs and the random draws resampled
+    independently (the method first): ``(low, high, n_valid, replicates)``."""
+    bm = _resampled_means(m, n_boot, rng)
+    br = _resampled_means(r, n_boot, rng)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        reps = _ri(bm, br)
+    finite = reps[np.isfinite(reps)]
+    alpha = 1.0 - confidence
+    if finite.size >= 2:
+        low, high = (float(v) for v in np.quantile(finite, [alpha / 2, 1 - alpha / 2]))
+    else:
+        low = high = float("nan")
+    return low, high, int(finite.size), reps
+
+
 def relative_improvement(
     acc_method: Any,
     acc_random: Any,
@@ -141,26 +167,7 @@ def relative_improvement(
     n_valid = None
     reps = np.zeros(0)
     if n_boot and (m.size > 1 or r.size > 1):
-        rng = rng_from(seed, where)
-        bm = (
-            m[rng.integers(0, m.size, size=(n_boot, m.size))].mean(axis=1)
-            if m.size > 1
-            else np.full(n_boot, mm)
-        )
-        br = (
-            r[rng.integers(0, r.size, size=(n_boot, r.size))].mean(axis=1)
-            if r.size > 1
-            else np.full(n_boot, mr)
-        )
-        with np.errstate(divide="ignore", invalid="ignore"):
-            reps = _ri(bm, br)
-        finite = reps[np.isfinite(reps)]
-        n_valid = int(finite.size)
-        alpha = 1.0 - confidence
-        if n_valid >= 2:
-            low, high = (float(v) for v in np.quantile(finite, [alpha / 2, 1 - alpha / 2]))
-        else:
-            low = high = float("nan")
+        low, high, n_valid, reps = _ri_interval(m, r, n_boot, confidence, rng_from(seed, where))
     p = None
     if m.size > 1 and r.size > 1:
         from scipy.stats import ttest_ind

@@ -33,20 +33,25 @@ import numpy as np
 
 from ..errors import AnalysisError
 from ._common import (
-    DEFAULT_N_BOOT,
-    Estimate,
     check_choice,
     check_confidence,
     check_ks,
     check_n_boot,
-    format_rank,
     prepare,
     rng_from,
     seed_label,
 )
-from ._engine import PairStats
+from .bootstrap import (
+    CI_METHODS,
+    DEFAULT_N_BOOT,
+    PairStats,
+    Request,
+    estimate,
+    point_values,
+    replicates,
+)
 from .ranking import kendall_tau
-from .uncertainty import CI_METHODS, _estimate, _evaluate, _replicates, _Request
+from .results import Estimate, format_rank
 
 __all__ = ["DepthGapReport", "NoiseFloor", "depth_gap_report"]
 
@@ -250,6 +255,70 @@ def depth_gap_report(
     n_boot = check_n_boot(n_boot, where, allow_zero=False)
     confidence = check_confidence(confidence, where)
     check_choice("method", method, CI_METHODS, where)
+    inp = _inputs(acc_a, acc_b, names, noise_a, noise_b, noise_paired, proxy, k, nan_policy, where)
+    rng = rng_from(seed, where)
+    depth = PairStats(inp.x, inp.y)
+    est = _point_estimates(depth, inp)
+    joint = _joint_replicates(depth, inp, n_boot, rng)
+    floors, noise_reps = _noise_floors(inp, joint, n_boot, rng, confidence, method, nan_policy)
+    depth_reps = joint["depth"]
+    tau_e = estimate(est[_TAU], depth_reps[_TAU], confidence, method)
+    # the depth gap beyond seed noise: tau_noise - tau_depth, over the same resamples
+    delta = {
+        label: estimate(
+            nf.tau.value - tau_e.value, noise_reps[label] - depth_reps[_TAU], confidence, method
+        )
+        for label, nf in floors.items()
+    }
+    return DepthGapReport(
+        names=inp.names,
+        n_used=inp.x.size,
+        n_omitted=inp.n_omitted,
+        kendall_tau=tau_e,
+        spearman_rho=estimate(est["spearman_rho"], depth_reps["spearman_rho"], confidence, method),
+        pearson_r=estimate(est["pearson_r"], depth_reps["pearson_r"], confidence, method),
+        **_top_k_fields(est, inp),
+        **_shift_fields(depth, inp.x, inp.y),
+        noise=floors,
+        delta=delta,
+        significant={label: bool(de.low > 0 or de.high < 0) for label, de in delta.items()},
+        proxy=_proxy_taus(inp, joint, confidence, method),
+        n_boot=n_boot,
+        confidence=confidence,
+        ci_method=method,
+        seed=seed_label(seed),
+        replicates={
+            "tau": depth_reps[_TAU],
+            **{f"noise:{k_}": r for k_, r in noise_reps.items()},
+        },
+    )
+
+
+#: Label of Kendall tau-b in the bootstrap engine.
+_TAU = "kendall_tau_b"
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """The checked inputs: the setting labels, the (seed-mean) accuracies ``x`` (setting a) and
+    ``y`` (setting b) and the proxy on the pairs kept by the NaN policy, each setting's two noise
+    seeds (``None`` if not given) and whether they are paired with ``x``/``y``, the K sizes."""
+
+    names: tuple[str, str]
+    x: np.ndarray
+    y: np.ndarray
+    proxy: np.ndarray | None
+    noise: dict[str, tuple[Any, Any] | None]
+    paired: dict[str, bool]
+    n_omitted: int
+    ks: tuple[int, ...]
+
+
+def _inputs(
+    acc_a, acc_b, names, noise_a, noise_b, noise_paired, proxy, k, nan_policy, where
+) -> _Inputs:
+    """Check the arguments, take the seed noise from seed rows where not given, and drop the
+    pairs the NaN policy drops (from every paired vector at once)."""
     names = tuple(str(s) for s in names)
     if len(names) != 2:
         raise AnalysisError(f"{where}: names must be two labels, got {names!r}")
@@ -272,121 +341,131 @@ def depth_gap_report(
             cols[f"noise:{label}:0"], cols[f"noise:{label}:1"] = pr
     vecs, n_omitted = prepare(cols, where=where, nan_policy=nan_policy, min_n=3, finite=True)
     v = dict(zip(cols, vecs))
-    x, y = v["acc_a"], v["acc_b"]
-    n = x.size
+    for label, pr in noise_in.items():
+        if pr is not None and paired[label]:
+            noise_in[label] = (v[f"noise:{label}:0"], v[f"noise:{label}:1"])
+    n = v["acc_a"].size
     if k is None:
         ks = tuple(sorted({kk for kk in (1, 5, 10, math.ceil(0.1 * n)) if kk <= n}))
     else:
         ks = check_ks(tuple(k), n, where)
+    return _Inputs(names, v["acc_a"], v["acc_b"], v.get("proxy"), noise_in, paired, n_omitted, ks)
 
-    from scipy.stats import kendalltau, rankdata
 
-    rng = rng_from(seed, where)
-    depth = PairStats(x, y)
-    reqs = [_Request("kendall_tau"), _Request("spearman_rho"), _Request("pearson_r")]
-    est = {lab: float(val[0]) for lab, val in _evaluate(depth, None, reqs).items()}
-    # top-k sets are taken at a (the search setting, the "score" role) and ranked at b (the
-    # "truth" role): BR@k is the best b-rank among the a-top-k
-    topk_reqs = [_Request("p_at_top_k", kk) for kk in ks]
-    topk_reqs += [_Request("br_rank_at_k", kk) for kk in ks]
-    topk = _evaluate(PairStats(y, x), None, topk_reqs)
-    est.update({lab: float(val[0]) for lab, val in topk.items()})
-    counts = depth.compute(None, {"tau_counts"})
+def _point_estimates(depth: PairStats, inp: _Inputs) -> dict[str, float]:
+    """tau-b, rho and r between the settings; P@topK and BR@K with the top-k sets taken at a
+    (the search setting, the "score" role) and ranked at b (the "truth" role)."""
+    reqs = [Request("kendall_tau"), Request("spearman_rho"), Request("pearson_r")]
+    est = point_values(depth, reqs)
+    topk_reqs = [Request("p_at_top_k", kk) for kk in inp.ks]
+    topk_reqs += [Request("br_rank_at_k", kk) for kk in inp.ks]
+    est.update(point_values(PairStats(inp.y, inp.x), topk_reqs))
+    return est
 
+
+def _joint_replicates(
+    depth: PairStats, inp: _Inputs, n_boot: int, rng: np.random.Generator
+) -> dict[str, dict[str, np.ndarray]]:
+    """Replicates of everything on the same architectures, over the same resamples: the depth
+    pair (tau, rho, r), the proxy against a and against b, and each paired noise floor."""
+    tau = [Request("kendall_tau")]
     structures = [depth]
-    requests = [reqs]
+    requests = [[Request("kendall_tau"), Request("spearman_rho"), Request("pearson_r")]]
     tags = ["depth"]
-    if proxy is not None:
-        structures += [PairStats(x, v["proxy"]), PairStats(y, v["proxy"])]
-        requests += [[_Request("kendall_tau")], [_Request("kendall_tau")]]
+    if inp.proxy is not None:
+        structures += [PairStats(inp.x, inp.proxy), PairStats(inp.y, inp.proxy)]
+        requests += [tau, tau]
         tags += ["proxy_a", "proxy_b"]
-    for label, pr in noise_in.items():
-        if pr is not None and paired[label]:
-            structures.append(PairStats(v[f"noise:{label}:0"], v[f"noise:{label}:1"]))
-            requests.append([_Request("kendall_tau")])
+    for label, pr in inp.noise.items():
+        if pr is not None and inp.paired[label]:
+            structures.append(PairStats(*pr))
+            requests.append(tau)
             tags.append(f"noise:{label}")
-    joint = dict(zip(tags, _replicates(structures, requests, n, n_boot, rng)))
+    return dict(zip(tags, replicates(structures, requests, inp.x.size, n_boot, rng)))
 
-    tau_label = "kendall_tau_b"
-    noise_floors: dict[str, NoiseFloor] = {}
-    noise_reps: dict[str, np.ndarray] = {}
-    for label, pr in noise_in.items():
+
+def _noise_floors(
+    inp: _Inputs,
+    joint: dict[str, dict[str, np.ndarray]],
+    n_boot: int,
+    rng: np.random.Generator,
+    confidence: float,
+    method: str,
+    nan_policy: str,
+) -> tuple[dict[str, NoiseFloor], dict[str, np.ndarray]]:
+    """Each setting's seed-vs-seed tau with its interval: paired noise from the joint
+    replicates, unpaired noise resampled on its own (after the joint resamples, in setting
+    order), and the replicates of each."""
+    floors: dict[str, NoiseFloor] = {}
+    reps_of: dict[str, np.ndarray] = {}
+    for label, pr in inp.noise.items():
         if pr is None:
             continue
-        if paired[label]:
-            s1, s2 = v[f"noise:{label}:0"], v[f"noise:{label}:1"]
-            reps = joint[f"noise:{label}"][tau_label]
+        if inp.paired[label]:
+            s1, s2 = pr
+            reps = joint[f"noise:{label}"][_TAU]
         else:
             (s1, s2), _ = prepare(
                 {"seed_x": pr[0], "seed_y": pr[1]},
-                where=f"{where} ({label} noise)",
+                where=f"depth_gap_report ({label} noise)",
                 nan_policy=nan_policy,
                 min_n=3,
             )
             ps = PairStats(s1, s2)
-            reps = _replicates([ps], [[_Request("kendall_tau")]], s1.size, n_boot, rng)[0][
-                tau_label
-            ]
-        t = kendall_tau(s1, s2).statistic
-        tau_nf = _estimate(t, reps, confidence, method)
-        noise_floors[label] = NoiseFloor(label, tau_nf, int(s1.size), paired[label])
-        noise_reps[label] = reps
+            reps = replicates([ps], [[Request("kendall_tau")]], s1.size, n_boot, rng)[0][_TAU]
+        tau_nf = estimate(kendall_tau(s1, s2).statistic, reps, confidence, method)
+        floors[label] = NoiseFloor(label, tau_nf, int(s1.size), inp.paired[label])
+        reps_of[label] = reps
+    return floors, reps_of
 
-    def ci(reps: np.ndarray, value: float) -> Estimate:
-        return _estimate(value, reps, confidence, method)
 
-    depth_reps = joint["depth"]
-    tau_e = ci(depth_reps[tau_label], est[tau_label])
-    delta, significant = {}, {}
-    for label, nf in noise_floors.items():
-        d_reps = noise_reps[label] - depth_reps[tau_label]
-        de = ci(d_reps, nf.tau.value - tau_e.value)
-        delta[label] = de
-        significant[label] = bool(de.low > 0 or de.high < 0)
+def _proxy_taus(
+    inp: _Inputs, joint: dict[str, dict[str, np.ndarray]], confidence: float, method: str
+) -> dict[str, Estimate] | None:
+    """The proxy's tau against a and against b, and their paired difference (None without one)."""
+    if inp.proxy is None:
+        return None
+    ta, tb = joint["proxy_a"][_TAU], joint["proxy_b"][_TAU]
+    va = kendall_tau(inp.x, inp.proxy).statistic
+    vb = kendall_tau(inp.y, inp.proxy).statistic
+    return {
+        "tau_a": estimate(va, ta, confidence, method),
+        "tau_b": estimate(vb, tb, confidence, method),
+        "difference": estimate(vb - va, tb - ta, confidence, method),
+    }
 
-    proxy_out = None
-    if proxy is not None:
-        ta = joint["proxy_a"][tau_label]
-        tb = joint["proxy_b"][tau_label]
-        va = kendall_tau(x, v["proxy"]).statistic
-        vb = kendall_tau(y, v["proxy"]).statistic
-        proxy_out = {"tau_a": ci(ta, va), "tau_b": ci(tb, vb), "difference": ci(tb - ta, vb - va)}
 
+def _top_k_fields(est: dict[str, float], inp: _Inputs) -> dict[str, dict]:
+    """P@topK, the expected overlap ``k * P@topK`` and BR@k (rank, fraction) per k."""
+    n = inp.x.size
+    return {
+        "p_at_k": {kk: est[f"p_at_top_k@{kk}"] for kk in inp.ks},
+        "overlap": {kk: kk * est[f"p_at_top_k@{kk}"] for kk in inp.ks},
+        "br_at_k": {
+            kk: (est[f"br_rank_at_k@{kk}"], est[f"br_rank_at_k@{kk}"] / n) for kk in inp.ks
+        },
+    }
+
+
+def _shift_fields(depth: PairStats, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """Kendall p-value, rank displacement, (dis)concordant shares, accuracy shift and the
+    least-squares line ``y ~ slope * x + intercept``."""
+    from scipy.stats import kendalltau, rankdata
+
+    counts = depth.compute(None, {"tau_counts"})
+    n0 = float(counts["n_pairs"][0])
     # 1-based average ranks, best (largest) first
     shift = np.abs(rankdata(-x) - rankdata(-y))
     d = y - x
     slope, intercept = np.polyfit(x, y, 1)
-    n0 = float(counts["n_pairs"][0])
-
-    return DepthGapReport(
-        names=names,
-        n_used=n,
-        n_omitted=n_omitted,
-        kendall_tau=tau_e,
-        kendall_pvalue=float(kendalltau(x, y).pvalue),
-        spearman_rho=ci(depth_reps["spearman_rho"], est["spearman_rho"]),
-        pearson_r=ci(depth_reps["pearson_r"], est["pearson_r"]),
-        p_at_k={kk: est[f"p_at_top_k@{kk}"] for kk in ks},
-        overlap={kk: kk * est[f"p_at_top_k@{kk}"] for kk in ks},
-        br_at_k={kk: (est[f"br_rank_at_k@{kk}"], est[f"br_rank_at_k@{kk}"] / n) for kk in ks},
-        rank_shift_mean=float(shift.mean()),
-        rank_shift_max=float(shift.max()),
-        discordant_fraction=float(counts["n_discordant"][0]) / n0,
-        concordant_fraction=float(counts["n_concordant"][0]) / n0,
-        shift_mean=float(d.mean()),
-        shift_sd=float(d.std(ddof=1)),
-        slope=float(slope),
-        intercept=float(intercept),
-        noise=noise_floors,
-        delta=delta,
-        significant=significant,
-        proxy=proxy_out,
-        n_boot=n_boot,
-        confidence=confidence,
-        ci_method=method,
-        seed=seed_label(seed),
-        replicates={
-            "tau": depth_reps[tau_label],
-            **{f"noise:{k_}": r for k_, r in noise_reps.items()},
-        },
-    )
+    return {
+        "kendall_pvalue": float(kendalltau(x, y).pvalue),
+        "rank_shift_mean": float(shift.mean()),
+        "rank_shift_max": float(shift.max()),
+        "discordant_fraction": float(counts["n_discordant"][0]) / n0,
+        "concordant_fraction": float(counts["n_concordant"][0]) / n0,
+        "shift_mean": float(d.mean()),
+        "shift_sd": float(d.std(ddof=1)),
+        "slope": float(slope),
+        "intercept": float(intercept),
+    }

@@ -46,8 +46,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import AnalysisError
-from ._common import MetricResult, check_choice, check_k, prepare
+from ._common import check_choice, check_k, prepare
 from ._engine import PairStats
+from .results import MetricResult
 
 __all__ = [
     "SPARSE_TAU_VARIANTS",
@@ -63,6 +64,7 @@ __all__ = [
     "pearson_r",
     "sparse_kendall_tau",
     "spearman_rho",
+    "tau_from_counts",
     "weighted_tau",
 ]
 
@@ -76,8 +78,8 @@ def _pair(y_true, y_score, where, nan_policy, **kw):
     return x, y, n_omitted
 
 
-def _tau_from_counts(c: Mapping[str, np.ndarray], variant: str) -> np.ndarray:
-    """Kendall tau (arrays over resamples) from the engine's pair counts."""
+def tau_from_counts(c: Mapping[str, np.ndarray], variant: str) -> np.ndarray:
+    """Kendall tau (arrays over resamples) from the sort engine's pair counts (``tau_counts``)."""
     s = (c["n_concordant"] - c["n_discordant"]).astype(float)
     n0 = c["n_pairs"].astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -142,7 +144,7 @@ def kendall_tau(
     check_choice("variant", variant, TAU_VARIANTS, where)
     x, y, n_omitted = _pair(y_true, y_score, where, nan_policy)
     c = PairStats(x, y).compute(None, {"tau_counts"})
-    tau = float(_tau_from_counts(c, variant)[0])
+    tau = float(tau_from_counts(c, variant)[0])
     info = {"variant": variant}
     info.update(
         {
@@ -338,7 +340,7 @@ def sparse_kendall_tau(
                 f"{where}: after {variant!r} binning at {resolution} points, {name} has a single level; tau is undefined"
             )
     c = PairStats(a, b).compute(None, {"tau_counts"})
-    tau = float(_tau_from_counts(c, "b")[0])
+    tau = float(tau_from_counts(c, "b")[0])
     info = {
         "variant": variant,
         "resolution": float(resolution),

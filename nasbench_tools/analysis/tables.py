@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AnalysisError
-from ._common import _missing, format_interval, format_rank, valid_note
+from .results import format_interval, format_rank, is_missing, valid_note
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from .baselines import RelativeImprovement
     from .depth_gap import DepthGapReport
-    from .report import RankReport
+    from .rank_summary import RankReport
     from .uncertainty import SeedSpread
 
 __all__ = [
@@ -168,7 +168,7 @@ def with_intervals(
 
 
 def _cell(v: Any, floatfmt: str) -> str:
-    if _missing(v):
+    if is_missing(v):
         return ""
     if isinstance(v, bool):
         return "yes" if v else "no"

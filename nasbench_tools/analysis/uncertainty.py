@@ -2,8 +2,8 @@
 
 The bootstrap resamples **architectures** (pairs) with replacement. A resample is the original
 sample with integer weights, so every resample reuses one sorted structure and ``B`` resamples
-are evaluated together as a ``(n, B)`` weight matrix (:mod:`nasbench_tools.analysis._engine`);
-nothing is re-sorted per resample. On this shared 2-core machine one pair of 15,625
+are evaluated together as a ``(n, B)`` weight matrix by the bootstrap engine
+(:mod:`nasbench_tools.analysis.bootstrap`); nothing is re-sorted per resample. On this shared 2-core machine one pair of 15,625
 architectures with 200 resamples of Kendall tau, Spearman, Pearson, weighted tau, P@K and BR@K
 takes about 0.9 s (0.6 s of CPU); 1000 resamples of Kendall tau alone take 2.0 s.
 
@@ -23,7 +23,7 @@ works, through a slower loop over materialised resamples.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,198 +31,44 @@ import numpy as np
 
 from ..errors import AnalysisError
 from ._common import (
-    DEFAULT_N_BOOT,
-    Estimate,
     as_vector,
     check_choice,
     check_confidence,
-    check_k,
     check_n_boot,
     prepare,
     rng_from,
     seed_label,
 )
-from ._engine import PairStats
-from .ranking import TAU_VARIANTS, _tau_from_counts
+from .bootstrap import (
+    BOOTSTRAP_METRICS,
+    CI_METHODS,
+    DEFAULT_N_BOOT,
+    MetricSpec,
+    PairStats,
+    bootstrap_weights,
+    callable_replicates,
+    estimate,
+    evaluate,
+    interval,
+    make_request,
+    point_values,
+    replicates,
+)
+from .results import Estimate
 
 __all__ = [
-    "BOOTSTRAP_METRICS",
     "BootstrapResult",
     "PairedBootstrapTest",
     "SeedAgreement",
     "SeedSpread",
     "across_seeds",
     "bootstrap_ci",
-    "bootstrap_weights",
     "paired_bootstrap_test",
     "seed_agreement",
     "seed_spread",
 ]
 
-CI_METHODS = ("percentile", "basic")
 ALTERNATIVES = ("greater", "less", "two-sided")
-# largest weight matrix built at once (elements); resamples are processed in chunks below it
-_CHUNK_ELEMENTS = 4_000_000
-
-
-# --- metric registry -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Spec:
-    """How a named metric maps onto the engine."""
-
-    engine: str
-    values: Callable[[Mapping[str, np.ndarray], int | None, str], np.ndarray]
-    needs_k: bool = False
-    finite: bool = False
-    nonconstant: bool = True
-
-    def label(self, name: str, k: int | None, variant: str) -> str:
-        if name == "kendall_tau":
-            return f"kendall_tau_{variant}"
-        return name if k is None else f"{name}@{k}"
-
-
-def _topk_values(stat: str) -> Callable:
-    return lambda out, k, variant: out[f"{stat}:{k}"]
-
-
-#: Metrics the fast bootstrap knows by name.
-BOOTSTRAP_METRICS: dict[str, _Spec] = {
-    "kendall_tau": _Spec("tau_counts", lambda out, k, v: _tau_from_counts(out, v)),
-    "spearman_rho": _Spec("spearman", lambda out, k, v: out["spearman"]),
-    "pearson_r": _Spec("pearson", lambda out, k, v: out["pearson"], finite=True),
-    "weighted_tau": _Spec("weighted_tau", lambda out, k, v: out["weighted_tau"]),
-    "p_at_top_k": _Spec("p_at_top_k", _topk_values("p_at_top_k"), needs_k=True, nonconstant=False),
-    "p_at_bottom_k": _Spec(
-        "p_at_bottom_k", _topk_values("p_at_bottom_k"), needs_k=True, nonconstant=False
-    ),
-    # expected best rank (0-based) -> (rank + 1) / n, n = resample size = sample size
-    "br_at_k": _Spec(
-        "br_at_k",
-        lambda out, k, v: (out[f"br_at_k:{k}"] + 1.0) / out["__n__"],
-        needs_k=True,
-        nonconstant=False,
-    ),
-    # the same as a 1-based rank (out of the resample size)
-    "br_rank_at_k": _Spec(
-        "br_at_k",
-        lambda out, k, v: out[f"br_at_k:{k}"] + 1.0,
-        needs_k=True,
-        nonconstant=False,
-    ),
-}
-
-
-@dataclass(frozen=True)
-class _Request:
-    """One metric to evaluate on a pair: registry name, its ``k`` and tau variant."""
-
-    name: str
-    k: int | None = None
-    variant: str = "b"
-
-    @property
-    def spec(self) -> _Spec:
-        return BOOTSTRAP_METRICS[self.name]
-
-    @property
-    def label(self) -> str:
-        return self.spec.label(self.name, self.k, self.variant)
-
-
-def _request(metric: str, k: Any, variant: str, n: int, where: str) -> _Request:
-    check_choice("metric", metric, tuple(BOOTSTRAP_METRICS), where)
-    check_choice("variant", variant, TAU_VARIANTS, where)
-    spec = BOOTSTRAP_METRICS[metric]
-    if spec.needs_k:
-        if k is None:
-            raise AnalysisError(f"{where}: metric {metric!r} needs k")
-        return _Request(metric, check_k(k, n, where), variant)
-    if k is not None:
-        raise AnalysisError(f"{where}: metric {metric!r} takes no k")
-    if variant != "b" and metric != "kendall_tau":
-        raise AnalysisError(f"{where}: variant applies to kendall_tau only")
-    return _Request(metric, None, variant)
-
-
-def _evaluate(
-    ps: PairStats, w: np.ndarray | None, requests: Sequence[_Request]
-) -> dict[str, np.ndarray]:
-    """Values of every request for unit weights (``w=None``) or each column of ``w``."""
-    want = {r.spec.engine for r in requests}
-    ks = tuple(sorted({r.k for r in requests if r.k is not None}))
-    out = ps.compute(w, want, ks)
-    # items per resample: the sample size, or each column's weight (a subset of a resample)
-    out["__n__"] = np.full(1, float(ps.n)) if w is None else w.sum(axis=0).astype(float)
-    return {r.label: np.asarray(r.spec.values(out, r.k, r.variant), dtype=float) for r in requests}
-
-
-def bootstrap_weights(n: int, n_boot: int, seed: int | np.random.Generator) -> Iterator[np.ndarray]:
-    """Resample counts, in chunks: arrays of shape ``(n, b)`` (item-major), ``sum(b) = n_boot``.
-
-    Column ``j`` holds how often each of the ``n`` items was drawn in one resample of size ``n``
-    with replacement. Chunks hold at most about four million counts.
-
-    Parameters
-    ----------
-    n : int
-        Items per resample.
-    n_boot : int
-        Resamples in all.
-    seed : int or numpy.random.Generator
-        Explicit source of randomness (an int gives the same counts every time).
-    """
-    rng = rng_from(seed, "bootstrap_weights")
-    chunk = max(1, min(n_boot, _CHUNK_ELEMENTS // max(n, 1)))
-    done = 0
-    while done < n_boot:
-        b = min(chunk, n_boot - done)
-        idx = rng.integers(0, n, size=(b, n))
-        idx += (np.arange(b, dtype=np.int64) * n)[:, None]
-        counts = np.bincount(idx.ravel(), minlength=b * n).reshape(b, n)
-        yield np.ascontiguousarray(counts.T, dtype=np.int32)
-        done += b
-
-
-def _replicates(
-    structures: Sequence[PairStats],
-    requests_per: Sequence[Sequence[_Request]],
-    n: int,
-    n_boot: int,
-    rng,
-):
-    """Bootstrap values for several pairs over the *same* resamples of their n items."""
-    reps: list[dict[str, list[np.ndarray]]] = [{r.label: [] for r in reqs} for reqs in requests_per]
-    for w in bootstrap_weights(n, n_boot, rng):
-        for ps, reqs, store in zip(structures, requests_per, reps):
-            for label, v in _evaluate(ps, w, reqs).items():
-                store[label].append(v)
-    return [
-        {label: np.concatenate(v) if v else np.zeros(0) for label, v in store.items()}
-        for store in reps
-    ]
-
-
-def _interval(
-    estimate: float, reps: np.ndarray, confidence: float, method: str
-) -> tuple[float, float, int, float]:
-    """``(low, high, n_valid, std_error)`` from bootstrap replicates (NaN replicates dropped)."""
-    valid = reps[~np.isnan(reps)]
-    if valid.size < 2:
-        return float("nan"), float("nan"), int(valid.size), float("nan")
-    alpha = 1.0 - confidence
-    q_lo, q_hi = np.quantile(valid, [alpha / 2.0, 1.0 - alpha / 2.0])
-    if method == "basic":
-        q_lo, q_hi = 2.0 * estimate - q_hi, 2.0 * estimate - q_lo
-    return float(q_lo), float(q_hi), int(valid.size), float(valid.std(ddof=1))
-
-
-def _estimate(value: float, reps: np.ndarray, confidence: float, method: str) -> Estimate:
-    """An :class:`Estimate` with its interval and the count of valid resamples."""
-    lo, hi, n_valid, _ = _interval(value, reps, confidence, method)
-    return Estimate(float(value), lo, hi, n_valid, int(reps.size))
 
 
 # --- bootstrap CI ----------------------------------------------------------------------------
@@ -275,21 +121,6 @@ class BootstrapResult:
         return bool(value < self.low or value > self.high)
 
 
-def _callable_replicates(f, x, y, n_boot, rng) -> np.ndarray:
-    out = np.empty(n_boot)
-    i = 0
-    n = x.size
-    while i < n_boot:
-        b = min(n_boot - i, max(1, _CHUNK_ELEMENTS // n))
-        for idx in rng.integers(0, n, size=(b, n)):
-            try:
-                out[i] = float(f(x[idx], y[idx]))
-            except (AnalysisError, ValueError, ZeroDivisionError, FloatingPointError):
-                out[i] = np.nan
-            i += 1
-    return out
-
-
 def bootstrap_ci(
     y_true: Any,
     y_score: Any,
@@ -339,37 +170,19 @@ def bootstrap_ci(
     confidence = check_confidence(confidence, where)
     check_choice("method", method, CI_METHODS, where)
     rng = rng_from(seed, where)
+    pair = {"y_true": y_true, "y_score": y_score}
     if callable(metric):
-        (x, y), n_omitted = prepare(
-            {"y_true": y_true, "y_score": y_score},
-            where=where,
-            nan_policy=nan_policy,
-            min_n=3,
-            nonconstant=False,
+        label, x, value, reps, n_omitted = _callable_bootstrap(
+            metric, pair, n_boot, rng, nan_policy, where
         )
-        estimate = float(metric(x, y))
-        reps = _callable_replicates(metric, x, y, n_boot, rng)
-        label = getattr(metric, "__name__", "callable")
     else:
-        check_choice("metric", metric, tuple(BOOTSTRAP_METRICS), where)
-        spec = BOOTSTRAP_METRICS[metric]
-        (x, y), n_omitted = prepare(
-            {"y_true": y_true, "y_score": y_score},
-            where=where,
-            nan_policy=nan_policy,
-            min_n=3,
-            finite=spec.finite,
-            nonconstant=spec.nonconstant,
+        label, x, value, reps, n_omitted = _named_bootstrap(
+            metric, k, variant, pair, n_boot, rng, nan_policy, where
         )
-        req = _request(metric, k, variant, x.size, where)
-        ps = PairStats(x, y)
-        estimate = float(_evaluate(ps, None, [req])[req.label][0])
-        reps = _replicates([ps], [[req]], x.size, n_boot, rng)[0][req.label]
-        label = req.label
-    low, high, n_valid, se = _interval(estimate, reps, confidence, method)
+    low, high, n_valid, se = interval(value, reps, confidence, method)
     return BootstrapResult(
         label,
-        estimate,
+        value,
         low,
         high,
         confidence,
@@ -382,6 +195,35 @@ def bootstrap_ci(
         n_omitted,
         reps,
     )
+
+
+def _callable_bootstrap(metric, pair, n_boot, rng, nan_policy, where):
+    """``(label, x, value, replicates, n_omitted)`` of a callable metric."""
+    (x, y), n_omitted = prepare(
+        pair, where=where, nan_policy=nan_policy, min_n=3, nonconstant=False
+    )
+    value = float(metric(x, y))
+    reps = callable_replicates(metric, x, y, n_boot, rng)
+    return getattr(metric, "__name__", "callable"), x, value, reps, n_omitted
+
+
+def _named_bootstrap(metric, k, variant, pair, n_boot, rng, nan_policy, where):
+    """``(label, x, value, replicates, n_omitted)`` of a metric in :data:`BOOTSTRAP_METRICS`."""
+    check_choice("metric", metric, tuple(BOOTSTRAP_METRICS), where)
+    spec = BOOTSTRAP_METRICS[metric]
+    (x, y), n_omitted = prepare(
+        pair,
+        where=where,
+        nan_policy=nan_policy,
+        min_n=3,
+        finite=spec.finite,
+        nonconstant=spec.nonconstant,
+    )
+    req = make_request(metric, k, variant, x.size, where)
+    ps = PairStats(x, y)
+    value = point_values(ps, [req])[req.label]
+    reps = replicates([ps], [[req]], x.size, n_boot, rng)[0][req.label]
+    return req.label, x, value, reps, n_omitted
 
 
 # --- paired test -----------------------------------------------------------------------------
@@ -488,13 +330,13 @@ def paired_bootstrap_test(
         finite=spec.finite,
         nonconstant=spec.nonconstant,
     )
-    req = _request(metric, k, variant, x.size, where)
+    req = make_request(metric, k, variant, x.size, where)
     psa, psb = PairStats(x, a), PairStats(x, b)
-    ea = float(_evaluate(psa, None, [req])[req.label][0])
-    eb = float(_evaluate(psb, None, [req])[req.label][0])
-    ra, rb = _replicates([psa, psb], [[req], [req]], x.size, n_boot, rng)
+    ea = point_values(psa, [req])[req.label]
+    eb = point_values(psb, [req])[req.label]
+    ra, rb = replicates([psa, psb], [[req], [req]], x.size, n_boot, rng)
     diffs = ra[req.label] - rb[req.label]
-    low, high, n_valid, _ = _interval(ea - eb, diffs, confidence, method)
+    low, high, n_valid, _ = interval(ea - eb, diffs, confidence, method)
     p = _bootstrap_pvalue(diffs, alternative)
     return PairedBootstrapTest(
         req.label,
@@ -632,9 +474,9 @@ def across_seeds(
             finite=spec.finite,
             nonconstant=spec.nonconstant,
         )
-        req = _request(metric, k, variant, x.size, where)
+        req = make_request(metric, k, variant, x.size, where)
         label = req.label
-        values[s] = float(_evaluate(PairStats(x, y), None, [req])[req.label][0])
+        values[s] = point_values(PairStats(x, y), [req])[req.label]
     return seed_spread(values, ddof=ddof, metric=label)
 
 
@@ -690,7 +532,7 @@ class SeedAgreement:
 
 
 def _agreement_term(
-    x: np.ndarray, y: np.ndarray, spec: _Spec, where: str, nan_policy: str
+    x: np.ndarray, y: np.ndarray, spec: MetricSpec, where: str, nan_policy: str
 ) -> tuple[np.ndarray, PairStats]:
     """Rows with both values (all rows under ``"raise"``, which refuses NaN) and their structure."""
     rows = np.flatnonzero(~(np.isnan(x) | np.isnan(y)))
@@ -747,70 +589,97 @@ def seed_agreement(
     check_choice("method", method, CI_METHODS, where)
     check_choice("metric", metric, tuple(BOOTSTRAP_METRICS), where)
     check_choice("nan_policy", nan_policy, ("raise", "omit"), where)
-    spec = BOOTSTRAP_METRICS[metric]
+    labels, mat = _run_matrix(runs, where)
+    terms = _agreement_terms(labels, mat, BOOTSTRAP_METRICS[metric], where, nan_policy)
+    req = make_request(metric, k, variant, min(t.ps.n for t in terms), where)
+    values = [point_values(t.ps, [req])[req.label] for t in terms]
+    reps = _term_replicates(terms, req, mat.shape[0], n_boot, seed, where)
+
+    def est(value: float, r: np.ndarray | None) -> Estimate:
+        return estimate(value, r, confidence, method) if n_boot else Estimate(value)
+
+    def mean_of(kind: str) -> Estimate:
+        mask = [t.kind == kind for t in terms]
+        v = float(np.mean(np.asarray(values)[mask]))
+        r = np.mean(np.vstack([a for a, m in zip(reps, mask) if m]), axis=0) if n_boot else None
+        return est(v, r)
+
+    estimates = [est(v, r) for v, r in zip(values, reps)]
+    return SeedAgreement(
+        metric=req.label,
+        between=mean_of("pair"),
+        rest=mean_of("rest"),
+        pairs={t.key: e for t, e in zip(terms, estimates) if t.kind == "pair"},
+        vs_rest={t.key: e for t, e in zip(terms, estimates) if t.kind == "rest"},
+        n_pairs_used={t.key: t.ps.n for t in terms if t.kind == "pair"},
+        n_rest_used={t.key: t.ps.n for t in terms if t.kind == "rest"},
+        n_runs=len(labels),
+        n_items=mat.shape[0],
+        confidence=confidence,
+        method=method,
+        n_boot=n_boot,
+        seed=seed_label(seed) if n_boot else None,
+    )
+
+
+def _run_matrix(runs: Any, where: str) -> tuple[list, np.ndarray]:
+    """Run labels and the ``(n, n_runs)`` matrix of their values (equal lengths checked)."""
     rd = _runs(runs, where, 2)
     labels = list(rd)
     vecs = [as_vector(rd[lab], f"run {lab!r}", where) for lab in labels]
     sizes = {lab: v.size for lab, v in zip(labels, vecs)}
     if len(set(sizes.values())) > 1:
         raise AnalysisError(f"{where}: runs differ in length ({sizes})")
-    n = vecs[0].size
-    mat = np.column_stack(vecs)
+    return labels, np.column_stack(vecs)
 
-    terms: list[tuple[str, Any, np.ndarray, PairStats]] = []
+
+@dataclass(frozen=True)
+class _Term:
+    """One agreement term: ``kind`` "pair" (key ``(run_a, run_b)``) or "rest" (key: the run),
+    the rows it uses and their sorted structure."""
+
+    kind: str
+    key: Any
+    rows: np.ndarray
+    ps: PairStats
+
+
+def _mean_of_others(mat: np.ndarray, i: int) -> np.ndarray:
+    """Per row, the mean of the runs other than ``i`` that are present (NaN where none is)."""
+    others = np.delete(mat, i, axis=1)
+    present = ~np.isnan(others)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(
+            present.any(axis=1),
+            np.nansum(others, axis=1) / np.maximum(present.sum(axis=1), 1),
+            np.nan,
+        )
+
+
+def _agreement_terms(
+    labels: list, mat: np.ndarray, spec: MetricSpec, where: str, nan_policy: str
+) -> list[_Term]:
+    """Every seed-vs-seed pair, then every seed against the mean of the others."""
+    terms = []
     for i, j in itertools.combinations(range(len(labels)), 2):
         rows, ps = _agreement_term(mat[:, i], mat[:, j], spec, where, nan_policy)
-        terms.append(("pair", (labels[i], labels[j]), rows, ps))
+        terms.append(_Term("pair", (labels[i], labels[j]), rows, ps))
     for i, lab in enumerate(labels):
-        others = np.delete(mat, i, axis=1)
-        present = ~np.isnan(others)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rest = np.where(
-                present.any(axis=1),
-                np.nansum(others, axis=1) / np.maximum(present.sum(axis=1), 1),
-                np.nan,
-            )
         # the mean of the others plays the ground truth, the single run the proxy
-        rows, ps = _agreement_term(rest, mat[:, i], spec, where, nan_policy)
-        terms.append(("rest", lab, rows, ps))
+        rows, ps = _agreement_term(_mean_of_others(mat, i), mat[:, i], spec, where, nan_policy)
+        terms.append(_Term("rest", lab, rows, ps))
+    return terms
 
-    req = _request(metric, k, variant, min(ps.n for *_, ps in terms), where)
-    values = [float(_evaluate(ps, None, [req])[req.label][0]) for *_, ps in terms]
+
+def _term_replicates(
+    terms: list[_Term], req, n: int, n_boot: int, seed: Any, where: str
+) -> list[np.ndarray]:
+    """Replicates of every term over the same resamples of all ``n`` architectures (each term
+    sees the weights of its own rows); empty arrays without a bootstrap."""
     reps: list[list[np.ndarray]] = [[] for _ in terms]
     if n_boot:
         rng = rng_from(seed, where)
         for w in bootstrap_weights(n, n_boot, rng):
-            for store, (_, _, rows, ps) in zip(reps, terms):
-                store.append(_evaluate(ps, w[rows], [req])[req.label])
-    rep_arrays = [np.concatenate(r) if r else np.zeros(0) for r in reps]
-
-    def est(value: float, r: np.ndarray) -> Estimate:
-        return _estimate(value, r, confidence, method) if n_boot else Estimate(value)
-
-    estimates = [est(v, r) for v, r in zip(values, rep_arrays)]
-    is_pair = np.array([kind == "pair" for kind, *_ in terms])
-
-    def mean_of(mask: np.ndarray) -> Estimate:
-        v = float(np.mean(np.asarray(values)[mask]))
-        if not n_boot:
-            return Estimate(v)
-        r = np.mean(np.vstack([a for a, m in zip(rep_arrays, mask) if m]), axis=0)
-        return est(v, r)
-
-    pairs = {key: e for (kind, key, _, _), e in zip(terms, estimates) if kind == "pair"}
-    vs_rest = {key: e for (kind, key, _, _), e in zip(terms, estimates) if kind == "rest"}
-    return SeedAgreement(
-        metric=req.label,
-        between=mean_of(is_pair),
-        rest=mean_of(~is_pair),
-        pairs=pairs,
-        vs_rest=vs_rest,
-        n_pairs_used={key: ps.n for kind, key, _, ps in terms if kind == "pair"},
-        n_rest_used={key: ps.n for kind, key, _, ps in terms if kind == "rest"},
-        n_runs=len(labels),
-        n_items=n,
-        confidence=confidence,
-        method=method,
-        n_boot=n_boot,
-        seed=seed_label(seed) if n_boot else None,
-    )
+            for store, t in zip(reps, terms):
+                store.append(evaluate(t.ps, w[t.rows], [req])[req.label])
+    return [np.concatenate(r) if r else np.zeros(0) for r in reps]

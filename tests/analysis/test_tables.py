@@ -109,7 +109,7 @@ def test_br_at_k_prints_as_rank_with_denominator(nb201_gt):
 
 
 def test_format_rank_cases():
-    from nasbench_tools.analysis._common import format_rank
+    from nasbench_tools.analysis.results import format_rank
 
     assert format_rank(3.0, 15_625) == "3 / 15,625"
     assert format_rank(2.5, 32, 1.0, 6.25) == "2.5 / 32 [1, 6.2]"
