@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import open_ground_truth, print_json
+from ..groundtruth.target import open_ground_truth
+from ._common import print_json
 
 NAME = "info"
 HELP = "what a ground truth (embedded, store or official file) holds"

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import open_ground_truth, print_json
+from ..groundtruth.target import open_ground_truth
+from ._common import print_json
 
 NAME = "query"
 HELP = "query one architecture or the whole space"

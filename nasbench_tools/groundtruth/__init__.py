@@ -10,5 +10,15 @@ from __future__ import annotations
 from .api import ArchAxis, GroundTruth, load
 from .columns import Column, ColumnSet, Key
 from .convert import convert
+from .target import open_ground_truth
 
-__all__ = ["ArchAxis", "Column", "ColumnSet", "GroundTruth", "Key", "convert", "load"]
+__all__ = [
+    "ArchAxis",
+    "Column",
+    "ColumnSet",
+    "GroundTruth",
+    "Key",
+    "convert",
+    "load",
+    "open_ground_truth",
+]
