@@ -18,6 +18,7 @@ __all__ = [
     "OutputPathError",
     "QueryError",
     "ResourceLimitError",
+    "ScoreTableError",
     "StoreCorruptError",
     "StoreVersionError",
     "TrainConfigError",
@@ -104,3 +105,10 @@ class AnalysisError(NasbenchToolsError, ValueError):
 
 class TrainingDivergedError(NasbenchToolsError, RuntimeError):
     """Supernet training produced a non-finite loss; the last finite checkpoint is kept."""
+
+
+class ScoreTableError(NasbenchToolsError, ValueError):
+    """A score table breaks its contract (:mod:`nasbench_tools.scores`): a cell that is not a
+    number, a key outside its space, a sidecar that does not parse or describes another file,
+    metadata of the wrong type. The message names the file, and the row and column where one
+    is to blame."""

@@ -23,6 +23,9 @@ enumeration and sampling
     :meth:`Space.all_keys` where the space is finite and enumerable (``None`` otherwise).
 encodings
     :func:`nasbench_tools.spaces.encodings.encode` with ``space=`` the space's name.
+operators
+    :meth:`Space.operators`: the ``(edge, op)`` pairs that operator-level score tables are keyed
+    by, where the space is a choice of one op per edge.
 networks
     :attr:`Space.network` names the torch-side builder ``"module:function"`` (imported only when
     asked, so the core stays torch-free): ``build(arch, **options) -> torch.nn.Module``.
@@ -180,6 +183,13 @@ class Space(ABC):
         """Every key of the space in benchmark order, or ``None`` if not enumerable."""
         if self.key_kind == "index" and self.size is not None:
             return np.arange(self.size, dtype=np.int64)
+        return None
+
+    # ------------------------------------------------------------------ operators
+    def operators(self) -> tuple[tuple[str, str], ...] | None:
+        """Every ``(edge, op)`` pair of the space's cell, edges written ``"src->dst"``, for
+        operator-level scores (a differentiable supernet's weights, a per-op proxy); ``None``
+        where the space has no edge/op choices."""
         return None
 
     # ------------------------------------------------------------------ torch side

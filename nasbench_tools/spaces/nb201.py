@@ -435,6 +435,10 @@ class NB201Space(Space):
     def class_kind(self) -> str:
         return "NATS-Bench's unique_str (6,466 classes)"
 
+    def operators(self) -> tuple[tuple[str, str], ...]:
+        """The 30 ``(edge, op)`` pairs: edges ``"0->1" ... "2->3"`` (:data:`EDGES`), ops :data:`OPS`."""
+        return tuple((f"{src}->{dst}", op) for src, dst in EDGES for op in OPS)
+
     def strings(self, keys) -> list[str]:
         """Arch strings of many keys at once (no Arch objects built)."""
         table = _index_table()[0]
