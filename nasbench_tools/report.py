@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
 import platform
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,17 +34,14 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
+from ._io import atomic_write
 from .errors import AnalysisError, NasbenchToolsError, QueryError
-from .scores import SENTINEL_POLICIES
+from .scores import SENTINEL_POLICIES, ScoreTable, data_note
 
 __all__ = ["ReportConfig", "Section", "build_report", "compute_sections"]
 
-#: Our dataset name -> the NAS-Bench-Suite-Zero table's name for it.
-ZC_DATASETS = {
-    "cifar10-valid": "cifar10",
-    "cifar100": "cifar100",
-    "ImageNet16-120": "ImageNet16-120",
-}
+#: The search space the report's sections are written for (its datasets, the embedded tables).
+SPACE = "nb201"
 
 
 @dataclass
@@ -145,13 +140,9 @@ def _nb201_sections(cfg: ReportConfig, gt, user_tables) -> list[Section]:
             sec.notes.append(f"no #params: {exc}")
         if naswot is not None:
             sec.pairs["NASWOT"] = (naswot.ground_truth(gt, **query), naswot["naswot"])
+            _note(sec, data_note(naswot.meta, dataset, "NASWOT"))
         for table in user_tables:
-            wanted = table.meta.get("dataset")
-            if wanted is not None and ZC_DATASETS.get(dataset) != wanted and wanted != dataset:
-                continue
-            yt = table.ground_truth(gt, **query)
-            for name in table.columns:
-                sec.pairs[f"{table.meta.get('label', 'scores')}:{name}"] = (yt, table[name])
+            _add_user_table(sec, table, gt, query)
         try:
             if cfg.agreement_seeds == "all":
                 col = gt.vector(seed="all", **query, missing="nan")
@@ -169,19 +160,50 @@ def _nb201_sections(cfg: ReportConfig, gt, user_tables) -> list[Section]:
     return sections
 
 
+def _note(sec: Section, note: str | None) -> None:
+    if note:
+        sec.notes.append(note)
+
+
+def _add_user_table(sec: Section, table: ScoreTable, gt, query: dict) -> None:
+    """A user table's columns as proxies of an NB201 section, unless the table was made for
+    another dataset; notes when its images or its target differ from the section's."""
+    dataset = query["dataset"]
+    target = table.meta.get("target") or {}
+    wanted = target.get("dataset", table.meta.get("dataset"))
+    if wanted is not None and wanted != dataset:
+        return
+    label = table.meta.get("label", "scores")
+    yt = table.ground_truth(gt, **query)
+    for name in table.columns:
+        sec.pairs[f"{label}:{name}"] = (yt, table[name])
+    _note(sec, data_note(table.meta, dataset))
+    differs = [
+        f"{k} {target[k]}" for k in ("split", "epochs") if k in target and target[k] != query[k]
+    ]
+    if differs:
+        _note(
+            sec,
+            f"{label}: the table was made for {dataset} {', '.join(differs)}; it is ranked here "
+            f"against {query['split']} after {query['epochs']} epochs",
+        )
+
+
 def _zc_sections(cfg: ReportConfig) -> list[Section]:
-    from .scores import load_scores
+    from .scores import EMBEDDED_SCORES, load_scores
 
     sections = []
+    zc = EMBEDDED_SCORES.get("nb201-zc")
     for dataset in cfg.targets:
-        if dataset not in ZC_DATASETS:
+        if dataset not in zc.sections:
             continue
-        t = load_scores("nb201-zc", dataset=ZC_DATASETS[dataset], sentinels=cfg.zc_sentinels)
+        t = load_scores(zc.name, dataset=dataset, sentinels=cfg.zc_sentinels)
         y = t["val_accuracy"]
+        target = t.meta["target"]
         desc = {
             "dataset": dataset,
             "value": "val_accuracy recorded by NAS-Bench-Suite-Zero: one 200-epoch run's "
-            + ("cifar10-valid ori-test" if dataset == "cifar10-valid" else f"{dataset} x-test")
+            + f"{target['dataset']} {target['split']}"
             + " accuracy (NASLib's eval_acc1es[-1])",
             "n": len(t),
             "source": t.meta.get("source"),
@@ -278,18 +300,17 @@ def compute_sections(cfg: ReportConfig, *, progress: bool = True) -> tuple[list[
     from tqdm.auto import tqdm
 
     from .analysis import rank_report, seed_agreement
-    from .cli._common import open_ground_truth
-    from .scores import ScoreTable
+    from .groundtruth.target import open_ground_truth
+    from .spaces import get_space
 
     cfg.validate()
     gt = open_ground_truth(cfg.ground_truth)
-    if gt.space != "nb201":
-        raise NasbenchToolsError(f"the report's ground truth must be NB201 for now, got {gt.space}")
-    tables = []
-    for i, path in enumerate(cfg.scores):
-        t = ScoreTable.read(path)
-        t.meta.setdefault("label", Path(path).name.split(".")[0] or f"scores{i}")
-        tables.append(t)
+    if get_space(gt.space) is not get_space(SPACE):
+        raise NasbenchToolsError(
+            f"the report's ground truth must be {get_space(SPACE).title} for now, got "
+            f"{get_space(gt.space).title}"
+        )
+    tables = [_user_table(path, gt) for path in cfg.scores]
     sections = _nb201_sections(cfg, gt, tables)
     if cfg.embedded_scores:
         sections += _zc_sections(cfg)
@@ -329,6 +350,17 @@ def compute_sections(cfg: ReportConfig, *, progress: bool = True) -> tuple[list[
         "score_tables": [t.meta for t in tables],
     }
     return sections, prov
+
+
+def _user_table(path: str, gt) -> ScoreTable:
+    """A ``--scores`` table, keyed in the ground truth's space and by architecture."""
+    t = ScoreTable.read(path, space=gt.space)
+    if t.level != "arch":
+        raise NasbenchToolsError(
+            f"{path}: an operator-level score table ((edge, op) rows) cannot be ranked against "
+            "architectures; give a table keyed by architecture"
+        )
+    return t
 
 
 #: What the seed agreement is, in the report's words.
@@ -489,7 +521,7 @@ def _tables(sec: Section, table_dir: Path) -> list[str]:
 
 def _agreement_md(d: dict) -> list[str]:
     def fmt(e: dict) -> str:
-        from .analysis._common import format_interval
+        from .analysis.results import format_interval
 
         return f"**{format_interval(e['value'], e['low'], e['high'], 3, e['n_valid'], d['n_boot'])}** (n = {e['n']:,})"
 
@@ -512,111 +544,125 @@ _FIGURE_TITLES = {
 
 
 def _index_md(cfg: ReportConfig, sections: list[Section], numbers: dict, files: dict) -> str:
-    from .analysis import rank_table, to_markdown, with_intervals
+    lines = _header_md(cfg, numbers)
+    for sec in sections:
+        lines += _section_md(cfg, sec, numbers["sections"][sec.slug], files.get(sec.slug, {}))
+    return "\n".join(lines) + "\n"
 
-    lines = [
+
+def _header_md(cfg: ReportConfig, numbers: dict) -> list[str]:
+    gt = numbers["provenance"]["ground_truth"]
+    return [
         "# Proxy ranking report",
         "",
         f"nasbench_tools {__version__}; ground truth `{cfg.ground_truth}` "
-        f"({numbers['provenance']['ground_truth'].get('benchmark', '')}, sha256 "
-        f"{str(numbers['provenance']['ground_truth'].get('source_sha256', ''))[:16]}...); "
-        f"{cfg.n_boot} bootstrap resamples over architectures, seed {cfg.seed}, 95% percentile intervals "
-        "(an interval notes how many resamples were valid when some were not). "
+        f"({gt.get('benchmark', '')}, sha256 {str(gt.get('source_sha256', ''))[:16]}...); "
+        f"{cfg.n_boot} bootstrap resamples over architectures, seed {cfg.seed}, 95% percentile "
+        "intervals (an interval notes how many resamples were valid when some were not). "
         "Correlations are signed (never absolute values); Kendall tau is tau-b. "
         "BR@K is the best true rank among the K highest-scored architectures, out of the "
         "architectures scored. "
         "Every number is in `numbers.json`; the resolved config is in `config.json`.",
         "",
     ]
-    for sec in sections:
-        d = numbers["sections"][sec.slug]
+
+
+def _section_md(cfg: ReportConfig, sec: Section, d: dict, figs: dict) -> list[str]:
+    """One section of index.md: ground truth, seed agreement, score policy, duplicate audit,
+    the headline table, notes, figures and links to the tables."""
+    lines = [
+        f"## {sec.title}",
+        "",
+        "Ground truth: `" + json.dumps(sec.ground_truth, default=str) + "`",
+        "",
+    ]
+    if d.get("seed_agreement"):
+        lines += _agreement_md(d["seed_agreement"])
+    if d.get("score_policy"):
+        lines += [d["score_policy"]["text"], ""]
+    if d.get("duplicate_audit"):
+        a = d["duplicate_audit"]
         lines += [
-            f"## {sec.title}",
-            "",
-            "Ground truth: `" + json.dumps(sec.ground_truth, default=str) + "`",
+            f"Duplicate audit: {a['n']} rows hold {a['n_distinct']} distinct cells "
+            f"({a['n_redundant']} repeats).",
             "",
         ]
-        if d.get("seed_agreement"):
-            lines += _agreement_md(d["seed_agreement"])
-        if d.get("score_policy"):
-            lines += [d["score_policy"]["text"], ""]
-        if d.get("duplicate_audit"):
-            a = d["duplicate_audit"]
-            lines += [
-                f"Duplicate audit: {a['n']} rows hold {a['n_distinct']} distinct cells ({a['n_redundant']} repeats).",
-                "",
-            ]
-        if sec.reports:
-            df = rank_table(sec.reports)
-            k0 = min(cfg.k) if cfg.k else None
-            heads = ("kendall_tau", "spearman_rho")
-            if k0 is not None:
-                heads += (f"p_at_top_{k0}", f"br_at_{k0}")
-            cols = [
-                c
-                for c in df.columns
-                if c in ("n", "n_omitted", "n_boot")
-                or any(c == h or c.startswith(h + "_") for h in heads)
-            ]
-            short = with_intervals(df[cols].sort_values("kendall_tau", ascending=False))
-            lines += [to_markdown(short.drop(columns=["n_boot"], errors="ignore")), ""]
-        for note in sec.notes:
-            lines.append(f"- note: {note}")
-        figs = files.get(sec.slug, {})
-        for kind, names in figs.items():
-            png = next((f for f in names if f.endswith(".png")), None)
-            links = ", ".join(f"[{f.rsplit('.', 1)[1].upper()}](figures/{f})" for f in names)
-            lines.append(f"{_FIGURE_TITLES.get(kind, kind).capitalize()} ({links}):")
-            lines.append("")
-            if png:
-                lines.append(f"![{sec.slug} {kind}](figures/{png})")
-                lines.append("")
-        lines += [
-            f"Tables: [md](tables/{sec.slug}.md), [tex](tables/{sec.slug}.tex), [csv](tables/{sec.slug}.csv)",
-            "",
-        ]
-    return "\n".join(lines) + "\n"
+    if sec.reports:
+        lines += [_headline_table_md(cfg, sec), ""]
+    lines += [f"- note: {note}" for note in sec.notes]
+    lines += _figures_md(sec, figs)
+    lines += [
+        f"Tables: [md](tables/{sec.slug}.md), [tex](tables/{sec.slug}.tex), "
+        f"[csv](tables/{sec.slug}.csv)",
+        "",
+    ]
+    return lines
+
+
+def _headline_table_md(cfg: ReportConfig, sec: Section) -> str:
+    """tau, rho, P@K and BR@K (smallest K) per proxy, best tau first, with intervals."""
+    from .analysis import rank_table, to_markdown, with_intervals
+
+    df = rank_table(sec.reports)
+    k0 = min(cfg.k) if cfg.k else None
+    heads = ("kendall_tau", "spearman_rho")
+    if k0 is not None:
+        heads += (f"p_at_top_{k0}", f"br_at_{k0}")
+    cols = [
+        c
+        for c in df.columns
+        if c in ("n", "n_omitted", "n_boot") or any(c == h or c.startswith(h + "_") for h in heads)
+    ]
+    short = with_intervals(df[cols].sort_values("kendall_tau", ascending=False))
+    return to_markdown(short.drop(columns=["n_boot"], errors="ignore"))
+
+
+def _figures_md(sec: Section, figs: dict) -> list[str]:
+    lines = []
+    for kind, names in figs.items():
+        png = next((f for f in names if f.endswith(".png")), None)
+        links = ", ".join(f"[{f.rsplit('.', 1)[1].upper()}](figures/{f})" for f in names)
+        lines += [f"{_FIGURE_TITLES.get(kind, kind).capitalize()} ({links}):", ""]
+        if png:
+            lines += [f"![{sec.slug} {kind}](figures/{png})", ""]
+    return lines
 
 
 def build_report(
     cfg: ReportConfig, out: str | Path, *, overwrite: bool = False, progress: bool = True
 ) -> Path:
-    """Compute every section and write the report folder ``out`` atomically; returns ``out``."""
+    """Compute every section and write the report folder ``out`` atomically; returns ``out``.
+
+    ``out`` is checked and its temporary reserved before anything is computed; an existing
+    empty folder is replaced, a non-empty one only with ``overwrite``. The folder appears
+    complete or not at all (:func:`nasbench_tools._io.atomic_write`).
+    """
     out = Path(out)
-    if out.exists() and any(out.iterdir()) and not overwrite:
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
         raise NasbenchToolsError(
             f"{out}: exists and is not empty; pass overwrite=True (nbt report --force)"
         )
     t0 = time.perf_counter()
-    sections, prov = compute_sections(cfg, progress=progress)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        (tmp / "figures").mkdir(parents=True)
-        (tmp / "tables").mkdir()
-        files = {}
-        for sec in sections:
-            if cfg.figures != "none":
-                files[sec.slug] = _figures(sec, tmp / "figures", cfg.figures)
-            _tables(sec, tmp / "tables")
-        numbers = _numbers(cfg, sections, prov)
-        numbers["provenance"]["seconds"] = round(time.perf_counter() - t0, 2)
-        (tmp / "numbers.json").write_text(
-            json.dumps(numbers, indent=2, default=_json_default) + "\n"
-        )
-        (tmp / "config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
-        (tmp / "index.md").write_text(_index_md(cfg, sections, numbers, files))
-        if out.exists():
-            old = out.with_name(f".{out.name}.{os.getpid()}.old")
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with atomic_write(out, overwrite=overwrite or out.is_dir(), folder=True) as tmp:
+        sections, prov = compute_sections(cfg, progress=progress)
+        _write_folder(cfg, sections, prov, tmp, t0)
     return out
+
+
+def _write_folder(cfg: ReportConfig, sections: list[Section], prov: dict, tmp: Path, t0: float):
+    """Figures, tables, numbers.json, config.json and index.md into the folder ``tmp``."""
+    (tmp / "figures").mkdir()
+    (tmp / "tables").mkdir()
+    files = {}
+    for sec in sections:
+        if cfg.figures != "none":
+            files[sec.slug] = _figures(sec, tmp / "figures", cfg.figures)
+        _tables(sec, tmp / "tables")
+    numbers = _numbers(cfg, sections, prov)
+    numbers["provenance"]["seconds"] = round(time.perf_counter() - t0, 2)
+    (tmp / "numbers.json").write_text(json.dumps(numbers, indent=2, default=_json_default) + "\n")
+    (tmp / "config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
+    (tmp / "index.md").write_text(_index_md(cfg, sections, numbers, files))
 
 
 def _json_default(o):

@@ -220,3 +220,105 @@ def test_cli_zc_sentinels_keep_opts_out(tmp_path):
     assert "KEPT as scores" in (out / "index.md").read_text()
     with pytest.raises(SystemExit):
         main([*args[:-1], "maybe"])
+
+
+# ----------------------------------------------------------------------------- user score tables
+def _small(tmp_path, scores, **kw):
+    cfg = ReportConfig(
+        n_boot=0,
+        figures="none",
+        embedded_scores=False,
+        nb101_sample=False,
+        targets={"cifar10-valid": ["x-valid", 200]},
+        scores=[str(s) for s in scores],
+        **kw,
+    )
+    out = build_report(cfg, tmp_path / "rep", progress=False)
+    numbers = json.loads((out / "numbers.json").read_text())
+    return numbers["sections"]["nb201-cifar10-valid"], (out / "index.md").read_text()
+
+
+def _user_csv(tmp_path, name="mine.csv", sidecar=None):
+    import numpy as np
+
+    from nasbench_tools.groundtruth import load
+
+    y = load("nb201").vector(dataset="cifar10-valid", split="x-valid", epochs=200)
+    idx = np.arange(0, 15625, 7)
+    p = tmp_path / name
+    p.write_text("index,acc_copy\n" + "".join(f"{i},{float(y[i])!r}\n" for i in idx))
+    if sidecar is not None:
+        (tmp_path / f"{name}.meta.json").write_text(json.dumps(sidecar))
+    return p
+
+
+def test_user_table_without_sidecar_is_ranked_and_its_data_is_called_unknown(tmp_path):
+    sec, index = _small(tmp_path, [_user_csv(tmp_path)])
+    d = sec["proxies"]["mine:acc_copy"]
+    assert d["kendall_tau"] == pytest.approx(1.0) and d["n"] == len(range(0, 15625, 7))
+    assert any("does not say which images" in n for n in sec["notes"])
+    assert "does not say which images" in index
+
+
+def test_user_table_on_other_images_is_called_a_transfer_question(tmp_path):
+    side = {"space": "nb201", "data": "fashion-mnist", "label": "fm"}
+    sec, index = _small(tmp_path, [_user_csv(tmp_path, sidecar=side)])
+    assert "fm:acc_copy" in sec["proxies"]
+    note = next(n for n in sec["notes"] if n.startswith("fm: "))
+    assert "Fashion-MNIST images, ranked against cifar10-valid" in note
+    assert "transfer question" in note and note in index
+
+
+def test_user_table_on_the_same_images_gets_no_warning(tmp_path):
+    side = {"space": "nb201", "data": "cifar10", "label": "c10"}
+    sec, _ = _small(tmp_path, [_user_csv(tmp_path, sidecar=side)])
+    assert "c10:acc_copy" in sec["proxies"] and not sec["notes"]
+
+
+def test_user_table_made_for_another_target(tmp_path):
+    other = {"space": "nb201", "data": "cifar100", "target": {"dataset": "cifar100"}}
+    split = {
+        "space": "nb201",
+        "data": "cifar10",
+        "label": "t",
+        "target": {"dataset": "cifar10-valid", "split": "ori-test"},
+    }
+    a = _user_csv(tmp_path, "other.csv", other)
+    b = _user_csv(tmp_path, "t.csv", split)
+    sec, _ = _small(tmp_path, [a, b])
+    assert not any(k.startswith("other:") for k in sec["proxies"])  # made for cifar100
+    assert "t:acc_copy" in sec["proxies"]
+    assert any("made for cifar10-valid split ori-test" in n for n in sec["notes"])
+
+
+def test_operator_level_table_is_refused_and_nothing_is_written(tmp_path):
+    from nasbench_tools.spaces import get_space
+
+    p = tmp_path / "alphas.csv"
+    pairs = get_space("nb201").operators()
+    p.write_text("edge,op,alpha\n" + "".join(f"{e},{o},{i}\n" for i, (e, o) in enumerate(pairs)))
+    with pytest.raises(NasbenchToolsError, match=r"alphas\.csv: an operator-level score table"):
+        _small(tmp_path, [p])
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["alphas.csv"]
+
+
+def test_report_into_a_file_path_is_refused(tmp_path):
+    from nasbench_tools.errors import OutputPathError
+
+    f = tmp_path / "rep"
+    f.write_text("")
+    with pytest.raises(OutputPathError, match="exists and is not a folder"):
+        build_report(ReportConfig(n_boot=0, figures="none"), f, progress=False)
+
+
+def test_the_report_builder_does_not_import_the_cli():
+    # the defect: nasbench_tools/report.py imported cli._common.open_ground_truth
+    import ast
+    from pathlib import Path
+
+    import nasbench_tools.report as report
+
+    tree = ast.parse(Path(report.__file__).read_text())
+    imported = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    assert imported and not [m for m in imported if m == "cli" or ".cli" in f".{m}"]
