@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..errors import NasbenchToolsError
 from ..spaces import encodings, nb101, nb201
 
 NAME = "arch"
@@ -71,7 +72,7 @@ def _nb201(args) -> dict:
 
 def _nb101(args) -> dict:
     if not args.ops:
-        raise SystemExit("nbt arch: --matrix needs --ops")
+        raise NasbenchToolsError("--matrix needs --ops (the NB101 vertex labels)")
     text = args.matrix.replace(" ", "")
     rows = text.split(",") if "," in text else None
     adjacency = "".join(rows) if rows else text
@@ -103,7 +104,7 @@ def run(args) -> int:
     elif args.arch is not None:
         info = _nb201(args)
     else:
-        raise SystemExit("nbt arch: give an NB201 architecture, or --matrix and --ops for NB101")
+        raise NasbenchToolsError("give an NB201 architecture, or --matrix and --ops for NB101")
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
