@@ -122,3 +122,26 @@ def test_stale_temporary_of_a_killed_writer_is_removed(tmp_path):
     with atomic_write(out) as tmp:
         tmp.write_text("full")
     assert _names(tmp_path) == [other.name, "a.csv"]
+
+
+def test_everything_written_is_flushed_before_the_rename(tmp_path, monkeypatch):
+    # a rename is only durable with the data behind it on disk: every file, then the folders
+    from nasbench_tools import _io
+
+    synced = []
+    real = os.fsync
+
+    def fsync(fd):
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    monkeypatch.setattr(_io.os, "fsync", fsync)
+    out = tmp_path / "rep"
+    with atomic_write(out, folder=True) as tmp:
+        (tmp / "t").mkdir()
+        (tmp / "t" / "a.md").write_text("a")
+        (tmp / "n.json").write_text("{}")
+        assert synced == []
+    names = [os.path.relpath(p, tmp) for p in synced[:-1]]
+    assert sorted(names) == [".", "n.json", "t", "t/a.md"]
+    assert synced[-1] == str(tmp_path)  # the parent, after the rename

@@ -322,3 +322,20 @@ def test_the_report_builder_does_not_import_the_cli():
     imported = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
     imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
     assert imported and not [m for m in imported if m == "cli" or ".cli" in f".{m}"]
+
+
+def test_naswot_against_other_images_is_called_a_transfer_question(tmp_path, numbers):
+    # NASWOT's scores were computed on CIFAR-10 images: fine for cifar10-valid, a transfer
+    # question for CIFAR-100
+    assert not numbers["sections"]["nb201-cifar10-valid"]["notes"]
+    cfg = ReportConfig(
+        n_boot=0, figures="none", nb101_sample=False, targets={"cifar100": ["ori-test", 200]}
+    )
+    out = build_report(cfg, tmp_path / "rep", progress=False)
+    sec = json.loads((out / "numbers.json").read_text())["sections"]["nb201-cifar100"]
+    assert sec["notes"] == [
+        "NASWOT: scores computed on CIFAR-10 images, ranked against cifar100 (CIFAR-100 "
+        "images): a transfer question (does a ranking on one image set carry over to another), "
+        "not a same-data comparison"
+    ]
+    assert sec["notes"][0] in (out / "index.md").read_text()

@@ -431,3 +431,12 @@ def test_data_note_warns_when_the_images_differ(data, dataset, expected):
     meta = {"label": "p"} if data is None else {"label": "p", "data": data}
     note = data_note(meta, dataset)
     assert (note is None) if expected is None else (expected in note and note.startswith("p: "))
+
+
+def test_operator_keys_given_in_memory_are_checked():
+    with pytest.raises(ScoreTableError, match=r"\('0->1', 'conv3x3'\) is not an \(edge, op\) pair"):
+        ScoreTable("nb201", [("0->1", "conv3x3")], {"a": [1.0]}, level="operator")
+    with pytest.raises(ScoreTableError, match="space 'nb101' has no \\(edge, op\\) operators"):
+        ScoreTable("nb101", [("0->1", "none")], {"a": [1.0]}, level="operator")
+    with pytest.raises(ScoreTableError, match="level must be one of"):
+        ScoreTable("nb201", [0], {"a": [1.0]}, level="edge")
