@@ -151,6 +151,8 @@ SIDECAR_VERSION = 1
 #: Sidecar keys about the file, not metadata of the scores.
 _FILE_KEYS = ("format", "format_version", "space", "level", "text_columns", "csv_sha256")
 _TARGET_KEYS = ("dataset", "split", "epochs")
+#: Stamped on a table by ``read`` (the file it was read from); not written into a new file.
+_READ_STAMPS = ("source_path", "source_sha256")
 #: The CSV cells that mean "not scored" (pandas' longer default list, with "NA", "null", "n/a",
 #: "None", ..., would turn a typo or a note into a missing score).
 _MISSING = ["", "nan", "NaN"]
@@ -436,6 +438,10 @@ class ScoreTable:
         self._write_csv(path, overwrite)
         return path
 
+    def _written_meta(self) -> dict:
+        """The metadata a new file carries: all but the stamps of the file it was read from."""
+        return {k: v for k, v in self.meta.items() if k not in _READ_STAMPS}
+
     def _key_frame(self) -> dict[str, Any]:
         if self.level == "operator":
             return {"edge": [e for e, _ in self.keys], "op": [o for _, o in self.keys]}
@@ -455,7 +461,7 @@ class ScoreTable:
                 "space": self.space,
                 "level": self.level,
                 "csv_sha256": sha256_of(tmp),
-                **self.meta,
+                **self._written_meta(),
             }
             # the sidecar is renamed first: a reader between the two renames sees a sidecar
             # whose csv_sha256 is not the CSV's, and refuses the pair
@@ -469,7 +475,7 @@ class ScoreTable:
             f.attrs["format"] = SIDECAR_FORMAT
             f.attrs["space"] = self.space
             f.attrs["level"] = self.level
-            f.attrs["meta_json"] = json.dumps(self.meta, sort_keys=True, default=str)
+            f.attrs["meta_json"] = json.dumps(self._written_meta(), sort_keys=True, default=str)
             if self.level == "operator":
                 f["keys"] = np.array([list(k) for k in self.keys], dtype="S")
             else:
@@ -816,7 +822,7 @@ class EmbeddedScores:
 
 
 #: Every embedded score table, by name.
-EMBEDDED_SCORES: Registry[EmbeddedScores] = Registry("embedded score table")
+EMBEDDED_SCORES: Registry[EmbeddedScores] = Registry("embedded score table", error=QueryError)
 
 
 def _embedded_file(name: str) -> Path:

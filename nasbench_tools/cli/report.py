@@ -6,7 +6,11 @@ benchmark's seed agreement (seed vs seed, and one seed vs the mean of the others
 NAS-Bench-Suite-Zero proxies against the accuracy that suite recorded (its failure value -1e8
 excluded as missing and counted, unless --zc-sentinels keep); and the NB101 sample's proxies
 (with a duplicate audit). --scores adds your own
-score tables (CSV or HDF5 keyed by `index`, `arch_str` or `module_hash`).
+score tables (a CSV keyed by `index` or `arch_str`, with its `<file>.meta.json` sidecar saying
+what the scores are, or an HDF5 table; see nasbench_tools.scores). A table goes to every
+dataset's section unless its metadata names a target dataset; the report notes where a table's
+scores were computed on other images than the ground truth's (a transfer question) or do not
+say which.
 """
 
 from __future__ import annotations
@@ -25,7 +29,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default="nb201",
         help="nb201 (embedded), nb201-v1_1, or an NB201 store/file",
     )
-    p.add_argument("--scores", nargs="*", default=[], help="extra score tables (CSV or HDF5)")
+    p.add_argument(
+        "--scores",
+        nargs="*",
+        default=[],
+        help="extra score tables (CSV with a .meta.json sidecar, or HDF5)",
+    )
     p.add_argument(
         "--target",
         action="append",

@@ -440,3 +440,17 @@ def test_operator_keys_given_in_memory_are_checked():
         ScoreTable("nb101", [("0->1", "none")], {"a": [1.0]}, level="operator")
     with pytest.raises(ScoreTableError, match="level must be one of"):
         ScoreTable("nb201", [0], {"a": [1.0]}, level="edge")
+
+
+def test_a_written_file_does_not_claim_the_source_it_was_read_from(tmp_path):
+    first = ScoreTable.read(_table().write(tmp_path / "a.csv"))
+    assert first.meta["source_path"] == str(tmp_path / "a.csv")
+    first.write(tmp_path / "b.csv")
+    side = json.loads((tmp_path / "b.csv.meta.json").read_text())
+    assert "source_path" not in side and "source_sha256" not in side
+    second = ScoreTable.read(tmp_path / "b.csv")
+    assert second.meta["source_path"] == str(tmp_path / "b.csv")
+    assert (
+        second.meta["source_sha256"]
+        == hashlib.sha256((tmp_path / "b.csv").read_bytes()).hexdigest()
+    )
