@@ -97,7 +97,7 @@ from typing import Any
 import numpy as np
 
 from ._io import atomic_write
-from .errors import NasbenchToolsError, QueryError, ScoreTableError
+from .errors import NasbenchToolsError, QueryError, ResourceLimitError, ScoreTableError
 from .registry import Registry
 from .spaces import get_space, list_spaces
 
@@ -157,6 +157,13 @@ _READ_STAMPS = ("source_path", "source_sha256")
 #: "None", ..., would turn a typo or a note into a missing score).
 _MISSING = ["", "nan", "NaN"]
 
+#: Bounds derived from a file's size (hostile input): a gzipped CSV may expand to this many times
+#: its size (CSVs of floats compress 3-10x; gzip's own limit is about 1000x), an HDF5 table's
+#: arrays may hold this many times the file's bytes (we write them uncompressed); at least
+#: ``_MIN_BOUND`` bytes either way.
+_EXPANSION = 64
+_MIN_BOUND = 64 << 20
+
 #: NASLib's stand-in for a NaN or infinite zero-cost score (``naslib/predictors/zerocost.py``).
 ZC_FAILURE_SENTINEL = -1e8
 #: What ``load_scores`` does with it: ``"exclude"`` (NaN, counted) or ``"keep"`` (raw values).
@@ -173,11 +180,11 @@ def check_meta(meta: Mapping[str, Any], columns: Iterable[str], where: str) -> d
     if not isinstance(meta, Mapping):
         raise ScoreTableError(f"{where}: metadata must be a mapping, got {type(meta).__name__}")
     meta = dict(meta)
-    for key in ("space", "level", "format", "format_version", "csv_sha256"):
+    for key in _FILE_KEYS:
         if key in meta:
             raise ScoreTableError(
                 f"{where}: metadata key {key!r} belongs to the file, not the scores; "
-                f"use ScoreTable({key}=...) or the sidecar's top level"
+                "give it to ScoreTable/read, or put it at the sidecar's top level"
             )
     for key in ("label", "source"):
         if key in meta and (not isinstance(meta[key], str) or not meta[key]):
@@ -238,6 +245,7 @@ def data_note(meta: Mapping[str, Any], dataset: str, name: str | None = None) ->
     name = name or meta.get("label", "scores")
     data = meta.get("data")
     images = DATASET_IMAGES.get(dataset)
+    title = DATA_SOURCES.get(data, data)
     if data == "none":
         return None
     if data is None:
@@ -247,12 +255,12 @@ def data_note(meta: Mapping[str, Any], dataset: str, name: str | None = None) ->
         )
     if images is None:
         return (
-            f"{name}: scores computed on {DATA_SOURCES[data]} images; which images the ground "
+            f"{name}: scores computed on {title} images; which images the ground "
             f"truth's dataset {dataset!r} uses is not known here"
         )
     if data != images:
         return (
-            f"{name}: scores computed on {DATA_SOURCES[data]} images, ranked against {dataset} "
+            f"{name}: scores computed on {title} images, ranked against {dataset} "
             f"({DATA_SOURCES[images]} images): a transfer question (does a ranking on one image "
             "set carry over to another), not a same-data comparison"
         )
@@ -645,9 +653,8 @@ def _numeric_column(df, column: str, where: str) -> np.ndarray:
         pos = int(np.flatnonzero(bad)[0]) if bad.any() else 0
         raise ScoreTableError(
             f"{where}: {_row(df, s.index[pos])}, column {column!r}: {s.iloc[pos]!r} is not a "
-            "number; a "
-            f"score column holds numbers only (a column of descriptive text must be declared "
-            f'in the sidecar\'s "text_columns")'
+            "number; a score column holds numbers only (a column of descriptive text must be "
+            'declared in the sidecar\'s "text_columns")'
         )
     return values.to_numpy(dtype=np.float64)
 
@@ -717,12 +724,34 @@ def _load_frame(path: Path, text: set[str]):
     import pandas as pd
 
     as_text = _all_key_columns() | set(OPERATOR_COLUMNS) | TEXT_COLUMNS | text | {DATASET_COLUMN}
+    source = _bounded_csv(path)
     try:
         return pd.read_csv(
-            path, dtype=dict.fromkeys(as_text, str), keep_default_na=False, na_values=_MISSING
+            source, dtype=dict.fromkeys(as_text, str), keep_default_na=False, na_values=_MISSING
         )
     except Exception as exc:  # pandas raises many types for a damaged or foreign file
         raise ScoreTableError(f"{path}: not a readable CSV score table ({exc})") from exc
+
+
+def _bounded_csv(path: Path):
+    """``path``, or for a gzipped CSV its text, decompressed up to a bound set by its size."""
+    import gzip
+    import io
+
+    if path.suffix != ".gz":
+        return path
+    limit = max(_MIN_BOUND, _EXPANSION * path.stat().st_size)
+    try:
+        with gzip.open(path, "rb") as fh:
+            data = fh.read(limit + 1)
+    except (OSError, EOFError) as exc:
+        raise ScoreTableError(f"{path}: not a readable gzipped CSV ({exc})") from None
+    if len(data) > limit:
+        raise ResourceLimitError(
+            f"{path}: decompresses to more than {limit:,} bytes ({_EXPANSION}x its size); "
+            "refused as a decompression bomb"
+        )
+    return io.BytesIO(data)
 
 
 def _select_dataset(df, dataset: str | None, path: Path):
@@ -742,6 +771,18 @@ def _select_dataset(df, dataset: str | None, path: Path):
     return df[df[DATASET_COLUMN] == dataset], dataset
 
 
+def _h5_array(ds, budget: list[int], path: Path) -> np.ndarray:
+    """A dataset's values, if its declared size fits what is left of the file's byte budget."""
+    nbytes = int(np.prod(ds.shape, dtype=np.int64)) * ds.dtype.itemsize
+    if nbytes > budget[0]:
+        raise ResourceLimitError(
+            f"{path}: dataset {ds.name} declares {nbytes:,} bytes, more than {_EXPANSION}x "
+            "the file's size allows; refused"
+        )
+    budget[0] -= nbytes
+    return ds[()]
+
+
 def _read_h5(path: Path, space: str | None, digest: str) -> ScoreTable:
     import h5py
 
@@ -751,12 +792,13 @@ def _read_h5(path: Path, space: str | None, digest: str) -> ScoreTable:
                 raise ScoreTableError(f"{path}: an HDF5 file but not a nasbench_tools score table")
             declared = str(f.attrs["space"])
             level = str(f.attrs.get("level", "arch"))
-            keys = f["keys"][()]
-            scores = {name: ds[()] for name, ds in f["scores"].items()}
+            budget = [max(_MIN_BOUND, _EXPANSION * path.stat().st_size)]
+            keys = _h5_array(f["keys"], budget, path)
+            scores = {name: _h5_array(ds, budget, path) for name, ds in f["scores"].items()}
             meta = json.loads(f.attrs.get("meta_json", "{}"))
-    except ScoreTableError:
+    except (ScoreTableError, ResourceLimitError):
         raise
-    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError, AttributeError) as exc:
         raise ScoreTableError(f"{path}: not a readable score table ({exc})") from None
     space = _one_space(space, declared, path)
     if level == "operator":

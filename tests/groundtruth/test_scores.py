@@ -454,3 +454,37 @@ def test_a_written_file_does_not_claim_the_source_it_was_read_from(tmp_path):
         second.meta["source_sha256"]
         == hashlib.sha256((tmp_path / "b.csv").read_bytes()).hexdigest()
     )
+
+
+def test_gzip_bomb_is_refused_before_it_expands(tmp_path, monkeypatch):
+    import gzip
+
+    from nasbench_tools import scores
+    from nasbench_tools.errors import ResourceLimitError
+
+    monkeypatch.setattr(scores, "_MIN_BOUND", 1000)  # the floor, lowered so the file stays tiny
+    p = tmp_path / "bomb.csv.gz"
+    p.write_bytes(gzip.compress(b"index,a\n" + b"0,1\n" * 200_000))
+    with pytest.raises(ResourceLimitError, match=r"bomb\.csv\.gz: decompresses to more than"):
+        ScoreTable.read(p, space="nb201")
+    ok = tmp_path / "ok.csv.gz"
+    ok.write_bytes(gzip.compress(b"index,a\n0,1\n1,2\n"))
+    assert ScoreTable.read(ok, space="nb201")["a"].tolist() == [1.0, 2.0]
+
+
+def test_hdf5_array_larger_than_its_file_allows_is_refused(tmp_path, monkeypatch):
+    import h5py
+
+    from nasbench_tools import scores
+    from nasbench_tools.errors import ResourceLimitError
+
+    monkeypatch.setattr(scores, "_MIN_BOUND", 1000)
+    p = tmp_path / "big.h5"
+    with h5py.File(p, "w") as f:
+        f.attrs["format"] = "nasbench_tools.scores"
+        f.attrs["space"] = "nb201"
+        f["keys"] = np.zeros(4, dtype=np.int64)
+        # a compressed dataset that declares ~8 MB of zeros in a file of a few kB
+        f.create_dataset("scores/a", shape=(1_000_000,), dtype="f8", compression="gzip")
+    with pytest.raises(ResourceLimitError, match=r"big\.h5: dataset /scores/a declares 8,000,000"):
+        ScoreTable.read(p)
