@@ -19,7 +19,11 @@ than one seed ranks another); the NAS-Bench-Suite-Zero proxies against the accur
 suite recorded, with NASLib's failure value ``-1e8`` excluded as missing and counted
 (``zc_sentinels``, see :mod:`nasbench_tools.scores`); and the NB101 sample's proxies over all 500
 rows and over the 292 distinct cells. BR@K is printed as a rank with its denominator
-(``3 / 15,625``). The folder is written atomically.
+(``3 / 15,625``). A score table goes to the sections of the dataset its metadata names as its
+target (every NB201 section without one); a section notes a table whose scores were computed on
+other images than its ground truth's (:func:`nasbench_tools.scores.data_note`: NASWOT's CIFAR-10
+scores against CIFAR-100 are a transfer question) or whose target split or budget differs. The
+folder is written atomically (:func:`nasbench_tools._io.atomic_write`).
 """
 
 from __future__ import annotations

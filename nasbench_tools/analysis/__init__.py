@@ -9,6 +9,13 @@ few valid pairs, constant input, NaN under ``nan_policy="raise"`` all raise
 :class:`~nasbench_tools.errors.AnalysisError`), never take ``abs`` of a correlation, and return a
 :class:`MetricResult` that records the pairs used and every choice behind the number.
 
+Modules: :mod:`.ranking` (the metrics), :mod:`.bootstrap` (the engine that resamples
+architectures: named metrics on many resamples at once), :mod:`.uncertainty` (bootstrap
+intervals, seed spread and agreement, paired test), :mod:`.rank_summary` (every number of one
+pair: :func:`rank_report`), :mod:`.depth_gap`, :mod:`.baselines` (RI over random),
+:mod:`.results` (the :class:`MetricResult` and :class:`Estimate` records and their formatting),
+:mod:`.displays` and :mod:`.tables`.
+
 >>> from nasbench_tools.analysis import kendall_tau, rank_report
 >>> kendall_tau([1, 2, 3, 4, 5], [2, 1, 4, 3, 5]).statistic
 0.6
