@@ -174,7 +174,7 @@ def _add_user_table(sec: Section, table: ScoreTable, gt, query: dict) -> None:
     another dataset; notes when its images or its target differ from the section's."""
     dataset = query["dataset"]
     target = table.meta.get("target") or {}
-    wanted = target.get("dataset", table.meta.get("dataset"))
+    wanted = _wanted_dataset(table)
     if wanted is not None and wanted != dataset:
         return
     label = table.meta.get("label", "scores")
@@ -191,6 +191,12 @@ def _add_user_table(sec: Section, table: ScoreTable, gt, query: dict) -> None:
             f"{label}: the table was made for {dataset} {', '.join(differs)}; it is ranked here "
             f"against {query['split']} after {query['epochs']} epochs",
         )
+
+
+def _wanted_dataset(table: ScoreTable) -> str | None:
+    """The benchmark dataset a table was made for (its target's, or the section it was read
+    from), or None."""
+    return (table.meta.get("target") or {}).get("dataset", table.meta.get("dataset"))
 
 
 def _zc_sections(cfg: ReportConfig) -> list[Section]:
@@ -314,7 +320,7 @@ def compute_sections(cfg: ReportConfig, *, progress: bool = True) -> tuple[list[
             f"the report's ground truth must be {get_space(SPACE).title} for now, got "
             f"{get_space(gt.space).title}"
         )
-    tables = [_user_table(path, gt) for path in cfg.scores]
+    tables = [_user_table(path, gt, cfg) for path in cfg.scores]
     sections = _nb201_sections(cfg, gt, tables)
     if cfg.embedded_scores:
         sections += _zc_sections(cfg)
@@ -356,13 +362,20 @@ def compute_sections(cfg: ReportConfig, *, progress: bool = True) -> tuple[list[
     return sections, prov
 
 
-def _user_table(path: str, gt) -> ScoreTable:
-    """A ``--scores`` table, keyed in the ground truth's space and by architecture."""
+def _user_table(path: str, gt, cfg: ReportConfig) -> ScoreTable:
+    """A ``--scores`` table, keyed in the ground truth's space and by architecture, made for a
+    dataset the report ranks (or for none in particular)."""
     t = ScoreTable.read(path, space=gt.space)
     if t.level != "arch":
         raise NasbenchToolsError(
             f"{path}: an operator-level score table ((edge, op) rows) cannot be ranked against "
             "architectures; give a table keyed by architecture"
+        )
+    wanted = _wanted_dataset(t)
+    if wanted is not None and wanted not in cfg.targets:
+        raise NasbenchToolsError(
+            f"{path}: the table was made for dataset {wanted!r}, which this report does not "
+            f"rank (datasets: {', '.join(cfg.targets)}); add --target {wanted}:SPLIT:EPOCHS"
         )
     return t
 

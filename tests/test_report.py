@@ -285,10 +285,31 @@ def test_user_table_made_for_another_target(tmp_path):
     }
     a = _user_csv(tmp_path, "other.csv", other)
     b = _user_csv(tmp_path, "t.csv", split)
-    sec, _ = _small(tmp_path, [a, b])
-    assert not any(k.startswith("other:") for k in sec["proxies"])  # made for cifar100
+    sec, _ = _small(tmp_path, [b])
     assert "t:acc_copy" in sec["proxies"]
     assert any("made for cifar10-valid split ori-test" in n for n in sec["notes"])
+    # a table made for a dataset the report does not rank is an error, not silently left out
+    (tmp_path / "again").mkdir()
+    with pytest.raises(NasbenchToolsError, match=r"other\.csv: the table was made for dataset "):
+        _small(tmp_path / "again", [a, b])
+    assert not (tmp_path / "again" / "rep").exists()
+
+
+def test_user_table_goes_only_to_its_target_section(tmp_path):
+    side = {"space": "nb201", "data": "cifar100", "target": {"dataset": "cifar100"}}
+    a = _user_csv(tmp_path, "c100.csv", side)
+    cfg = ReportConfig(
+        n_boot=0,
+        figures="none",
+        embedded_scores=False,
+        nb101_sample=False,
+        targets={"cifar10-valid": ["x-valid", 200], "cifar100": ["ori-test", 200]},
+        scores=[str(a)],
+    )
+    out = build_report(cfg, tmp_path / "rep", progress=False)
+    secs = json.loads((out / "numbers.json").read_text())["sections"]
+    assert "c100:acc_copy" in secs["nb201-cifar100"]["proxies"]
+    assert not any(k.startswith("c100:") for k in secs["nb201-cifar10-valid"]["proxies"])
 
 
 def test_operator_level_table_is_refused_and_nothing_is_written(tmp_path):
