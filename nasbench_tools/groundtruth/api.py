@@ -17,19 +17,13 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import NasbenchToolsError, QueryError
-from ..spaces import nb201
+from ..spaces import get_space
 from .axis import ArchAxis
+from .benchmarks import BENCHMARKS, get_benchmark
 from .columns import SPLIT_METRICS, Column, ColumnSet, Key
 
 __all__ = ["ArchAxis", "GroundTruth", "load", "open_path"]
 
-#: Names ``load()`` accepts, and what each gives without a path.
-NAMES = {
-    "nb201": "NAS-Bench-201 / NATS-tss (embedded: all 15,625 archs, final-epoch values)",
-    "nb201-v1_1": "NAS-Bench-201 v1_1 (embedded: CIFAR-10 seed means at 200 epochs, 12-epoch schedule)",
-    "nb101": "NAS-Bench-101 (embedded: a SAMPLE of 30 real cells x 3 repeats at 108 epochs)",
-}
-_SPACE_OF = {"nb201": "nb201", "nb201-v1_1": "nb201", "nb101": "nb101"}
 
 # Hints for the commonest wrong queries: (dataset, split) asked -> ((dataset, split) most likely
 # meant, why). A hint is shown only when what it points to exists in the ground truth queried.
@@ -180,11 +174,8 @@ class GroundTruth:
             "seeds": sorted({s for k in keys for s in self._column(k).seeds}),
             "columns": len(keys),
         }
-        if self.space == "nb201":
-            ids = nb201.isomorphism_class_ids()[self.archs.keys]
-            out["unique_classes"] = len(np.unique(ids))
-        else:
-            out["unique_classes"] = len(self)
+        ids = get_space(self.space).class_ids(self.archs.keys)
+        out["unique_classes"] = len(self) if ids is None else len(np.unique(ids))
         out["provenance"] = {k: v for k, v in self.provenance.items() if v not in ("", None)}
         return out
 
@@ -223,9 +214,7 @@ class GroundTruth:
 
     def _elsewhere(self, args: tuple) -> str | None:
         """Which other embedded ground truth of this space answers the query, if any."""
-        for name in sorted(NAMES):
-            if _SPACE_OF[name] != self.space:
-                continue
+        for name in BENCHMARKS.filter(lambda b: b.space == self.space and b.embedded):
             try:
                 other = _embedded(name)
             except NasbenchToolsError:  # an unreadable embedded file: no hint, the error stands
@@ -236,7 +225,7 @@ class GroundTruth:
                 other._resolve(*args)
             except QueryError:
                 continue
-            return f"load({name!r}) has it ({NAMES[name]})"
+            return f"load({name!r}) has it ({get_benchmark(name).description})"
         return None
 
     def _resolve(self, dataset, split, epochs, metric, point) -> Key:
@@ -447,11 +436,10 @@ class GroundTruth:
                     seed="mean" if seed == "all" else seed,
                     missing=missing,
                 )
-        index_name = "index" if self.space == "nb201" else "module_hash"
-        df = pd.DataFrame(data, index=pd.Index(self.archs.keys, name=index_name))
-        if self.space == "nb201":
-            strings = nb201._index_table()[0]
-            df.insert(0, "arch_str", [strings[i] for i in self.archs.keys])
+        sp = get_space(self.space)
+        df = pd.DataFrame(data, index=pd.Index(self.archs.keys, name=sp.key_column))
+        if "arch_str" in sp.alt_key_columns:
+            df.insert(0, "arch_str", sp.strings(self.archs.keys))
         return df
 
     def _column_query(self, c, i: int) -> Key:
@@ -478,8 +466,9 @@ class GroundTruth:
     def sample(self, n: int, *, seed: int, unique: bool = True) -> list:
         """``n`` distinct architectures drawn uniformly with an explicit ``seed``.
 
-        ``unique=True`` draws uniformly over isomorphism classes (NB201: ``Arch.unique_str``;
-        NB101: every cell is already its own class) and returns each class's member with the
+        ``unique=True`` draws uniformly over isomorphism classes (the space's
+        :meth:`~nasbench_tools.spaces.Space.class_ids`: NB201 ``Arch.unique_str``; NB101 and
+        NATS-sss keys are already one per class) and returns each class's member with the
         smallest benchmark index; ``unique=False`` draws uniformly over the axis.
         """
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
@@ -487,14 +476,14 @@ class GroundTruth:
         if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
             raise QueryError(f"seed must be an int (no random default), got {seed!r}")
         rng = np.random.default_rng(int(seed))
-        if unique and self.space == "nb201":
-            ids = nb201.isomorphism_class_ids()[self.archs.keys]
+        ids = get_space(self.space).class_ids(self.archs.keys) if unique else None
+        if ids is not None:
             _, first = np.unique(ids, return_index=True)  # rows of each class's smallest index
             pool = np.sort(first)
         else:
             pool = np.arange(len(self))
         if n > len(pool):
-            what = "isomorphism classes" if unique and self.space == "nb201" else "archs"
+            what = "isomorphism classes" if ids is not None else "archs"
             raise QueryError(f"cannot sample {n} distinct archs: only {len(pool)} {what}")
         rows = rng.choice(pool, size=n, replace=False)
         return [self.archs[int(r)] for r in rows]
@@ -561,31 +550,15 @@ def _split_hint(dataset: str, split: str, splits: list[str], present: set) -> st
 # =========================================================================== load
 @functools.cache
 def _embedded(name: str) -> GroundTruth:
-    from .formats.embedded_csv import (
-        COMBINED,
-        V1_1_PARAMS,
-        embedded_path,
-        read_combined_csv,
-        read_v1_1_columns,
-    )
-
-    if name == "nb201":
-        path = embedded_path(COMBINED)
-        cs = read_combined_csv(path)
-        return GroundTruth.from_columnset(cs, name="nb201", provenance=_file_prov(path))
-    if name == "nb201-v1_1":
-        path, ppath = embedded_path(COMBINED), embedded_path(V1_1_PARAMS)
-        cs = read_v1_1_columns(path, ppath)
-        return GroundTruth.from_columnset(cs, name="nb201-v1_1", provenance=_file_prov(path))
-    from .formats import read_any
-
-    path = embedded_path("nb101_real30_only108.tfrecord")
-    cs = read_any(path, format="nb101-tfrecord", progress=False)
+    bench = get_benchmark(name)
+    if bench.embedded is None:
+        raise QueryError(
+            f"{name}: the package embeds no data for this benchmark ({bench.description}); "
+            f"pass path= a store written by 'nbt convert' or an official file"
+        )
+    cs, path = bench.embedded()
     return GroundTruth.from_columnset(
-        cs,
-        name="nb101",
-        provenance=_file_prov(path),
-        sample_note="SAMPLE: 30 of 423,624 NB101 cells",
+        cs, name=name, provenance=_file_prov(path), sample_note=bench.sample_note or None
     )
 
 
@@ -607,9 +580,10 @@ def load(
 
     Parameters
     ----------
-    name : {"nb201", "nb201-v1_1", "nb101"}
-        The benchmark. Without ``path``, the data embedded in the package (NB101: a labelled
-        sample of 30 real cells).
+    name : str
+        A registered benchmark (``list_benchmarks()``: ``nb201``, ``nb201-v1_1``, ``nb101``,
+        ``nats-sss``, ...). Without ``path``, the data embedded in the package (NB101: a
+        labelled sample of 30 real cells); a benchmark without embedded data needs ``path``.
     path : str or Path, optional
         A store written by ``nbt convert`` (opened lazily, in milliseconds), or any official file
         or folder the readers know (read into memory; convert it once for speed).
@@ -620,8 +594,7 @@ def load(
         (default a seeded sample of 1,000 cells; see :func:`.formats.read_any`). A store was
         checked when it was converted (its provenance says how).
     """
-    if name not in NAMES:
-        raise QueryError(f"unknown benchmark {name!r}; expected one of {sorted(NAMES)}")
+    bench = get_benchmark(name)
     if path is None:
         return _embedded(name)
     from .formats import read_any
@@ -633,8 +606,10 @@ def load(
     else:
         cs = read_any(path, format=format, progress=progress, verify_hashes=verify_hashes)
         gt = GroundTruth.from_columnset(cs, name=name, provenance=_file_prov(path))
-    if gt.space != _SPACE_OF[name]:
-        raise QueryError(f"{path} holds {gt.space} ground truth, not {name}")
+    if gt.space != bench.space:
+        raise QueryError(
+            f"{path} holds {gt.space} ground truth, not {name} ({get_space(bench.space).title})"
+        )
     return gt
 
 

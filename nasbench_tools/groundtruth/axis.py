@@ -6,27 +6,30 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from ..errors import NasbenchToolsError, UnknownArchError
-from ..spaces import nb101, nb201
+from ..errors import InvalidArchError, NasbenchToolsError, UnknownArchError
+from ..spaces import get_space
 from .columns import SpecArray
 
 __all__ = ["ArchAxis"]
 
 
 class ArchAxis(Sequence):
-    """The architecture axis of a ground truth: a sequence of :class:`Arch` or :class:`ModelSpec`.
+    """The architecture axis of a ground truth: a sequence of the space's architecture objects.
 
-    ``keys`` holds the raw identifiers (NB201 benchmark indices, NB101 module hashes);
-    :meth:`position` maps an architecture to its row. ``keys`` and ``specs`` are read-only.
+    ``keys`` holds the raw identifiers in the space's key form (benchmark indices, or module
+    hashes); :meth:`position` maps an architecture to its row. ``keys`` and ``specs`` are
+    read-only. Everything space-specific is asked of the :class:`~nasbench_tools.spaces.Space`.
     """
 
     def __init__(self, space: str, keys: np.ndarray, specs=None):
         self.space = space
+        self._sp = get_space(space)
         self._specs = _readonly_specs(specs) if isinstance(specs, SpecArray) else specs
         # ^ a SpecArray, a callable returning one (read lazily), or None
-        if space == "nb201":
+        if self._sp.key_kind == "index":
             self._keys = _readonly(np.asarray(keys, dtype=np.int64))
-            self._row = np.full(nb201.NUM_ARCHS, -1, dtype=np.int64)
+            self._sorted = None
+            self._row = np.full(self._sp.size, -1, dtype=np.int64)
             self._row[self._keys] = np.arange(len(self._keys))
         else:
             k = np.asarray(keys)
@@ -37,35 +40,37 @@ class ArchAxis(Sequence):
 
     @property
     def keys(self) -> np.ndarray:
-        """NB201: int64 benchmark indices. NB101: module hashes (str), sorted. Read-only."""
+        """Benchmark indices (int64) or module hashes (str), sorted. Read-only."""
         if self._keys is None:
             self._keys = _readonly(self._sorted.astype("U32").astype(object))
         return self._keys
 
     def key(self, i: int):
         """The identifier of row ``i`` (cheap, no full decode)."""
-        if self.space == "nb201":
+        if self._sorted is None:
             return int(self._keys[i])
         return self._sorted[i].decode()
 
     @property
     def specs(self) -> SpecArray | None:
-        """NB101: the cells as a :class:`SpecArray` of read-only arrays (None for NB201)."""
+        """Cell specs as a :class:`SpecArray` of read-only arrays, for spaces keyed by hash."""
         if callable(self._specs):
             specs = self._specs()
             self._specs = None if specs is None else _readonly_specs(specs)
         return self._specs
 
     def __len__(self) -> int:
-        return len(self._sorted) if self.space == "nb101" else len(self._keys)
+        return len(self._keys) if self._sorted is None else len(self._sorted)
 
     def __getitem__(self, i):
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
-        if self.space == "nb201":
-            return nb201.Arch.from_index(int(self.keys[i]))
+        if self._sorted is None:
+            return self._sp.arch(int(self.keys[i]))
         if self.specs is None:
-            raise NasbenchToolsError("this NB101 ground truth holds no cell specs, only hashes")
+            raise NasbenchToolsError(
+                f"this {self._sp.title} ground truth holds no cell specs, only hashes"
+            )
         return self.specs.spec(int(i))
 
     def __repr__(self) -> str:
@@ -73,28 +78,26 @@ class ArchAxis(Sequence):
 
     def position(self, arch) -> int:
         """Row of ``arch``; raises :class:`UnknownArchError` naming its canonical form."""
-        if self.space == "nb201":
-            if (
-                isinstance(arch, int | np.integer)
-                and not isinstance(arch, bool)
-                and 0 <= arch < nb201.NUM_ARCHS
-            ):
-                row = int(self._row[arch])  # an index: no need to build the Arch
+        sp = self._sp
+        if self._sorted is None:
+            if sp.is_key(arch):
+                row = int(self._row[int(arch)])  # an index: no need to build the arch
                 if row >= 0:
                     return row
-            a = arch if isinstance(arch, nb201.Arch) else nb201.Arch.parse(arch)
-            row = int(self._row[a.index])
+            row = int(self._row[sp.key(arch)])
             if row < 0:
                 raise UnknownArchError(
-                    f"NB201 arch {a.index} {a.to_string()} (unique_str {a.unique_str()}) is not in "
-                    f"this ground truth ({len(self)} archs)"
+                    f"{sp.describe(arch)} is not in this ground truth ({len(self)} archs)"
                 )
             return row
-        h = _nb101_hash(arch)
+        try:
+            h = sp.as_key(arch)
+        except InvalidArchError as exc:
+            raise UnknownArchError(str(exc)) from None
         row = int(np.searchsorted(self._sorted, h.encode()))
         if row >= len(self._sorted) or self._sorted[row] != h.encode():
             raise UnknownArchError(
-                f"NB101 cell with module hash {h} is not in this ground truth ({len(self)} cells)"
+                f"{sp.describe(h)} is not in this ground truth ({len(self)} cells)"
             )
         return row
 
@@ -113,13 +116,3 @@ def _readonly_specs(specs: SpecArray) -> SpecArray:
     return SpecArray(
         _readonly(specs.matrices), _readonly(specs.labels), _readonly(specs.num_vertices)
     )
-
-
-def _nb101_hash(arch) -> str:
-    if isinstance(arch, nb101.ModelSpec):
-        if not arch.is_valid:
-            raise UnknownArchError(f"{arch!r} is not in NAS-Bench-101: {arch.invalid_reason}")
-        return arch.hash
-    if isinstance(arch, str) and len(arch) == 32 and all(c in "0123456789abcdef" for c in arch):
-        return arch
-    raise UnknownArchError(f"expected an NB101 ModelSpec or a 32-hex module hash, got {arch!r}")

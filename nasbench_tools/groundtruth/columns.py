@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import CorruptFileError, NasbenchToolsError
+from ..spaces import get_space
 
 __all__ = [
-    "SPACES",
     "VALUE_RANGES",
     "Column",
     "ColumnSet",
@@ -28,10 +28,6 @@ __all__ = [
     "check_column_values",
 ]
 
-#: Architecture spaces and how their axis is keyed: NB201 and NATS-sss by benchmark index, NB101
-#: by module hash.
-SPACES = ("nb201", "nb101", "nats-sss")
-_INDEX_KEYED = ("nb201", "nats-sss")
 
 #: Metrics whose value depends on a split (the others are properties of the network or the run).
 SPLIT_METRICS = frozenset({"accuracy", "loss"})
@@ -223,10 +219,11 @@ class ColumnSet:
 
     Attributes
     ----------
-    space : {"nb201", "nb101"}
+    space : str
+        A registered search space (:func:`nasbench_tools.spaces.get_space`).
     keys : numpy.ndarray
-        The axis. NB201: int64 benchmark indices (strictly increasing). NB101: module hashes as
-        ``str`` (32 hex digits, strictly increasing).
+        The axis, strictly increasing, in the space's key form: int64 benchmark indices (NB201,
+        NATS-sss) or ``str`` module hashes (NB101, 32 hex digits).
     columns : dict[Key, Column]
     specs : SpecArray or None
         NB101 only: the cell of each axis entry, as the file states it.
@@ -242,12 +239,7 @@ class ColumnSet:
     meta: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        if self.space not in SPACES:
-            raise NasbenchToolsError(f"unknown space {self.space!r}; expected one of {SPACES}")
-        if self.space in _INDEX_KEYED:
-            self.keys = np.asarray(self.keys, dtype=np.int64)
-        else:
-            self.keys = np.asarray([str(k) for k in self.keys], dtype=object)
+        self.keys = get_space(self.space).key_array(self.keys)
         if len(self.keys) > 1 and not all(a < b for a, b in zip(self.keys[:-1], self.keys[1:])):
             raise NasbenchToolsError(
                 "ColumnSet keys must be strictly increasing (sort the axis first)"

@@ -52,6 +52,8 @@ from ..errors import (
     StoreCorruptError,
     StoreVersionError,
 )
+from ..spaces import get_space
+from ..spaces.base import SPACES
 from .columns import Column, ColumnSet, Key, SpecArray, check_column_values
 
 __all__ = [
@@ -301,14 +303,11 @@ def _write(cs: ColumnSet, tmp: Path, source_sha256: str) -> None:
         f.attrs["format"] = np.bytes_(FORMAT_NAME.encode())
         f.attrs["format_version"] = np.int64(FORMAT_VERSION)
         axis = f.create_group("axis")
-        if cs.space == "nb201":
-            arrays = {"keys": cs.keys.astype(np.int64)}
-        else:
-            arrays = {"keys": np.array(cs.keys.tolist(), dtype="S32")}
-            if cs.specs is not None:
-                arrays["spec_matrices"] = cs.specs.matrices
-                arrays["spec_labels"] = cs.specs.labels
-                arrays["spec_num_vertices"] = cs.specs.num_vertices
+        arrays = {"keys": get_space(cs.space).store_keys(cs.keys)}
+        if cs.specs is not None:
+            arrays["spec_matrices"] = cs.specs.matrices
+            arrays["spec_labels"] = cs.specs.labels
+            arrays["spec_num_vertices"] = cs.specs.num_vertices
         for name, arr in arrays.items():
             _chunked(axis, name, arr)
             datasets[f"axis/{name}"] = list(arr.shape)
@@ -447,7 +446,7 @@ class StoreReader:
             and isinstance(doc.get("meta"), dict)
             and isinstance(doc.get("datasets"), dict)
             and isinstance(doc.get("columns"), list)
-            and doc["provenance"].get("space") in ("nb201", "nb101")
+            and doc["provenance"].get("space") in SPACES
             and all(
                 isinstance(v, list) and all(isinstance(d, int) and d >= 0 for d in v)
                 for v in doc["datasets"].values()
@@ -504,11 +503,10 @@ class StoreReader:
     def _check_keys(self) -> None:
         k = self.raw_keys
         n = len(k)
-        if self.space == "nb201":
-            from ..spaces.nb201 import NUM_ARCHS
-
+        sp = get_space(self.space)
+        if sp.key_kind == "index":
             ok = k.dtype.kind == "i" and k.ndim == 1
-            ok = ok and (n == 0 or (int(k.min()) >= 0 and int(k.max()) < NUM_ARCHS))
+            ok = ok and (n == 0 or (int(k.min()) >= 0 and int(k.max()) < sp.size))
         else:
             ok = k.dtype == np.dtype("S32") and k.ndim == 1
             if ok and n:
@@ -522,13 +520,17 @@ class StoreReader:
         if not ok:
             raise self._corrupt(
                 "dataset /axis/keys (expected strictly increasing "
-                + ("NB201 indices 0..15624)" if self.space == "nb201" else "32-hex module hashes)")
+                + (
+                    f"{sp.name} indices 0..{sp.size - 1})"
+                    if sp.key_kind == "index"
+                    else f"{sp.name} 32-hex hashes)"
+                )
             )
 
     # ------------------------------------------------------------------ contents
     @property
     def keys(self) -> np.ndarray:
-        if self.space == "nb201":
+        if get_space(self.space).key_kind == "index":
             return self.raw_keys
         out = self.raw_keys.astype("U32").astype(object)
         out.setflags(write=False)

@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import QueryError
-from .api import NAMES, GroundTruth, load, open_path
+from .api import GroundTruth, load, open_path
+from .benchmarks import BENCHMARKS
 
 __all__ = ["open_ground_truth"]
 
@@ -24,7 +25,7 @@ def open_ground_truth(
     ----------
     target : str or Path
         An embedded benchmark's name (``nb201``, ``nb201-v1_1``, ``nb101``: see
-        :data:`nasbench_tools.groundtruth.api.NAMES`), or the path of a store written by
+        :data:`nasbench_tools.groundtruth.benchmarks.BENCHMARKS`), or the path of a store written by
         ``nbt convert`` or of an official file or folder (its benchmark is inferred).
     format : str, optional
         Force a reader for an official file.
@@ -37,12 +38,13 @@ def open_ground_truth(
         ``target`` is neither an embedded benchmark nor an existing path (the message lists the
         embedded names).
     """
-    if isinstance(target, str) and target in NAMES:
+    embedded = BENCHMARKS.filter(lambda b: b.embedded is not None)
+    if isinstance(target, str) and target in embedded:
         return load(target)
     path = Path(target)
     if not path.exists():
         raise QueryError(
-            f"{str(target)!r} is neither an embedded benchmark ({', '.join(sorted(NAMES))}) "
+            f"{str(target)!r} is neither an embedded benchmark ({', '.join(embedded)}) "
             "nor an existing path"
         )
     return open_path(path, format=format, progress=progress)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import CorruptFileError, NasbenchToolsError
+from ..spaces import get_space
 from .columns import ColumnSet
 
 __all__ = ["HASH_MODES", "HASH_SAMPLE", "HASH_SAMPLE_SEED", "verify_module_hashes"]
@@ -72,8 +73,8 @@ def verify_module_hashes(
     info: dict = {"mode": mode, "checked": 0, "of": n}
     if mode == "sample":
         info |= {"sample": HASH_SAMPLE, "seed": HASH_SAMPLE_SEED}
-    if cs.space != "nb101" or cs.specs is None:
-        if cs.space == "nb101":
+    if get_space(cs.space).key_kind != "hash" or cs.specs is None:
+        if get_space(cs.space).key_kind == "hash":
             info["note"] = "no cell specs in the source: nothing to recompute"
         return info
     rows = sample_rows(n, mode)

@@ -115,6 +115,10 @@ class Space(ABC):
         return f"{self.title} architecture {self.to_string(arch)}"
 
     # ------------------------------------------------------------------ keys
+    def strings(self, keys: Iterable) -> list[str]:
+        """Canonical text of many keys (spaces with a fast table override this)."""
+        return [self.to_string(self.arch(k)) for k in keys]
+
     def is_key(self, value: Any) -> bool:
         """Whether ``value`` is already a key (no parsing needed)."""
         if self.key_kind == "index":
@@ -227,20 +231,48 @@ def list_spaces() -> list[str]:
     return SPACES.names()
 
 
-def space_of(archs: Sequence) -> Space:
-    """The one space whose architecture type every item of ``archs`` has.
+def space_of(archs: Sequence, space: str | Space | None = None) -> tuple[Space, list]:
+    """The one space of ``archs`` and the items parsed into its architecture objects.
 
-    Raises :class:`~nasbench_tools.errors.InvalidArchError` for an empty or mixed sequence, or
-    objects of no registered space.
+    With ``space`` given, every item is parsed by that space. Without it, objects of one
+    space's architecture type are that space's; raw values (strings, indices) must parse in
+    exactly one registered space, else the call is ambiguous and asks for ``space=`` (an index
+    such as 5 exists in NB201 and in NATS-sss alike). Raises
+    :class:`~nasbench_tools.errors.InvalidArchError` for an empty, mixed or unparsable sequence.
     """
     items = list(archs)
     if not items:
         raise InvalidArchError("expected at least one architecture")
+    if space is not None:
+        sp = get_space(space)
+        return sp, [sp.parse(a) for a in items]
     for sp in SPACES.values():
         if all(isinstance(a, sp.arch_type) for a in items):
-            return sp
-    kinds = sorted({type(a).__name__ for a in items})
+            return sp, items
+    if any(any(isinstance(a, sp.arch_type) for sp in SPACES.values()) for a in items):
+        kinds = sorted({type(a).__name__ for a in items})
+        raise InvalidArchError(
+            f"got architectures of several kinds ({', '.join(kinds)}); use one space at a time"
+        )
+    fits = []
+    for sp in SPACES.values():
+        try:
+            fits.append((sp, [sp.parse(a) for a in items]))
+        except NasbenchToolsError:
+            continue
+    if len(fits) == 1:
+        return fits[0]
+    if not fits:
+        raise InvalidArchError(
+            f"{_short(items)} are not architectures of any registered space "
+            f"({', '.join(list_spaces())})"
+        )
     raise InvalidArchError(
-        f"cannot tell the search space of objects of type {', '.join(kinds)}; pass space= "
-        f"(one of {', '.join(list_spaces())}) or architecture objects of one space"
+        f"{_short(items)} parse in several spaces ({', '.join(sp.name for sp, _ in fits)}); "
+        "pass space="
     )
+
+
+def _short(items: list) -> str:
+    text = repr(items)
+    return text if len(text) <= 60 else text[:57] + "..."

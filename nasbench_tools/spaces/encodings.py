@@ -20,6 +20,8 @@ nb101       categorical     26     the same 21 bits, then ``v{k}``: index of the
                                    ``nb101.OPS`` or -1 for padding
 nb101       path            364    ``path:{op}>...``: 1 if an input-to-output path carries that
                                    interior op sequence (length 0..5; BANANAS)
+nats-sss    onehot          40     ``layer{i}={C}``: 1 if layer i has width C
+nats-sss    categorical     5      ``layer{i}``: index of the width in ``CHANNEL_CHOICES``
 ==========  ==============  =====  =========================================================
 
 NB101 encodings read the *pruned* spec, so isomorphic-by-pruning specs encode alike; padding inserts
@@ -34,10 +36,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InvalidArchError, InvalidSpecError
+from ..errors import InvalidSpecError, QueryError
+from ..registry import Registry
 from . import nb101, nb201
+from .base import space_of
 
 __all__ = [
+    "ENCODINGS",
     "Encoding",
     "encode",
     "encoding_columns",
@@ -58,18 +63,21 @@ class Encoding:
     description: str
 
 
-_REGISTRY: dict[tuple[str, str], Encoding] = {}
+#: Every encoding, registered as ``"space:kind"`` (``"nb201:onehot"``).
+ENCODINGS: Registry[Encoding] = Registry(
+    "encoding",
+    error=QueryError,
+    modules=("nasbench_tools.spaces.nats_sss",),  # spaces that register their own encodings
+)
 
 
 def register_encoding(kind: str, space: str, columns: Sequence[str]):
     """Decorator registering ``fn(archs) -> array`` as encoding ``kind`` of ``space``."""
 
     def deco(fn):
-        key = (space, kind)
-        if key in _REGISTRY:
-            raise ValueError(f"encoding {kind!r} for space {space!r} is already registered")
         doc = (fn.__doc__ or "").strip().splitlines()
-        _REGISTRY[key] = Encoding(space, kind, fn, tuple(columns), doc[0] if doc else "")
+        enc = Encoding(space, kind, fn, tuple(columns), doc[0] if doc else "")
+        ENCODINGS.register(f"{space}:{kind}", enc)
         return fn
 
     return deco
@@ -78,41 +86,23 @@ def register_encoding(kind: str, space: str, columns: Sequence[str]):
 def list_encodings(space: str | None = None) -> list[str]:
     """Registered encoding kinds, for one space or as ``space:kind`` for all."""
     if space is None:
-        return sorted(f"{s}:{k}" for s, k in _REGISTRY)
-    return sorted(k for s, k in _REGISTRY if s == space)
+        return ENCODINGS.names()
+    return sorted(e.kind for e in ENCODINGS.values() if e.space == space)
 
 
 def get_encoding(kind: str, space: str) -> Encoding:
-    try:
-        return _REGISTRY[(space, kind)]
-    except KeyError:
-        raise ValueError(
+    name = f"{space}:{kind}"
+    if name not in ENCODINGS:
+        raise QueryError(
             f"unknown encoding kind={kind!r} for space={space!r}; "
             f"registered for {space!r}: {list_encodings(space) or 'none (unknown space)'}"
-        ) from None
+        )
+    return ENCODINGS.get(name)
 
 
 def encoding_columns(kind: str, space: str) -> list[str]:
-    """Column names of encoding ``kind`` in ``space`` ("nb101" or "nb201")."""
+    """Column names of encoding ``kind`` in ``space``."""
     return list(get_encoding(kind, space).columns)
-
-
-def _space_of(archs: Sequence) -> tuple[str, list]:
-    if len(archs) == 0:
-        raise ValueError("encode() needs at least one architecture")
-    items = list(archs)
-    if all(isinstance(a, nb101.ModelSpec) for a in items):
-        return "nb101", items
-    from .base import SPACES
-
-    for sp in SPACES.values():  # architecture objects of a registered space (Arch, SizeConfig)
-        if all(isinstance(a, sp.arch_type) for a in items):
-            return sp.name, items
-    if any(isinstance(a, nb101.ModelSpec) for a in items):
-        raise InvalidArchError(
-            "encode() got a mix of NB101 specs and other objects; encode one space at a time"
-        )
-    return "nb201", [nb201.Arch.parse(a) for a in items]
 
 
 def encode(archs: Sequence, kind: str = "onehot", *, space: str | None = None) -> np.ndarray:
@@ -125,17 +115,16 @@ def encode(archs: Sequence, kind: str = "onehot", *, space: str | None = None) -
         (:class:`~nasbench_tools.spaces.nb201.Arch`, arch strings or benchmark indices).
     kind : str
         A registered encoding (see the module docstring or :func:`list_encodings`).
-    space : {"nb101", "nb201"}, optional
-        Checked against the architectures when given.
+    space : str, optional
+        A registered space; every item is parsed by it. Without it the space is that of the
+        architecture objects given, or the one space all raw values (strings, indices) parse in.
 
     Returns
     -------
     numpy.ndarray of shape ``(len(archs), len(encoding_columns(kind, space)))``
     """
-    detected, items = _space_of(archs)
-    if space is not None and space != detected:
-        raise ValueError(f"space={space!r} but the architectures are {detected}")
-    enc = get_encoding(kind, detected)
+    sp, items = space_of(archs, space)
+    enc = get_encoding(kind, sp.name)
     out = enc.fn(items)
     assert out.shape == (len(items), len(enc.columns)), (out.shape, len(enc.columns))
     return out

@@ -179,7 +179,7 @@ def test_crafted_store_with_unsorted_keys_is_refused(small_nb201, tmp_path):
         keys = f["axis/keys"][()][::-1].copy()
         del f["axis/keys"]
         f["axis"].create_dataset("keys", data=keys, chunks=keys.shape, fletcher32=True)
-    with pytest.raises(StoreCorruptError, match="strictly increasing NB201 indices"):
+    with pytest.raises(StoreCorruptError, match="strictly increasing nb201 indices"):
         GroundTruth.from_store(path)
 
 

@@ -122,9 +122,9 @@ def test_nb101_encodings_ignore_pruned_vertices():
 def test_errors():
     with pytest.raises(ValueError, match=r"unknown encoding kind='adjacency'.*onehot"):
         encode([Arch.from_index(0)], "adjacency")
-    with pytest.raises(ValueError, match="space='nb101' but the architectures are nb201"):
+    with pytest.raises(ValueError, match="as an NB101 cell"):
         encode([Arch.from_index(0)], "onehot", space="nb101")
-    with pytest.raises(Exception, match="mix"):
+    with pytest.raises(Exception, match="several kinds"):
         encode([SPEC_A, Arch.from_index(0)], "onehot")
     bad = ModelSpec(np.eye(8, k=1, dtype=int), ["input"] + [CONV3X3] * 6 + ["output"])
     with pytest.raises(nb101.InvalidSpecError, match="8 vertices"):
@@ -133,6 +133,17 @@ def test_errors():
         encode([], "onehot")
 
 
+def test_raw_indices_that_parse_in_two_spaces_need_space():
+    with pytest.raises(ValueError, match=r"several spaces \(nats-sss, nb201\); pass space="):
+        encode([5, 6], "onehot")
+    np.testing.assert_array_equal(
+        encode([5, 6], "onehot", space="nb201"),
+        encode([Arch.from_index(5), Arch.from_index(6)], "onehot"),
+    )
+
+
 def test_register_twice_is_refused():
-    with pytest.raises(ValueError, match="already registered"):
+    from nasbench_tools.errors import NasbenchToolsError
+
+    with pytest.raises(NasbenchToolsError, match="already registered"):
         encodings.register_encoding("onehot", "nb201", ["x"])(lambda archs: None)

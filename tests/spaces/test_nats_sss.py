@@ -186,7 +186,7 @@ def test_space_contract():
         sp.key_from_column("arch_str", "8:8:40:32")
     assert sp.class_ids(np.arange(10)) is None
     np.testing.assert_array_equal(sp.all_keys(), np.arange(32768))
-    assert space_of([c, SizeConfig.from_index(0)]) is sp
+    assert space_of([c, SizeConfig.from_index(0)])[0] is sp
     assert pickle.loads(pickle.dumps(sp)) is sp
     assert sp.describe(c) == "NATS-sss configuration 284 8:8:40:32:40"
     assert sp.to_string(11) == "8:8:8:16:32"

@@ -46,7 +46,7 @@ def test_key_round_trip_and_key_array_forms(name):
     assert sp.key_from_column(sp.key_column, str(key)) == key
     stored = sp.store_keys(sp.key_array([key]))
     assert stored.dtype == (np.int64 if sp.key_kind == "index" else np.dtype("S32"))
-    assert space_of([arch]) is sp
+    assert space_of([arch])[0] is sp
     assert sp.to_string(arch) == sp.to_string(sp.parse(arch)) and sp.to_string(arch)
 
 

@@ -1,9 +1,11 @@
 """Readers for the official benchmark file formats, behind one registry.
 
-Each reader module registers itself with :func:`register_reader`:
+Every module of this package whose name does not start with ``_`` is a reader module: it is
+discovered (imported on the first lookup; there is no list to edit) and registers its readers in
+:data:`READERS` with :func:`register_reader`:
 
 * ``name``: the format's name, e.g. ``"nb101-tfrecord"``;
-* ``space``: ``"nb101"`` or ``"nb201"``;
+* ``space``: the registered search space it reads (``"nb101"``, ``"nb201"``, ``"nats-sss"``);
 * ``read(path, *, progress) -> ColumnSet``;
 * ``sniff(path, head) -> bool``: cheap recognition from the path and the file's first bytes
   (``head`` is ``b""`` for a folder), so ``read_any`` can pick the reader.
@@ -13,26 +15,17 @@ Each reader module registers itself with :func:`register_reader`:
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ...errors import NasbenchToolsError
+from ...registry import Registry
+from ...spaces import get_space
 from ..columns import ColumnSet
 from ..verify import hash_mode, verify_module_hashes
 
-__all__ = ["Reader", "get_reader", "list_readers", "read_any", "register_reader"]
-
-#: Modules that register readers; imported lazily by :func:`_ensure_loaded`.
-READER_MODULES = (
-    "nb101_tfrecord",
-    "nb101_naslib",
-    "nb201_pth",
-    "nb201_nats",
-    "nb201_naslib",
-    "embedded_csv",
-)
+__all__ = ["READERS", "Reader", "get_reader", "list_readers", "read_any", "register_reader"]
 
 
 @dataclass(frozen=True)
@@ -44,48 +37,30 @@ class Reader:
     description: str = ""
 
 
-_READERS: dict[str, Reader] = {}
-_loaded = False
+#: Every reader, by format name; the modules of this package are discovered on first use.
+READERS: Registry[Reader] = Registry("format", discover=__name__)
 
 
 def register_reader(
     name: str, space: str, sniff: Callable[[Path, bytes], bool], description: str = ""
 ):
     """Decorator registering ``read(path, *, progress=True) -> ColumnSet`` as format ``name``."""
+    get_space(space)  # a reader of an unregistered space is a programming error: fail at import
 
     def deco(fn):
-        if name in _READERS:
-            raise ValueError(f"reader {name!r} is already registered")
-        _READERS[name] = Reader(
-            name, space, fn, sniff, description or (fn.__doc__ or "").strip().split("\n")[0]
-        )
+        doc = description or (fn.__doc__ or "").strip().split("\n")[0]
+        READERS.register(name, Reader(name, space, fn, sniff, doc))
         return fn
 
     return deco
 
 
-def _ensure_loaded() -> None:
-    global _loaded
-    if _loaded:
-        return
-    for mod in READER_MODULES:
-        importlib.import_module(f"{__name__}.{mod}")
-    _loaded = True
-
-
 def list_readers() -> list[str]:
-    _ensure_loaded()
-    return sorted(_READERS)
+    return READERS.names()
 
 
 def get_reader(name: str) -> Reader:
-    _ensure_loaded()
-    try:
-        return _READERS[name]
-    except KeyError:
-        raise NasbenchToolsError(
-            f"unknown format {name!r}; known formats: {', '.join(sorted(_READERS))}"
-        ) from None
+    return READERS.get(name)
 
 
 def read_any(
@@ -112,20 +87,19 @@ def read_any(
     reader = get_reader(format) if format is not None else _sniff(path)
     cs = reader.read(path, progress=progress)
     cs.check_values(str(path))
-    if cs.space == "nb101":
+    if get_space(cs.space).key_kind == "hash":
         cs.meta["hash_check"] = verify_module_hashes(cs, str(path), mode, progress=progress)
     return cs
 
 
 def _sniff(path: Path) -> Reader:
-    _ensure_loaded()
     head = b""
     if path.is_file():
         with open(path, "rb") as fh:
             head = fh.read(64)
-    for reader in _READERS.values():
+    for reader in READERS.values():
         if reader.sniff(path, head):
             return reader
     raise NasbenchToolsError(
-        f"{path}: not a recognised benchmark file; pass format= one of {', '.join(sorted(_READERS))}"
+        f"{path}: not a recognised benchmark file; pass format= one of {', '.join(READERS.names())}"
     )

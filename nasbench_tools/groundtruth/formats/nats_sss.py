@@ -36,6 +36,7 @@ import numpy as np
 from ...errors import CorruptFileError, NasbenchToolsError
 from ...spaces import nats_sss
 from ..columns import ColumnSet
+from . import register_reader
 from .nb201_nats import META, _arch_files, _read_bz2_pickle
 from .nb201_pth import Nb201Columns, _check_identity, _progress, extract_arch
 
@@ -179,6 +180,9 @@ def _default_workers() -> int:
     return min(len(cpus), MAX_WORKERS)
 
 
+@register_reader(
+    FORMAT, SPACE, is_nats_sss_folder, "NATS-Bench size search space -simple folder (NATS-sss)"
+)
 def read_nats_sss_folder(
     path: str | Path, *, progress: bool = True, workers: int | None = None
 ) -> ColumnSet:
