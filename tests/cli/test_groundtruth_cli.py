@@ -138,3 +138,19 @@ def test_convert_of_a_mislabelled_nb101_file_exits_2_with_one_line(capsys, tmp_p
     rc, _, err = _run(capsys, "convert", str(src), "-o", str(out), "--verify-hashes")
     assert rc == 2 and err.count("\n") == 1 and f"module {'0' * 32} holds a cell" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mislabelled.tfrecord"]
+
+
+def test_list_formats_prints_every_registered_reader_and_exits_0():
+    import subprocess
+    import sys
+
+    from nasbench_tools.groundtruth.formats import list_readers
+
+    out = subprocess.run(
+        [sys.executable, "-m", "nasbench_tools.cli", "convert", "--list-formats"],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    names = [line.split()[0] for line in out.stdout.splitlines()]
+    assert names == list_readers()

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from nasbench_tools.groundtruth import GroundTruth, convert, load
+from nasbench_tools.groundtruth.formats import list_readers
+from nasbench_tools.groundtruth.formats.embedded_csv import COMBINED, embedded_path
 
 FIX = Path(__file__).parents[1] / "fixtures"
 NB201 = FIX / "groundtruth" / "nb201"
@@ -22,7 +24,13 @@ CASES = [
     ("nb201", NB201 / "nb201_cifar10_full_training.pickle", "naslib-nb201-pickle", -1),
     ("nb101", FIX / "nb101" / "nb101_real30_only108.tfrecord", "nb101-tfrecord", None),
     ("nb101", FIX / "nb101" / "naslib_nb101_dummy.pkl", "naslib-nb101-pickle", None),
+    ("nats-sss", FIX / "nats" / "NATS-sss-v1_0-50262-simple", "nats-sss-folder", None),
+    ("nb201", embedded_path(COMBINED), "nb201-combined-csv", 777),
 ]
+
+
+def test_every_registered_reader_has_an_end_to_end_case():
+    assert sorted({c[2] for c in CASES}) == list_readers()
 
 
 @pytest.mark.parametrize(
@@ -41,6 +49,9 @@ def test_load_convert_and_agree(name, path, fmt, seed, tmp_path):
         assert a.seeds == b.seeds and a.unit == b.unit
     if name == "nb201":
         assert st.query(0, seed=seed, **C10) == pytest.approx(82.092, abs=1e-4)
+    elif name == "nats-sss":  # config 284 = 8:8:40:32:40, the real record's 12-epoch seed mean
+        q = dict(dataset="cifar10-valid", split="x-valid", epochs=12)
+        assert st.query("8:8:40:32:40", **q) == pytest.approx(79.31466665364583, abs=1e-9)
     else:
         q = dict(dataset="cifar10", split="valid", epochs=108, seed=0)
         assert st.query("ff92c322c5d9d3d587d9c146a63d0807", **q) == pytest.approx(

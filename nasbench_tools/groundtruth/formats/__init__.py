@@ -86,6 +86,7 @@ def read_any(
         raise NasbenchToolsError(f"{path}: no such file or folder")
     reader = get_reader(format) if format is not None else _sniff(path)
     cs = reader.read(path, progress=progress)
+    cs.meta["source_format"] = reader.name
     cs.check_values(str(path))
     if get_space(cs.space).key_kind == "hash":
         cs.meta["hash_check"] = verify_module_hashes(cs, str(path), mode, progress=progress)
