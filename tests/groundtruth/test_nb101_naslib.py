@@ -140,7 +140,9 @@ def test_missing_repeat_field(tmp_path, nb101_dummy):
     del reps[2]["final_test_accuracy"]
     path = tmp_path / "x.pkl"
     path.write_bytes(pickle.dumps({H: (fixed, {108: reps})}, protocol=4))
-    with pytest.raises(CorruptFileError, match=rf"{H}: repeat 2 at 108 epochs lacks"):
+    with pytest.raises(
+        CorruptFileError, match=rf"{H}: repeat 2 at 108 epochs: lacks 'final_test_accuracy'"
+    ):
         read_any(path, progress=False)
 
 

@@ -26,6 +26,9 @@ EXPECTED_ALLOW_LIST = {
     ("numpy", "ndarray"),
     ("builtins", "set"),
     ("_codecs", "encode"),
+    ("builtins", "bytes"),
+    ("numpy.core.numeric", "_frombuffer"),
+    ("numpy._core.numeric", "_frombuffer"),
     ("numpy.core.multiarray", "scalar"),
     ("numpy.core.multiarray", "_reconstruct"),
     ("numpy._core.multiarray", "scalar"),
@@ -170,14 +173,8 @@ def test_base_offset_and_stream_loading():
     fh = io.BytesIO(data)
     assert safe_load(fh, source="s") == 123
     start = fh.tell()
-    assert start == len(prefix)
-
-    def reopen():
-        f = io.BytesIO(data)
-        f.seek(start)
-        return f
-
+    assert start == len(prefix)  # left just after the first pickle's STOP
     with pytest.raises(
         UnsafePickleError, match=f"at byte {start + _global_position(evil)} of the legacy"
     ):
-        safe_load(fh, source="s", reopen=reopen, base_offset=start, where="legacy stream")
+        safe_load(fh, source="s", base_offset=start, where="legacy stream")
