@@ -511,6 +511,9 @@ class _Verifier:
                     push(_LEAF)
                     cost += _C_SLOT
                     p += 1
+                elif op == 0x30 and len(stack) > fence:  # POP (of an item; of a mark: _rare)
+                    stack.pop()
+                    p += 1
                 else:
                     self.memo_len, self.cost = memo_len, cost
                     p = self._rare(buf, p, op)

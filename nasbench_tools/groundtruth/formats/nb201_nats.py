@@ -19,7 +19,7 @@ error naming the folder, never a hang; on Linux workers are killed with the proc
 them). The single file has to be unpickled whole: about 1.5 MB of Python objects per
 architecture, some 22 GB for the full space (the NATS-Bench API needs the same); prefer the folder.
 
-Every file is decompressed incrementally and refused past :func:`decompression_cap` (8 MiB or 32x
+Every file is decompressed incrementally and refused past :func:`decompression_cap` (4 MiB or 32x
 its compressed size, whichever is larger; the real files need at most 39x, 1.4 MB), then
 unpickled by :class:`~nasbench_tools.groundtruth.safe_pickle.PickleStream` (its allocation bound:
 64 MiB + 16 bytes per decompressed byte).
@@ -76,7 +76,7 @@ CHUNK_FILES = 32
 #: size)``. The real files decompress to 0.33 MB (per-arch, 3.9x), 1.4 MB (tss meta, 39x) and
 #: 0.54 MB (sss meta); the single-file archive holds the per-arch records (about 4x). Raise it with
 #: ``max_decompressed=`` for an unusual file.
-MIN_DECOMPRESSED = 8 << 20
+MIN_DECOMPRESSED = 4 << 20
 RATIO_DECOMPRESSED = 32
 #: Bytes of compressed input handed to the decompressor per step.
 _BZ2_STEP = 64 << 10
