@@ -35,7 +35,7 @@ Allocation bound
 The verifier charges every opcode an upper bound of the memory it makes the C unpickler allocate
 (objects, stack, marks, memo, and the transient copies of each string or bytes argument; see
 :data:`COSTS`), and the stand-ins charge what they build. A stream of ``n`` bytes may allocate at
-most ``object_floor + object_ratio * n`` bytes (default 64 MiB + 16 per stream byte; the real
+most ``object_floor + object_ratio * n`` bytes (default 64 MiB + 32 per stream byte; the real
 benchmark files need 3-6 per byte) and is refused, before the unpickler runs the opcode that
 would exceed it, when it asks for more. Reading buffers add at most two chunks (:data:`CHUNK`)
 plus the largest single opcode. Containers bound ``n`` itself (decompression caps in the readers).
@@ -105,7 +105,7 @@ class PickleLimits:
 
     max_depth: int = 100
     object_floor: int = 64 * MiB
-    object_ratio: int = 16
+    object_ratio: int = 32
 
     def allowance(self, n: int) -> int:
         return self.object_floor + self.object_ratio * n
@@ -119,19 +119,19 @@ DEFAULT_LIMITS = PickleLimits()
 #: against tracemalloc.
 COSTS = {
     "slot": 16,  # a stack or mark slot (8 bytes, twice for growth)
-    "memo": 32,  # a memo slot, in the unpickler (16) and in the verifier
-    "int": 48,
-    "float": 48,
-    "str": 128,  # a str or bytes object, plus the verifier's copy of a short name
-    "per_byte": 2,
-    "tuple": 64,  # plus "item" per element
+    "memo": 16,  # a memo slot: the unpickler's (8, grown) and the verifier's
+    "int": 40,
+    "float": 32,
+    "str": 56,  # a str or bytes object of n bytes: this plus per_byte * n
+    "per_byte": 1,
+    "tuple": 48,  # plus "item" per element
     "item": 8,
-    "list": 80,  # plus "list_item" per element (growth included)
+    "list": 64,  # plus "list_item" per element (growth included)
     "list_item": 16,
-    "dict": 240,  # an empty dict and its first key table
-    "dict_item": 64,
+    "dict": 232,  # an empty dict and the key table of its first items
+    "dict_item": 40,
     "set": 240,
-    "set_item": 160,  # set tables grow fourfold
+    "set_item": 100,  # set tables grow fourfold
     "call": 1024,  # what a stand-in builds (a scalar, dtype, pending array, empty container)
 }
 _C_SLOT = COSTS["slot"]
@@ -255,7 +255,10 @@ _KIND_NAMES = {
     _BYTEARRAY: "a bytearray",
 }
 #: A global's name per kind, for messages.
-_KIND_GLOBAL = {kind: f"{m}.{n}" for (m, n), (kind, _w) in reversed(_TABLE.items())}
+_KIND_GLOBAL = {
+    kind: f"{m}.{n}".replace("numpy._core.", "numpy.(_)core.")
+    for (m, n), (kind, _w) in _TABLE.items()
+}
 
 
 def _what(code: Any) -> str:
@@ -770,7 +773,7 @@ class _Verifier:
                 )
             if type(args) is not int or args < 1:
                 raise self.corrupt(p, "REDUCE whose arguments are not a tuple")
-            self.events.append((self.base + p, f"REDUCE of {_KIND_GLOBAL[kind]}"))
+            self.events.append((self.base + p, "REDUCE"))
             stack.append(_RESULT[kind])
             self.cost += _C_CALL
             return p + 1
@@ -867,12 +870,15 @@ class _StandIn:
         try:
             return getattr(ld, f"_make_{self.kind}")(args)
         except _RefusedCall as exc:
-            raise ld.refusal(pos, f"{label} ({self.name}{_args_text(args)})", str(exc)) from None
+            raise ld.refusal(pos, f"{label} {self.name}{_args_text(args)}", str(exc)) from None
 
     def __setstate__(self, state: Any) -> None:
         ld = self.load
         pos, label = ld.event()
         raise ld.refusal(pos, label, f"BUILD on the global {self.name} itself")
+
+    def __repr__(self) -> str:
+        return self.name
 
     def __reduce__(self):  # never pickled back out
         raise TypeError(f"{self.name} stand-in cannot be pickled")
@@ -898,6 +904,9 @@ class _DtypeStub:
             self.dtype = _dtype_from_state(self.code, state, built=self.dtype is not None)
         except _RefusedCall as exc:
             raise ld.refusal(pos, f"{label} of numpy.dtype({self.code!r})", str(exc)) from None
+
+    def __repr__(self) -> str:
+        return f"numpy.dtype({self.code!r})"
 
     def __reduce__(self):
         raise TypeError("a dtype stub cannot be pickled")
@@ -931,6 +940,9 @@ class _ArrayStub:
             self.array = ld.array_from(raw, dt, shape, "F" if fortran else "C", native=True)
         except _RefusedCall as exc:
             raise ld.refusal(pos, f"{label} of a numpy array", str(exc)) from None
+
+    def __repr__(self) -> str:
+        return "numpy.ndarray(...)"
 
     def __reduce__(self):
         raise TypeError("an array stub cannot be pickled")

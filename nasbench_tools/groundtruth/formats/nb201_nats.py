@@ -22,7 +22,7 @@ architecture, some 22 GB for the full space (the NATS-Bench API needs the same);
 Every file is decompressed incrementally and refused past :func:`decompression_cap` (4 MiB or 32x
 its compressed size, whichever is larger; the real files need at most 39x, 1.4 MB), then
 unpickled by :class:`~nasbench_tools.groundtruth.safe_pickle.PickleStream` (its allocation bound:
-64 MiB + 16 bytes per decompressed byte).
+64 MiB + 32 bytes per decompressed byte).
 """
 
 from __future__ import annotations

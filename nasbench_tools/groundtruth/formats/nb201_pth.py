@@ -142,6 +142,7 @@ def extract_arch(hp2state: Any, *, where: str) -> tuple[int | None, str | None, 
         results = _get(state, "all_results", lambda here=here: here)
         if not isinstance(results, Mapping):
             raise CorruptFileError(f"{here}: all_results is not a dict")
+        listed = state.get("dataset_seed")
         for rkey, rec in results.items():
             if (
                 not isinstance(rkey, tuple)
@@ -154,8 +155,38 @@ def extract_arch(hp2state: Any, *, where: str) -> tuple[int | None, str | None, 
                     f"{here}: all_results key {short_repr(rkey)} is not (dataset, seed) with a "
                     "known dataset"
                 )
+            if isinstance(listed, Mapping) and not _lists(listed.get(rkey[0]), rkey[1]):
+                raise CorruptFileError(
+                    f"{here}: all_results has {rkey} but dataset_seed lists "
+                    f"{short_repr(listed.get(rkey[0]))} for {rkey[0]}"
+                )
             _extract_record(rec, rkey[0], rkey[1], hp, f"{here}, {rkey}", flat, cost_budget)
+            _check_record_identity(rec, rkey, astr, f"{here}, {rkey}")
     return index, arch_str, flat
+
+
+def _lists(seeds: Any, seed: int) -> bool:
+    return isinstance(seeds, list | tuple) and any(type(s) is int and s == seed for s in seeds)
+
+
+def _check_record_identity(rec: Mapping, rkey: tuple, arch_str: str, where: str) -> None:
+    """The fields a record repeats (``name``, ``seed``, ``arch_config['arch_str']``) must agree
+    with its key and architecture: a damaged key cannot silently relabel a record."""
+    name, seed = rec.get("name"), rec.get("seed")
+    if name is not None and name != rkey[0]:
+        raise CorruptFileError(f"{where}: the record's name is {short_repr(name)}")
+    # NATS-Bench writes the seed as a zero-padded string ('0777'); accept an int as well
+    if seed is not None and not (
+        (type(seed) is int and seed == rkey[1])
+        or (type(seed) is str and len(seed) <= 12 and seed.isdigit() and int(seed) == rkey[1])
+    ):
+        raise CorruptFileError(f"{where}: the record's seed is {short_repr(seed)}")
+    config = rec.get("arch_config")
+    if isinstance(config, Mapping) and config.get("arch_str", arch_str) != arch_str:
+        raise CorruptFileError(
+            f"{where}: arch_config's arch_str {short_repr(config.get('arch_str'))} differs "
+            "from the record's"
+        )
 
 
 def _extract_record(rec, dataset, seed, hp, where, flat: Flat, cost_budget: dict) -> None:
