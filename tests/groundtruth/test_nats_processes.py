@@ -113,3 +113,39 @@ def test_a_killed_worker_is_an_error_not_a_hang(big_folder, tmp_path):
     assert text.startswith(f"nbt convert: error: {big_folder}: a worker process died"), text
     assert "Traceback" not in text
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("prctl", [True, False], ids=["pdeathsig", "watchdog"])
+def test_a_worker_busy_in_a_task_dies_with_its_parent(tmp_path, prctl):
+    """A worker stuck in a long task (never reading its queue) still goes when its parent is
+    SIGKILLed: by PR_SET_PDEATHSIG on Linux, else by the parent-pid watchdog."""
+    code = (
+        "import os, sys, time\n"
+        "from nasbench_tools.groundtruth.formats.nb201_nats import _die_with_parent\n"
+        "parent = os.getpid()\n"
+        "child = os.fork()\n"
+        "if child == 0:\n"
+        f"    _die_with_parent(parent, prctl={prctl})\n"
+        "    time.sleep(600)\n"
+        "    os._exit(0)\n"
+        "print(child, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, env=env, cwd=tmp_path
+    )
+    child = psutil.Process(int(proc.stdout.readline()))
+    time.sleep(0.5)  # the initializer has run
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 5
+    while not _gone(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    gone = _gone(child)
+    if not gone:
+        child.kill()
+    assert gone, "the worker outlived its killed parent by 5 s"

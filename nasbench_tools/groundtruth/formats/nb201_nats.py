@@ -219,13 +219,14 @@ def _read_chunk(tasks: list[tuple[int, str, str]], cap: int | None) -> list[tupl
 
 
 # =========================================================================== worker processes
-def _die_with_parent(parent: int) -> None:
+def _die_with_parent(parent: int, prctl: bool = True) -> None:
     """Worker initializer: no worker outlives the process that started it.
 
     On Linux the kernel sends SIGKILL when the parent dies (``PR_SET_PDEATHSIG``); elsewhere, and
     as a fallback, a daemon thread polls the parent pid every 0.5 s and exits when it changes.
+    ``prctl=False`` leaves only the fallback (for tests).
     """
-    if sys.platform.startswith("linux"):
+    if prctl and sys.platform.startswith("linux"):
         try:
             import ctypes
 
