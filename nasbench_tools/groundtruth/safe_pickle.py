@@ -665,9 +665,7 @@ class _Verifier:
                     raise self._not_utf8(p, op, exc) from None
                 if self.names and size <= NAME_MAX:
                     value = sys.intern(text)
-            elif op in (0x54, 0x55) and self.names and size <= NAME_MAX:  # Python-2 str, latin-1
-                value = sys.intern(buf[a : a + size].decode("latin-1"))
-            elif op == 0x96:  # BYTEARRAY8
+            elif op == 0x96:  # BYTEARRAY8 (unhashable); a Python-2 str never names a global
                 value = _BYTEARRAY
             self.cost += (_C_INT if op in (0x8A, 0x8B) else _C_STR) + _PER_BYTE * (1 + width + size)
             stack.append(value)
@@ -827,9 +825,9 @@ class _Verifier:
                 idx = int(line)
                 if op == 0x67:
                     self.stack.append(self._memo_get(p, idx, name))
+                    self.cost += _C_SLOT
                 else:
                     self._memo_put(p, idx, name)
-                self.cost += _C_SLOT
                 return
             if op == 0x49:  # INT (00 / 01 are False / True)
                 int(line)
@@ -1029,12 +1027,15 @@ class _Load:
         )
 
     def charge(self, nbytes: int) -> None:
+        """Count what a stand-in is about to build against the load's allocation bound."""
         self.cost += nbytes
         v = self.verifier
-        if v.cost + self.cost > self.limits.allowance(v.base):
-            raise _RefusedCall(
-                f"building it would take the load past its allocation bound of "
-                f"{self.limits.allowance(v.base):,} bytes"
+        allowed = self.limits.allowance(v.base)
+        if v.cost + self.cost > allowed:
+            at = f" at byte {self.last_pos}" if self.last_pos is not None else ""
+            raise ResourceLimitError(
+                f"{self.source}: building the object of the opcode{at}{self.of_where()} would "
+                f"take the load past its allocation bound of {allowed:,} bytes"
             )
 
     # ------------------------------------------------------------------ the stand-ins' work
@@ -1276,9 +1277,10 @@ def _swap_arrays(root: Any, source: str) -> Any:
     if type(root) not in containers:
         return _swapped(root, {})
     done: dict[int, Any] = {}  # id -> the object or its rebuilt tuple
-    active: set[int] = set()  # on the path being walked
+    active: set[int] = set()  # visited (done is checked first, so: on the path being walked)
     cyclic: set[int] = set()  # tuples met again while active
-    keep: list[Any] = []  # keeps visited objects alive, so ids stay unique
+    # (ids stay unique: every object visited is reachable from the root, or held by todo, until
+    # it is done, and only the originals' ids are looked up)
     todo: list[tuple[Any, bool]] = [(root, False)]
     while todo:
         obj, children_done = todo.pop()
@@ -1290,12 +1292,10 @@ def _swap_arrays(root: Any, source: str) -> Any:
                 cyclic.add(oid)
                 continue
             active.add(oid)
-            keep.append(obj)
             todo.append((obj, True))
             kids = obj.values() if isinstance(obj, dict) else obj
             todo.extend((k, False) for k in kids if type(k) in containers)
             continue
-        active.discard(oid)
         if type(obj) is tuple:
             new = tuple(_swapped(x, done) for x in obj)
             if any(a is not b for a, b in zip(new, obj)):

@@ -26,6 +26,7 @@ from nasbench_tools.errors import CorruptFileError, ResourceLimitError, UnsafePi
 from nasbench_tools.groundtruth import safe_pickle as sp
 from nasbench_tools.groundtruth.safe_pickle import (
     ALLOWED_GLOBALS,
+    COSTS,
     MAX_ARGUMENT,
     MAX_FRAME,
     PickleLimits,
@@ -1322,3 +1323,357 @@ def test_short_repr_bounds_length_and_nesting():
     assert len(sp.short_repr(deep)) <= 80
     assert len(sp.short_repr("x" * 500, 20)) <= 20
     assert sp.short_repr(3) == "3"
+
+
+# =========================================================================== accounting
+def verifier_cost(data: bytes, **kw) -> int:
+    ld = sp._Load("x", "", 0, PickleLimits(**kw) if kw else sp.DEFAULT_LIMITS)
+    ld.verifier.feed(data, True)
+    return ld.verifier.cost
+
+
+@pytest.mark.parametrize(
+    "extra, charged",
+    [
+        # each extra opcode, appended before STOP, is charged per the documented COSTS table
+        (b"N0", COSTS["slot"]),
+        (b"G" + bytes(8) + b"0", COSTS["float"]),
+        (b"J" + bytes(4) + b"0", COSTS["int"]),
+        (b"\x8c\x03abc0", COSTS["str"] + 5 * COSTS["per_byte"]),
+        (b"N\x940", COSTS["slot"] + COSTS["memo"]),
+        (b"Nr\x05\x00\x00\x000", COSTS["slot"] + 6 * COSTS["memo"]),  # a sparse memo: 6 slots
+        (b"Np3\n0", COSTS["slot"] + 4 * COSTS["memo"]),
+        (b"Np3\ng3\n00", COSTS["slot"] + 4 * COSTS["memo"] + COSTS["slot"]),
+        (b"F1.5\n0", COSTS["str"] + 3 * COSTS["per_byte"]),
+        (b"}0", COSTS["dict"]),
+        (b"]Na0", COSTS["list"] + COSTS["slot"] + COSTS["list_item"]),
+        (b"NN\x860", 2 * COSTS["slot"] + COSTS["tuple"] + 2 * COSTS["item"]),
+        (b"(NNl0", COSTS["slot"] + 2 * COSTS["slot"] + COSTS["list"] + 2 * COSTS["list_item"]),
+        (b"\x8f(K\x01\x900", COSTS["set"] + COSTS["slot"] + COSTS["slot"] + COSTS["set_item"]),
+    ],
+)
+def test_each_opcode_is_charged_as_documented(extra, charged):
+    pad = b"\x80\x04N" + b"N0" * 8  # memo indices up to the stream position are allowed
+    assert verifier_cost(pad + extra + b".") - verifier_cost(pad + b".") == charged
+
+
+def test_sparse_memo_slots_are_charged_once():
+    # idx 5 then idx 3: the second store falls in slots already charged
+    pad = b"\x80\x04" + b"N" * 9
+    stores = b"r\x05\x00\x00\x00r\x03\x00\x00\x00"
+    assert verifier_cost(pad + stores + b".") - verifier_cost(pad + b".") == 6 * COSTS["memo"]
+
+
+def _threshold_cases():
+    arr = P2 + reconstruct() + array_state((100,)) + b"b."
+    return {
+        "encode": (
+            P2 + g("_codecs", "encode") + t(s("x" * 1000), s("latin1")) + REDUCE + b".",
+            COSTS["str"] + 1000,
+        ),
+        "odict": (
+            P2
+            + g("collections", "OrderedDict")
+            + t(b"(" + t(i(1), i(2)) * 3 + b"l")
+            + REDUCE
+            + b".",
+            COSTS["dict"] + 2 * COSTS["dict_item"] * 3,
+        ),
+        "set": (
+            P2 + g("builtins", "set") + t(b"(" + i(1) + i(2) + i(3) + b"l") + REDUCE + b".",
+            COSTS["set"] + COSTS["set_item"] * 3,
+        ),
+        "array": (arr, COSTS["str"] + 800),
+    }
+
+
+@pytest.mark.parametrize("name", ["encode", "odict", "set", "array"])
+def test_what_a_standin_builds_is_charged_against_the_bound(name):
+    data, runtime = _threshold_cases()[name]
+    v = verifier_cost(data)
+    exact = PickleLimits(object_floor=v + runtime, object_ratio=0)
+    assert load(data, limits=exact) is not None  # exactly at the bound: loads
+    over = PickleLimits(object_floor=v + runtime - 1, object_ratio=0)
+    with pytest.raises(
+        ResourceLimitError,
+        match=r"building the object of the opcode at byte \d+ would take the load past its allocation bound",
+    ):
+        load(data, limits=over)
+
+
+def test_the_verifier_refuses_exactly_past_the_bound():
+    data = P2 + b"(" + b"\x8f" * 10 + b"l."
+    v = verifier_cost(data)
+    assert load(data, limits=PickleLimits(object_floor=v, object_ratio=0)) == [set()] * 10
+    with pytest.raises(ResourceLimitError, match=rf"would allocate more than {v - 1:,} bytes"):
+        load(data, limits=PickleLimits(object_floor=v - 1, object_ratio=0))
+
+
+def test_the_bound_grows_with_the_stream_read_so_far(monkeypatch):
+    # 64 bytes of ratio per byte pays for a set per 4 bytes; the floor alone would not
+    monkeypatch.setattr(sp, "CHUNK", 64)
+    data = P2 + b"(" + b"\x8fN0N0" * 300 + b"l."
+    assert load(data, limits=PickleLimits(object_floor=2000, object_ratio=80)) == [set()] * 300
+    with pytest.raises(ResourceLimitError):
+        load(data, limits=PickleLimits(object_floor=2000, object_ratio=40))
+
+
+# =========================================================================== edges found by mutation
+def test_memoize_after_sparse_puts_counts_stored_entries():
+    # two PUTs store 2 entries, so MEMOIZE stores at index 2
+    assert load(b"\x80\x04" + b"N0" * 5 + b"Nq\x04Nq\x06K\x07\x94h\x02.") == 7
+    with pytest.raises(CorruptFileError, match="GET of memo index 1, which was never stored"):
+        load(b"\x80\x04" + b"N0" * 5 + b"Nq\x04Nq\x06K\x07\x94h\x01.")
+
+
+def test_text_get_of_the_next_memo_index_is_damage():
+    with pytest.raises(
+        CorruptFileError, match=r"GET of memo index 1, which was never stored at byte 4"
+    ):
+        load(b"Np0\ng1\n.")
+
+
+@pytest.mark.parametrize(
+    "line, value",
+    [(b"L1L\n", 1), (b"S''\n", ""), (b'S"ab"\n', "ab"), (b"S'\\\\\\\\'\n", "\\\\"), (b"Vx\n", "x")],
+)
+def test_protocol_0_text_arguments_at_their_edges(line, value):
+    data = line + b"."
+    assert load(data) == pickle.loads(data, encoding="latin1") == value
+
+
+def test_stack_global_with_one_long_string_is_damage():
+    data = b"\x80\x04\x8c\x05numpy" + b"X\x41\x00\x00\x00" + b"a" * 65 + b"\x93."
+    with pytest.raises(CorruptFileError, match="STACK_GLOBAL without two short strings"):
+        load(data)
+    data = b"\x80\x04X\x41\x00\x00\x00" + b"a" * 65 + b"\x8c\x05dtype\x93."
+    with pytest.raises(CorruptFileError, match="STACK_GLOBAL without two short strings"):
+        load(data)
+
+
+def test_a_discarded_dtype_is_still_refused():
+    with pytest.raises(UnsafePickleError, match=r"a bare numpy\.dtype\('f8'\)"):
+        load(P2 + dtype("f8", state()) + b"0N.")
+
+
+def test_loaded_arrays_own_writable_memory():
+    for data in (
+        pickle.dumps(np.arange(4.0), protocol=2),
+        pickle.dumps(np.arange(4.0), protocol=5),
+        pickle.dumps(np.arange(4, dtype=">i2"), protocol=4),
+    ):
+        out = load(data)
+        assert out.flags.owndata and out.flags.writeable
+        out[0] = 7  # the file's bytes are not aliased
+        assert out[0] == 7
+
+
+@pytest.mark.parametrize("dt", ["i1", "u8", "?", "U3", ">f4", "c8"])
+def test_zero_size_arrays_keep_their_dtype(dt):
+    for protocol in (2, 5):
+        data = pickle.dumps(np.zeros((0, 2), dtype=dt), protocol=protocol)
+        assert deep_equal(load(data), pickle.loads(data))
+
+
+def test_arrays_of_32_dimensions_load_and_33_do_not():
+    assert load(pickle.dumps(np.zeros((1,) * 32), protocol=2)).shape == (1,) * 32
+    with pytest.raises(UnsafePickleError, match="at most 32"):
+        load(P2 + reconstruct() + array_state((1,) * 33) + b"b.")
+
+
+def test_positions_stay_exact_across_chunks(monkeypatch):
+    monkeypatch.setattr(sp, "CHUNK", 16)
+    pad = b"N0" * 40
+    bad = g("numpy", "dtype") + t(s("O8"), FALSE, TRUE) + REDUCE
+    data = P2 + pad + bad + b"."
+    pos = op_positions(data, "REDUCE")[0]
+    with pytest.raises(UnsafePickleError, match=rf"at byte {pos}:"):
+        load(data)
+    build = P2 + pad + g("collections", "OrderedDict") + t() + REDUCE + b"}b."
+    with pytest.raises(UnsafePickleError, match=rf"at byte {op_positions(build, 'BUILD')[0]};"):
+        load(build)
+    glob = P2 + pad + g("os", "system") + b"."
+    with pytest.raises(UnsafePickleError, match=rf"at byte {op_positions(glob, 'GLOBAL')[0]},"):
+        load(glob)
+
+
+def test_short_repr_and_clip_bound_the_text_exactly():
+    text = sp.short_repr("x" * 500, 20)
+    assert len(text) <= 20
+    long = sp.short_repr({i: "y" * 70 for i in range(5)})
+    assert len(long) == 80 and long.endswith("...") and long.startswith("{0: 'yyy")
+    assert sp.short_repr([[[["deep"]]]]) == "[[[[...]]]]"
+    assert sp._clip("a" * 61) == "a" * 57 + "..."
+    assert sp._clip("a" * 60) == "a" * 60
+    assert sp._clip("a\nb\u0100") == "a\\nb\\u0100"
+
+
+def test_a_standin_held_only_by_garbage_is_not_in_the_result():
+    # a list that contains itself and the OrderedDict global, then dropped: cyclic garbage
+    data = P2 + b"]\x94(" + g("collections", "OrderedDict") + b"h\x00e0N."
+    assert load(data) is None
+
+
+@pytest.mark.parametrize(
+    "code, ok",
+    [("U262144", True), ("U262145", False), ("S1048576", True), ("S1048577", False)],
+)
+def test_string_itemsize_bound(code, ok):
+    n = int(code[1:])
+    st = state("<", 4 * n, 4, 8) if code[0] == "U" else state("|", n, 1, 0)
+    data = P2 + dtype(code, st) + b"0N."
+    if ok:  # allowed code: refused only later, as a bare dtype
+        with pytest.raises(UnsafePickleError, match="bare numpy.dtype"):
+            load(data)
+    else:
+        with pytest.raises(UnsafePickleError, match="only bool, integer, float"):
+            load(data)
+
+
+def test_bool_payload_byte_x_is_refused():
+    with pytest.raises(UnsafePickleError, match="a bool payload holds bytes other than 0 and 1"):
+        load(scalar(dtype("b1", state("|")), b_(b"X")))
+
+
+def test_arrays_after_a_shared_container_are_still_swapped():
+    shared = [1]
+    obj = [[np.arange(1)], shared, shared, [np.arange(2)]]
+    out = load(pickle.dumps(obj, protocol=4))
+    assert type(out[0][0]) is np.ndarray and type(out[3][0]) is np.ndarray
+    assert out[1] is out[2]
+
+
+def test_a_tuple_on_a_cycle_without_arrays_in_it_is_kept():
+    inner: list = []
+    root = (1, inner)
+    inner.extend([root, np.arange(2)])
+    out = load(pickle.dumps(root, protocol=4))
+    assert out[1][0] is out and type(out[1][1]) is np.ndarray
+
+
+def test_python_2_strings_decode_as_latin_1():
+    data = b"S'caf\\xe9'\np0\n."
+    assert load(data) == pickle.loads(data, encoding="latin1") == "caf\xe9"
+
+
+def test_find_class_and_persistent_load_refuse_even_without_the_verifier():
+    ld = sp._Load("f.pkl", "", 0, sp.DEFAULT_LIMITS)
+    unpickler = sp.RestrictedUnpickler(io.BytesIO(b""), ld)
+    with pytest.raises(UnsafePickleError, match=r"'os\.system'"):
+        unpickler.find_class("os", "system")
+    assert unpickler.find_class("__builtin__", "set") is ld.standins[("builtins", "set")]
+    with pytest.raises(UnsafePickleError, match="persistent id"):
+        unpickler.persistent_load("storage")
+
+
+@pytest.mark.parametrize(
+    "data, ends",
+    [
+        # an opcode that ends exactly where the data ends is whole: what is missing is STOP
+        (b"\x80\x04", "before the pickle's STOP opcode"),
+        (b"\x80\x04\x95" + bytes(8), "before the pickle's STOP opcode"),
+        (b"\x80\x04Nq\x00", "before the pickle's STOP opcode"),
+        (b"\x80\x04Nr" + bytes(4), "before the pickle's STOP opcode"),
+        (b"\x80\x04C\x00", "before the pickle's STOP opcode"),
+        (b"\x80\x04C\x02ab", "before the pickle's STOP opcode"),
+        (b"\x80\x04T\x01\x00\x00\x00a", "before the pickle's STOP opcode"),
+        (b"\x80\x04\x8d" + struct.pack("<Q", 1) + b"a", "before the pickle's STOP opcode"),
+        (b"\x80\x04\x8a\x01\x05", "before the pickle's STOP opcode"),
+        # one byte short
+        (b"\x80", "inside the PROTO opcode"),
+        (b"\x80\x04\x95" + bytes(7), "inside the FRAME opcode"),
+        (b"\x80\x04C", "inside the SHORT_BINBYTES opcode"),
+        (b"\x80\x04C\x02a", "inside the SHORT_BINBYTES opcode"),
+        (b"\x80\x04T\x01\x00\x00", "inside the BINSTRING opcode"),
+        (b"\x80\x04\x8d" + struct.pack("<Q", 2) + b"a", "inside the BINUNICODE8 opcode"),
+    ],
+)
+def test_an_opcode_that_ends_with_the_data_is_whole(data, ends):
+    with pytest.raises(CorruptFileError, match=rf"it ends {re.escape(ends)}"):
+        load(data)
+
+
+def test_strings_with_lone_surrogates_load_as_pickle_writes_them():
+    for data in (
+        pickle.dumps("\ud800x", protocol=4),
+        b"\x80\x04\x8d" + struct.pack("<Q", 4) + "\ud800x".encode("utf-8", "surrogatepass") + b".",
+    ):
+        assert load(data) == "\ud800x"
+
+
+def test_stack_global_names_from_binunicode8_and_at_the_name_length_limit():
+    def s8(text: str) -> bytes:
+        return b"\x8d" + struct.pack("<Q", len(text)) + text.encode()
+
+    assert load(b"\x80\x04" + s8("collections") + s8("OrderedDict") + b"\x93)R.") == OrderedDict()
+    name64 = "x" * sp.NAME_MAX
+    with pytest.raises(UnsafePickleError, match=rf"names the global 'os\.{name64[:57]}\.\.\.'"):
+        load(b"\x80\x04" + s8("os") + s8(name64) + b"\x93.")
+    with pytest.raises(UnsafePickleError, match=r"names the global 'os\.x{57}\.\.\.'"):
+        load(b"\x80\x04\x8c\x02os\x8c\x40" + name64.encode() + b"\x93.")
+    too_long = "x" * (sp.NAME_MAX + 1)
+    with pytest.raises(CorruptFileError, match="without two short strings"):
+        load(b"\x80\x04" + s8("os") + s8(too_long) + b"\x93.")
+
+
+def test_names_are_kept_only_from_protocol_4():
+    body = b"\x8c\x0bcollections\x8c\x0bOrderedDict\x93)R."
+    assert load(b"\x80\x04" + body) == OrderedDict()
+    with pytest.raises(CorruptFileError, match="STACK_GLOBAL without two short strings"):
+        load(b"\x80\x03" + body)
+
+
+def test_a_bytearray_is_not_a_key():
+    data = b"\x80\x05}\x96" + struct.pack("<Q", 1) + b"xNs."
+    with pytest.raises(CorruptFileError, match="SETITEM uses a bytearray as a key"):
+        load(data)
+    assert load(b"\x80\x05\x96" + struct.pack("<Q", 2) + b"xy.") == bytearray(b"xy")
+
+
+def test_setitems_into_a_list_is_damage():
+    with pytest.raises(
+        CorruptFileError, match="SETITEMS into a list, not a dict or an OrderedDict"
+    ):
+        load(P2 + b"](NNu.")
+
+
+@pytest.mark.parametrize(
+    "extra, charged",
+    [
+        (b"}(NNNNu0", COSTS["dict"] + 4 * COSTS["slot"] + COSTS["slot"] + 2 * COSTS["dict_item"]),
+        (b"(NNd0", COSTS["slot"] + 2 * COSTS["slot"] + COSTS["dict"] + COSTS["dict_item"]),
+        (b"}NNs0", COSTS["dict"] + 2 * COSTS["slot"] + COSTS["dict_item"]),
+        (b"\x8a\x02\x01\x020", COSTS["int"] + 4 * COSTS["per_byte"]),
+        (b"C\x03abc0", COSTS["str"] + 5 * COSTS["per_byte"]),
+        (b"T\x03\x00\x00\x00abc0", COSTS["str"] + 8 * COSTS["per_byte"]),
+        (b"\x8d" + struct.pack("<Q", 2) + b"ab0", COSTS["str"] + 11 * COSTS["per_byte"]),
+    ],
+)
+def test_more_opcodes_are_charged_as_documented(extra, charged):
+    pad = b"\x80\x04N" + b"N0" * 8
+    assert verifier_cost(pad + extra + b".") - verifier_cost(pad + b".") == charged
+
+
+def test_later_chunks_count_what_the_standins_built(monkeypatch):
+    monkeypatch.setattr(sp, "CHUNK", 64)
+    encode = P2 + g("_codecs", "encode") + t(s("x" * 1000), s("latin1")) + REDUCE + b"0"
+    data = encode + b"N0" * 200 + b"N."
+    v_total, runtime = verifier_cost(data), COSTS["str"] + 1000
+    assert load(data, limits=PickleLimits(object_floor=v_total + runtime, object_ratio=0)) is None
+    with pytest.raises(ResourceLimitError, match="would allocate more than"):
+        load(data, limits=PickleLimits(object_floor=v_total + runtime - 1, object_ratio=0))
+
+
+def test_the_verifier_reads_only_a_bounded_way_ahead(monkeypatch):
+    monkeypatch.setattr(sp, "CHUNK", 1024)
+    data = P2 + g("os", "system") + b"N0" * 500_000 + b"."
+    src = io.BytesIO(data)
+    with pytest.raises(UnsafePickleError):
+        PickleStream(src.read, source="s").load()
+    assert src.tell() <= 4 * 1024 + 64  # not the whole megabyte
+
+
+def test_positions_count_from_the_start_by_default():
+    data = P2 + g("os", "system") + b"."
+    with pytest.raises(UnsafePickleError, match="at byte 2,"):
+        PickleStream(io.BytesIO(data).read, source="s").load()
