@@ -12,10 +12,11 @@ this module loads them in two layers that are each safe on their own:
    ``OBJ``, ``NEWOBJ``, ``NEWOBJ_EX``, extension codes, persistent ids, out-of-band buffers);
    ``REDUCE`` of anything but an allowed global and ``BUILD`` on anything but a pending numpy
    dtype or array; stack, mark and memo misuse; strings that are not UTF-8; tuples and frozensets
-   nested deeper than :attr:`PickleLimits.max_depth` (CPython hashes them recursively in C, so a
-   1 MB pickle of nested tuples used as a dict key overflows the C stack); memo indices beyond the
-   stream's length (a 10-byte ``LONG_BINPUT`` would otherwise make the unpickler zero 4 GB); and
-   any stream whose objects would outgrow the allocation bound below.
+   nested deeper than :attr:`PickleLimits.max_depth` (100; CPython hashes them recursively in C,
+   so a 1 MB pickle of nested tuples used as a dict key overflows the C stack); memo indices
+   beyond the stream's length (a 10-byte ``LONG_BINPUT`` would otherwise make the unpickler zero
+   4 GB); frames over :data:`MAX_FRAME` and arguments over :data:`MAX_ARGUMENT`; and any stream
+   whose objects would outgrow the allocation bound below.
 2. **Stand-ins**: :class:`RestrictedUnpickler` (CPython's C unpickler) resolves each allowed name
    to an object of this module, created afresh for every load, never to the numpy or builtin
    callable itself. A stand-in builds its result only from plain, validated values: dtypes from a
@@ -24,7 +25,9 @@ this module loads them in two layers that are each safe on their own:
    with ``len(payload) == prod(shape) * itemsize``; ``BUILD`` only in the exact state layout numpy
    writes (version-3 dtype state, version-1 array state). A stand-in is not a type (``NEWOBJ``
    cannot instantiate it), refuses ``BUILD`` on itself, and holds nothing shared between loads.
-   Arrays come back as plain ``numpy.ndarray`` (a pending array is swapped in after the load).
+   A load that leaves a bare dtype, a global itself or an ``OrderedDict`` with attributes in its
+   result is refused. Arrays come back as plain ``numpy.ndarray`` owning their memory (a pending
+   array is swapped in after the load), in native byte order as numpy's own unpickler returns them.
 
 Refusals raise :class:`~nasbench_tools.errors.UnsafePickleError` naming the file, the global or
 opcode and its byte position; damaged streams raise :class:`~nasbench_tools.errors.CorruptFileError`
@@ -36,8 +39,8 @@ The verifier charges every opcode an upper bound of the memory it makes the C un
 (objects, stack, marks, memo, and the transient copies of each string or bytes argument; see
 :data:`COSTS`), and the stand-ins charge what they build. A stream of ``n`` bytes may allocate at
 most ``object_floor + object_ratio * n`` bytes (default 64 MiB + 32 per stream byte; the real
-benchmark files need 3-6 per byte) and is refused, before the unpickler runs the opcode that
-would exceed it, when it asks for more. Reading buffers add at most two chunks (:data:`CHUNK`)
+benchmark files are charged 2-9 per byte, their objects need 3-6) and is refused, before the
+unpickler runs the opcodes that would exceed it, when it asks for more. Reading buffers add at most two chunks (:data:`CHUNK`)
 plus the largest single opcode. Containers bound ``n`` itself (decompression caps in the readers).
 Lists, dicts and sets may nest arbitrarily deep (CPython builds and frees them without C
 recursion); nothing in this package walks them recursively.
@@ -465,6 +468,10 @@ class _Verifier:
                         memo_len += 1
                         cost += _C_MEMO
                         p += 1
+                    if p + 9 <= n and buf[p] == 0x47:  # BINFLOAT, inline (a dict's value)
+                        push(_LEAF)
+                        cost += _C_FLOAT
+                        p += 9
                 elif op == 0x94:  # MEMOIZE
                     if len(stack) <= fence:
                         raise self.corrupt(p, "MEMOIZE with nothing on the stack")
@@ -483,6 +490,10 @@ class _Verifier:
                     push(_LEAF)
                     cost += _C_SLOT
                     p += 2
+                    if p + 9 <= n and buf[p] == 0x47:  # BINFLOAT, inline (a dict's value)
+                        push(_LEAF)
+                        cost += _C_FLOAT
+                        p += 9
                 elif op == 0x68 or op == 0x6A:  # BINGET, LONG_BINGET
                     w = 2 if op == 0x68 else 5
                     if p + w > n:

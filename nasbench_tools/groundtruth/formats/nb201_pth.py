@@ -9,11 +9,16 @@ containers:
   storage bytes (none here: ``net_state_dict`` is ``None`` in the released files);
 * the zip archive (torch >= 1.6): the object pickle is the member ``<name>/data.pkl``.
 
-Both are read with :mod:`~nasbench_tools.groundtruth.safe_pickle` (a file cannot run code; a tensor
-storage is refused). The object is unpickled whole, as ``torch.load`` does: the records of one
-architecture take about 1.5 MB of Python objects (measured on NATS-Bench records, the same schema),
-so the full v1_1 file needs some 20 GB of RAM once, while converting. ``'less'`` is the 12-epoch schedule (hp ``'12'``), ``'full'`` the 200-epoch
-one (hp ``'200'``); the ``epochs`` field of every record is checked against it.
+Both are read with :class:`~nasbench_tools.groundtruth.safe_pickle.PickleStream` (a file cannot run
+code, crash the interpreter or allocate past its bound; a tensor storage is refused), in chunks:
+the legacy stream from the file itself, the zip member through zipfile's reader after its declared
+size passed the cap ``max(MIN_MEMBER, RATIO_MEMBER x archive size)`` (8 MiB, 16x), its CRC
+checked. The object is unpickled whole, as ``torch.load`` does: the records of one architecture
+take about 1.5 MB of Python objects (measured on NATS-Bench records, the same schema), so the full
+v1_1 file needs some 20 GB of RAM once, while converting. ``'less'`` is the 12-epoch schedule (hp
+``'12'``), ``'full'`` the 200-epoch one (hp ``'200'``); the ``epochs`` field of every record is
+checked against it, and the fields a record repeats (``name``, ``seed``, ``arch_config``,
+``dataset_seed``) against its key.
 
 This module also holds what every NB201 reader shares: :func:`extract_arch` turns one
 architecture's ``{hp: ArchResults-state}`` (the same schema in ``.pth`` files and NATS-Bench
