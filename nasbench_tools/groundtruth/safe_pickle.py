@@ -389,12 +389,6 @@ class _Verifier:
         try:
             p = self._run(buf)
         except _Truncated as t:
-            if t.need > MAX_ARGUMENT:
-                raise self.limit(
-                    t.pos,
-                    f"the {_OPNAMES[buf[t.pos]]} opcode has a {t.need:,}-byte argument, more than "
-                    f"the {MAX_ARGUMENT:,} allowed",
-                ) from None
             if final:
                 raise CorruptFileError(
                     f"{self.load.damaged()}the stream breaks at byte {self.load.abs(len(buf))}: "
@@ -448,11 +442,14 @@ class _Verifier:
                     w = 2 if op == 0x8C else 5
                     if p + w > n:
                         raise _Truncated(p, w)
-                    q = (
-                        p
-                        + w
-                        + (buf[p + 1] if w == 2 else int.from_bytes(buf[p + 1 : p + 5], "little"))
-                    )
+                    size = buf[p + 1] if w == 2 else int.from_bytes(buf[p + 1 : p + 5], "little")
+                    if size > MAX_ARGUMENT:
+                        raise self.limit(
+                            p,
+                            f"BINUNICODE has a {size:,}-byte argument, more than the "
+                            f"{MAX_ARGUMENT:,} allowed",
+                        )
+                    q = p + w + size
                     if q > n:
                         raise _Truncated(p, q - p)
                     try:
@@ -802,6 +799,7 @@ class _Verifier:
         if op == 0x93:  # STACK_GLOBAL
             module, glob = self._pop(p, name, 2)
             stack.append(self._global(p, module, glob, name))
+            self.cost += _C_SLOT
             return p + 1
         if op == 0x63:  # GLOBAL
             module, q = self._line(buf, p, p + 1)
@@ -811,6 +809,7 @@ class _Verifier:
             except UnicodeDecodeError:
                 raise self.corrupt(p, "GLOBAL names that are not UTF-8") from None
             stack.append(self._global(p, module_s, glob_s, name))
+            self.cost += _C_SLOT
             return q
         if op == 0x30:  # POP (a mark, if one sits at the top)
             if self.marks and self.marks[-1] == len(stack):

@@ -421,6 +421,7 @@ def test_build_on_codecs_encode_sets_nothing():
         (b"(u", r"SETITEMS with no container below its items at byte 3"),
         (b"2", r"DUP with nothing on the stack at byte 2"),
         (b"\x94", r"MEMOIZE with nothing on the stack at byte 2"),
+        (b"N(\x94", r"MEMOIZE with nothing on the stack at byte 4"),
         (b"q\x00", r"BINPUT with nothing on the stack at byte 2"),
         (b"h\x00", r"GET of memo index 0, which was never stored at byte 2"),
         (b"Nq\x01h\x00", r"GET of memo index 0, which was never stored at byte 5"),
@@ -1579,6 +1580,18 @@ def test_find_class_and_persistent_load_refuse_even_without_the_verifier():
         (b"\x80\x04T\x01\x00\x00\x00a", "before the pickle's STOP opcode"),
         (b"\x80\x04\x8d" + struct.pack("<Q", 1) + b"a", "before the pickle's STOP opcode"),
         (b"\x80\x04\x8a\x01\x05", "before the pickle's STOP opcode"),
+        (b"\x80\x04G" + bytes(8), "before the pickle's STOP opcode"),
+        (b"\x80\x04\x8c\x01a", "before the pickle's STOP opcode"),
+        (b"\x80\x04X\x01\x00\x00\x00a", "before the pickle's STOP opcode"),
+        (b"\x80\x04K\x01", "before the pickle's STOP opcode"),
+        (b"\x80\x04M\x01\x02", "before the pickle's STOP opcode"),
+        (b"\x80\x04J" + bytes(4), "before the pickle's STOP opcode"),
+        (b"\x80\x04N\x94h\x00", "before the pickle's STOP opcode"),
+        (b"\x80\x04N\x94j" + bytes(4), "before the pickle's STOP opcode"),
+        (b"\x80\x04G" + bytes(7), "inside the BINFLOAT opcode"),
+        (b"\x80\x04cnum", "inside the GLOBAL opcode"),
+        (b"\x80\x04(inum", "inside the INST opcode"),
+        (b"\x80\x04(ios\nsys", "inside the INST opcode"),
         # one byte short
         (b"\x80", "inside the PROTO opcode"),
         (b"\x80\x04\x95" + bytes(7), "inside the FRAME opcode"),
@@ -1677,3 +1690,132 @@ def test_positions_count_from_the_start_by_default():
     data = P2 + g("os", "system") + b"."
     with pytest.raises(UnsafePickleError, match="at byte 2,"):
         PickleStream(io.BytesIO(data).read, source="s").load()
+
+
+@pytest.mark.parametrize(
+    "extra, charged",
+    [
+        (b"\x8b\x02\x00\x00\x00\x01\x020", COSTS["int"] + 7 * COSTS["per_byte"]),
+        (b"](NNe0", COSTS["list"] + 3 * COSTS["slot"] + 2 * COSTS["list_item"]),
+        (b"(NN\x910", COSTS["slot"] + 2 * COSTS["slot"] + COSTS["set"] + 2 * COSTS["set_item"]),
+        (b"N20", 2 * COSTS["slot"]),
+        (b"NNNr\x03\x00\x00\x00r\x07\x00\x00\x000", 3 * COSTS["slot"] + 8 * COSTS["memo"]),
+        (
+            g("_codecs", "encode") + t(s("a"), s("latin1")) + REDUCE + b"0",
+            2 * COSTS["slot"]  # the global and the MARK
+            + 2 * COSTS["str"]
+            + (6 + 11) * COSTS["per_byte"]  # BINUNICODE 'a' and 'latin1', with their headers
+            + COSTS["tuple"]
+            + 2 * COSTS["item"]
+            + COSTS["call"],
+        ),
+    ],
+)
+def test_still_more_opcodes_are_charged_as_documented(extra, charged):
+    pad = b"\x80\x02N" + b"N0" * 8
+    assert verifier_cost(pad + extra + b".") - verifier_cost(pad + b".") == charged
+
+
+def test_the_smallest_pickle_costs_one_slot():
+    assert verifier_cost(b"\x80\x04N.") == COSTS["slot"]
+
+
+def test_dup_duplicates_the_top_item():
+    data = P2 + g("collections", "OrderedDict") + b"2)R0)R."
+    assert load(data) == OrderedDict()
+
+
+def test_an_open_mark_across_chunks_still_fences_the_stack(monkeypatch):
+    monkeypatch.setattr(sp, "CHUNK", 16)
+    assert load(P2 + b"N(" + b"N0" * 20 + b"0.") is None  # the last POP removes the mark
+    with pytest.raises(CorruptFileError, match="MEMOIZE with nothing on the stack"):
+        load(P2 + b"N(" + b"N0" * 20 + b"\x94.")
+
+
+def test_string_escapes_are_checked():
+    with pytest.raises(CorruptFileError, match="STRING with an unreadable argument"):
+        load(b"S'\\x4'\n.")
+
+
+def test_two_standin_charges_add_up():
+    one = g("_codecs", "encode") + t(s("x" * 500), s("latin1")) + REDUCE + b"0"
+    data = P2 + one + one + b"N."
+    v, runtime = verifier_cost(data), 2 * (COSTS["str"] + 500)
+    assert load(data, limits=PickleLimits(object_floor=v + runtime, object_ratio=0)) is None
+    with pytest.raises(ResourceLimitError):
+        load(data, limits=PickleLimits(object_floor=v + runtime - 1, object_ratio=0))
+
+
+@pytest.mark.parametrize("fn", ["safe_loads", "stream"])
+def test_trailing_bytes_that_arrive_in_a_later_read(monkeypatch, fn):
+    data = pickle.dumps(1, protocol=2)
+    monkeypatch.setattr(sp, "CHUNK", len(data))  # the pickle ends exactly at the first read
+    if fn == "safe_loads":
+        with pytest.raises(CorruptFileError, match="1 unexpected bytes after the pickle's end"):
+            safe_loads(data + b"x", source="j")
+        return
+    stream = PickleStream(io.BytesIO(data + b"x").read, source="j")
+    assert stream.load() == 1
+    assert not stream.at_end()
+
+
+def test_a_line_argument_at_the_length_limit(monkeypatch):
+    monkeypatch.setattr(sp, "MAX_ARGUMENT", 10)
+    with pytest.raises(ResourceLimitError, match="longer than 10 bytes"):
+        load(P2 + b"F" + b"1" * 11 + b"\n.")
+    # a line still arriving (no newline yet) within the limit is only truncated
+    for pad in (b"", b"N0" * 20):
+        with pytest.raises(CorruptFileError, match="ends inside the FLOAT opcode"):
+            load(P2 + pad + b"F" + b"1" * 10)
+
+
+def test_a_truncated_argument_of_exactly_the_limit_is_only_truncated(monkeypatch):
+    monkeypatch.setattr(sp, "MAX_ARGUMENT", 10)
+    with pytest.raises(CorruptFileError, match="ends inside the BINBYTES opcode"):
+        load(P2 + b"B\x05\x00\x00\x00ab")  # the opcode needs exactly 10 bytes
+
+
+def test_global_names_without_a_proto_opcode():
+    # the C unpickler accepts STACK_GLOBAL without PROTO; names are kept unless PROTO < 4
+    assert load(b"\x8c\x0bcollections\x8c\x0bOrderedDict\x93)R.") == OrderedDict()
+
+
+class _Unseekable(io.RawIOBase):
+    def __init__(self, data: bytes):
+        self.src = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        data = self.src.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+
+def test_safe_load_of_an_unseekable_stream_and_with_limits():
+    data = pickle.dumps([1, 2], protocol=2)
+    assert safe_load(io.BufferedReader(_Unseekable(data)), source="pipe") == [1, 2]
+    with pytest.raises(ResourceLimitError):
+        safe_load(
+            io.BytesIO(data), source="f", limits=PickleLimits(object_floor=10, object_ratio=0)
+        )
+
+
+def test_safe_load_leaves_the_file_after_the_pickle_for_any_base_offset():
+    first, second = pickle.dumps(1, protocol=2), pickle.dumps(2, protocol=2)
+    fh = io.BytesIO(b"xx" + first + second)
+    fh.seek(2)
+    assert safe_load(fh, source="f", base_offset=2) == 1
+    assert fh.tell() == 2 + len(first)
+    assert safe_load(fh, source="f", base_offset=2 + len(first)) == 2
+
+
+def test_binunicode_longer_than_allowed_is_refused(monkeypatch):
+    claimed = P2 + b"X\xff\xff\xff\x7f."
+    with pytest.raises(ResourceLimitError, match=r"BINUNICODE has a 2,147,483,647-byte argument"):
+        load(claimed)
+    monkeypatch.setattr(sp, "MAX_ARGUMENT", 10)
+    assert load(P2 + b"X\x0a\x00\x00\x00" + b"a" * 10 + b".") == "a" * 10
+    with pytest.raises(ResourceLimitError, match=r"BINUNICODE has a 11-byte argument, .* at byte 2"):
+        load(P2 + b"X\x0b\x00\x00\x00" + b"a" * 11 + b".")
