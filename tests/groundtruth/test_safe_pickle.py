@@ -1817,5 +1817,7 @@ def test_binunicode_longer_than_allowed_is_refused(monkeypatch):
         load(claimed)
     monkeypatch.setattr(sp, "MAX_ARGUMENT", 10)
     assert load(P2 + b"X\x0a\x00\x00\x00" + b"a" * 10 + b".") == "a" * 10
-    with pytest.raises(ResourceLimitError, match=r"BINUNICODE has a 11-byte argument, .* at byte 2"):
+    with pytest.raises(
+        ResourceLimitError, match=r"BINUNICODE has a 11-byte argument, .* at byte 2"
+    ):
         load(P2 + b"X\x0b\x00\x00\x00" + b"a" * 11 + b".")
