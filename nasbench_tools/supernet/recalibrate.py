@@ -18,6 +18,11 @@ average over the recalibration batches). Images are taken in the order given (AB
 20,000 training images); pass a shuffled or subset :class:`~nasbench_tools.datasets.ImageData`
 for SPOS's random batches.
 
+A preset forwards exactly its number of images: a calibration set with fewer raises
+:class:`~nasbench_tools.errors.RecalibrationError` (pass more images, or a
+:class:`BNRecalibration` with a smaller ``n_images``), never a silent smaller average.
+:func:`recalibrate_bn` returns the count and :func:`evaluate` reports it.
+
 :func:`bn_snapshot` saves and restores every BN's running statistics and momentum, so one
 candidate's statistics never leak into the next: :func:`evaluate` always runs inside it.
 """
@@ -34,7 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..datasets import ImageData, iterate_batches
-from ..errors import NasbenchToolsError
+from ..errors import NasbenchToolsError, RecalibrationError
 
 __all__ = [
     "BN_PRESETS",
@@ -83,9 +88,24 @@ def resolve_preset(preset: str | BNRecalibration) -> BNRecalibration:
     try:
         return BN_PRESETS[preset]
     except KeyError:
-        raise NasbenchToolsError(
+        raise RecalibrationError(
             f"unknown BN recalibration preset {preset!r}; expected one of {sorted(BN_PRESETS)}"
         ) from None
+
+
+def _size(images) -> int | None:
+    """Images in a calibration set, or ``None`` for an iterable of batches (unknown ahead)."""
+    if isinstance(images, ImageData | torch.Tensor):
+        return len(images)
+    return None
+
+
+def _too_few(preset, p: BNRecalibration, have: int) -> RecalibrationError:
+    name = preset if isinstance(preset, str) else "given"
+    return RecalibrationError(
+        f"BN recalibration preset {name!r} forwards {p.n_images:,} images but the calibration "
+        f"set has {have:,}; pass more images, or a BNRecalibration with n_images <= {have:,}"
+    )
 
 
 def bn_layers(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
@@ -159,10 +179,21 @@ def recalibrate_bn(
     Returns
     -------
     int
-        Images forwarded. The model is left in eval mode; wrap the call in :func:`bn_snapshot`
-        (as :func:`evaluate` does) to undo it.
+        Images forwarded: exactly the preset's ``n_images`` (every image given when it is
+        ``None``). The model is left in eval mode; wrap the call in :func:`bn_snapshot` (as
+        :func:`evaluate` does) to undo it.
+
+    Raises
+    ------
+    RecalibrationError
+        ``images`` holds fewer than the preset's ``n_images`` (checked before anything runs for
+        :class:`~nasbench_tools.datasets.ImageData` and tensors, after the last batch for an
+        iterable, whose statistics are then already changed), or no image at all.
     """
     p = resolve_preset(preset)
+    have = _size(images)
+    if have is not None and p.n_images is not None and have < p.n_images:
+        raise _too_few(preset, p, have)
     device = device if device is not None else next(model.parameters()).device
     layers = bn_layers(model)
     for m in layers:
@@ -181,6 +212,10 @@ def recalibrate_bn(
         if p.n_images is not None and seen >= p.n_images:
             break
     model.eval()
+    if p.n_images is not None and seen < p.n_images:
+        raise _too_few(preset, p, seen)
+    if seen == 0:
+        raise RecalibrationError("BN recalibration got no images")
     return seen
 
 
@@ -210,15 +245,17 @@ def evaluate(
     Returns
     -------
     dict
-        ``{"accuracy": percent, "loss": mean cross-entropy, "n": images}``.
+        ``{"accuracy": percent, "loss": mean cross-entropy, "n": images evaluated,
+        "calibration_images": images forwarded to recalibrate BN (0 without recalibration)}``.
     """
     if bn not in ("running", "batch"):
         raise NasbenchToolsError(f"bn must be 'running' or 'batch', got {bn!r}")
     device = device if device is not None else next(model.parameters()).device
     was_training = model.training
+    calibrated = 0
     with bn_snapshot(model):
         if recalibrate is not None:
-            recalibrate_bn(
+            calibrated = recalibrate_bn(
                 model, choice, data if calibration_images is None else calibration_images,
                 recalibrate, device,
             )  # fmt: skip
@@ -232,4 +269,9 @@ def evaluate(
     model.train(was_training)
     if n == 0:
         raise NasbenchToolsError("evaluate() got an empty dataset")
-    return {"accuracy": 100.0 * correct / n, "loss": loss_sum / n, "n": n}
+    return {
+        "accuracy": 100.0 * correct / n,
+        "loss": loss_sum / n,
+        "n": n,
+        "calibration_images": calibrated,
+    }

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from nasbench_tools.datasets import load
-from nasbench_tools.errors import NasbenchToolsError
+from nasbench_tools.errors import NasbenchToolsError, RecalibrationError
 from nasbench_tools.nn.nb201 import NB201Supernet
 from nasbench_tools.supernet.recalibrate import (
     BN_PRESETS,
@@ -87,8 +87,9 @@ def test_recalibration_changes_results_and_batch_mode():
     sup = NB201Supernet(C=4, N=1, in_channels=1, image_size=8)
     data = load("digits", "test")
     plain = evaluate(sup, sup.choice_of(6111), data)
+    everything = BNRecalibration(None, 512, None, True)  # cumulative over all 297 images
     recal = evaluate(
-        sup, sup.choice_of(6111), data, recalibrate="cumulative", calibration_images=data
+        sup, sup.choice_of(6111), data, recalibrate=everything, calibration_images=data
     )
     batch = evaluate(sup, sup.choice_of(6111), data, bn="batch")
     assert plain["n"] == recal["n"] == 297
@@ -104,3 +105,62 @@ def test_snapshot_restores_after_an_exception():
         bn.momentum = None
         raise RuntimeError
     assert torch.equal(bn.running_mean, torch.zeros(2)) and bn.momentum == 0.1
+
+
+def test_spos_preset_with_fewer_images_than_it_asks_for_raises():
+    """The spos preset forwards 25,600 images; 512 given must not silently average 512."""
+    torch.manual_seed(0)
+    sup = NB201Supernet(C=4, N=1, in_channels=1, image_size=8)
+    calib = load("digits", "train", subset=512)
+    before = _bn_state(sup)
+    with pytest.raises(RecalibrationError, match=r"'spos' forwards 25,600 images.*has 512"):
+        recalibrate_bn(sup, sup.choice_of(6111), calib, "spos")
+    assert _same(before, _bn_state(sup))  # refused before anything ran
+    with pytest.raises(RecalibrationError, match="25,600"):
+        evaluate(sup, sup.choice_of(6111), load("digits", "test"), recalibrate="spos",
+                 calibration_images=calib)  # fmt: skip
+    # an iterable of batches is counted as it goes
+    with pytest.raises(RecalibrationError, match="has 300"):
+        recalibrate_bn(
+            nn.BatchNorm2d(1),
+            None,
+            [torch.randn(100, 1, 2, 2)] * 3,
+            BNRecalibration(400, 100, None, True),
+        )
+    with pytest.raises(RecalibrationError, match="no images"):
+        recalibrate_bn(nn.BatchNorm2d(1), None, [], "mixpath")
+
+
+def _count_forwarded(model) -> list[int]:
+    seen = []
+    model.register_forward_pre_hook(lambda m, args: seen.append(len(args[0])))
+    return seen
+
+
+def test_recalibration_forwards_exactly_the_presets_count_and_reports_it():
+    bn = nn.BatchNorm2d(1)
+    seen = _count_forwarded(bn)
+    x = torch.randn(1000, 1, 2, 2)
+    preset = BNRecalibration(n_images=250, batch_size=100, momentum=None, reset=True)
+    assert recalibrate_bn(bn, None, x, preset) == 250 and seen == [100, 100, 50]
+    seen.clear()
+    assert recalibrate_bn(bn, None, x[:290], "mixpath") == 290 and seen == [96, 96, 96, 2]
+
+
+def test_evaluate_recalibrates_on_the_calibration_images_it_is_given():
+    torch.manual_seed(0)
+    sup = NB201Supernet(C=4, N=1, in_channels=1, image_size=8)
+    data = load("digits", "test")
+    calib = load("digits", "train", subset=256)
+    choice = sup.choice_of(6111)
+    preset = BNRecalibration(None, 64, None, True)
+    got = evaluate(sup, choice, data, recalibrate=preset, calibration_images=calib)
+    assert got["calibration_images"] == 256 and got["n"] == 297
+    # oracle: recalibrate by hand on calib, then evaluate without recalibration
+    with bn_snapshot(sup):
+        recalibrate_bn(sup, choice, calib, preset)
+        by_hand = evaluate(sup, choice, data)
+    assert by_hand["calibration_images"] == 0
+    assert (got["accuracy"], got["loss"]) == (by_hand["accuracy"], by_hand["loss"])
+    on_data = evaluate(sup, choice, data, recalibrate=preset)  # transductive: data itself
+    assert on_data["calibration_images"] == 297 and on_data["loss"] != got["loss"]
