@@ -29,8 +29,7 @@ candidate's statistics never leak into the next: :func:`evaluate` always runs in
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -117,24 +116,24 @@ def bn_layers(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
     ]
 
 
-@contextlib.contextmanager
-def bn_snapshot(model: nn.Module) -> Iterator[None]:
-    """Restore every BN's running mean/var, batch counter and momentum on exit."""
-    layers = bn_layers(model)
-    saved = [
-        (
-            m.running_mean.clone(),
-            m.running_var.clone(),
-            m.num_batches_tracked.clone(),
-            m.momentum,
-        )
-        for m in layers
-    ]
-    try:
-        yield
-    finally:
+class bn_snapshot:  # a lowercase name: it is used as a function, `with bn_snapshot(model):`
+    """Context manager: restore every BN's running mean/var, batch counter and momentum on exit
+    (an exception included)."""
+
+    def __init__(self, model: nn.Module):
+        self.layers = bn_layers(model)
+        self.saved = [
+            (m.running_mean.clone(), m.running_var.clone(), m.num_batches_tracked.clone(),
+             m.momentum)
+            for m in self.layers
+        ]  # fmt: skip
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc) -> None:
         with torch.no_grad():
-            for m, (mean, var, count, momentum) in zip(layers, saved):
+            for m, (mean, var, count, momentum) in zip(self.layers, self.saved):
                 m.running_mean.copy_(mean)
                 m.running_var.copy_(var)
                 m.num_batches_tracked.copy_(count)
@@ -157,7 +156,6 @@ def _image_batches(images, batch_size: int, device) -> Iterable[torch.Tensor]:
             yield (item[0] if isinstance(item, tuple | list) else item).to(device)
 
 
-@torch.no_grad()
 def recalibrate_bn(
     model: nn.Module,
     choice: np.ndarray | None,
@@ -195,22 +193,22 @@ def recalibrate_bn(
     if have is not None and p.n_images is not None and have < p.n_images:
         raise _too_few(preset, p, have)
     device = device if device is not None else next(model.parameters()).device
-    layers = bn_layers(model)
-    for m in layers:
+    for m in bn_layers(model):
         if p.reset:
             m.reset_running_stats()
         m.momentum = p.momentum
     model.train()
     seen = 0
-    for x in _image_batches(images, p.batch_size, device):
-        if p.n_images is not None:
-            x = x[: p.n_images - seen]
-        if len(x) == 0:
-            break
-        _call(model, x, choice)
-        seen += len(x)
-        if p.n_images is not None and seen >= p.n_images:
-            break
+    with torch.no_grad():
+        for x in _image_batches(images, p.batch_size, device):
+            if p.n_images is not None:
+                x = x[: p.n_images - seen]
+            if len(x) == 0:
+                break
+            _call(model, x, choice)
+            seen += len(x)
+            if p.n_images is not None and seen >= p.n_images:
+                break
     model.eval()
     if p.n_images is not None and seen < p.n_images:
         raise _too_few(preset, p, seen)
@@ -219,7 +217,6 @@ def recalibrate_bn(
     return seen
 
 
-@torch.no_grad()
 def evaluate(
     model: nn.Module,
     choice: np.ndarray | None,
@@ -253,20 +250,22 @@ def evaluate(
     device = device if device is not None else next(model.parameters()).device
     was_training = model.training
     calibrated = 0
-    with bn_snapshot(model):
-        if recalibrate is not None:
-            calibrated = recalibrate_bn(
-                model, choice, data if calibration_images is None else calibration_images,
-                recalibrate, device,
-            )  # fmt: skip
-        model.train(bn == "batch")
-        correct, loss_sum, n = 0, 0.0, 0
-        for x, y in iterate_batches(data, batch_size, device=device):
-            logits = _call(model, x, choice)
-            loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
-            correct += int((logits.argmax(1) == y).sum())
-            n += len(y)
-    model.train(was_training)
+    try:
+        with bn_snapshot(model), torch.no_grad():
+            if recalibrate is not None:
+                calibrated = recalibrate_bn(
+                    model, choice, data if calibration_images is None else calibration_images,
+                    recalibrate, device,
+                )  # fmt: skip
+            model.train(bn == "batch")
+            correct, loss_sum, n = 0, 0.0, 0
+            for x, y in iterate_batches(data, batch_size, device=device):
+                logits = _call(model, x, choice)
+                loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
+                correct += int((logits.argmax(1) == y).sum())
+                n += len(y)
+    finally:
+        model.train(was_training)
     if n == 0:
         raise NasbenchToolsError("evaluate() got an empty dataset")
     return {

@@ -120,7 +120,7 @@ def test_spos_preset_with_fewer_images_than_it_asks_for_raises():
         evaluate(sup, sup.choice_of(6111), load("digits", "test"), recalibrate="spos",
                  calibration_images=calib)  # fmt: skip
     # an iterable of batches is counted as it goes
-    with pytest.raises(RecalibrationError, match="has 300"):
+    with pytest.raises(RecalibrationError, match="preset 'given' forwards 400 images.*has 300"):
         recalibrate_bn(
             nn.BatchNorm2d(1),
             None,
@@ -164,3 +164,36 @@ def test_evaluate_recalibrates_on_the_calibration_images_it_is_given():
     assert (got["accuracy"], got["loss"]) == (by_hand["accuracy"], by_hand["loss"])
     on_data = evaluate(sup, choice, data, recalibrate=preset)  # transductive: data itself
     assert on_data["calibration_images"] == 297 and on_data["loss"] != got["loss"]
+
+
+class _Recorder(nn.Module):
+    """Records the device, size and first value of every batch it is fed."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def forward(self, x):
+        first = None if x.device.type == "meta" else float(x.flatten()[0])
+        self.seen.append((x.device.type, len(x), first))
+        return x
+
+
+@pytest.mark.parametrize("kind", ["imagedata", "tensor", "batches", "pairs"])
+def test_recalibration_images_go_to_the_requested_device(kind):
+    data = load("digits", "test")
+    x = torch.arange(300, dtype=torch.float32).view(300, 1, 1, 1)
+    images = {
+        "imagedata": data,
+        "tensor": x,
+        "batches": list(x.split(100)),
+        "pairs": [(b, torch.full((len(b),), -1.0)) for b in x.split(100)],  # (images, labels)
+    }[kind]
+    model = _Recorder()
+    n = recalibrate_bn(model, None, images, BNRecalibration(250, 100, None, True), device="meta")
+    assert n == 250
+    assert [(dev, size) for dev, size, _ in model.seen] == [("meta", 100)] * 2 + [("meta", 50)]
+    model = _Recorder()
+    recalibrate_bn(model, None, images, BNRecalibration(250, 100, None, True), device="cpu")
+    if kind != "imagedata":  # the images, not the labels, in order
+        assert [first for _, _, first in model.seen] == [0.0, 100.0, 200.0]

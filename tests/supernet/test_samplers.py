@@ -20,6 +20,7 @@ from nasbench_tools.supernet.samplers import (
     draw_children,
     list_samplers,
     make_sampler,
+    register_sampler,
 )
 
 NB201 = ChoiceSpace(
@@ -170,7 +171,7 @@ def test_oneshot_per_example_masks():
     assert (d.example_mask.sum(-1) >= 1).all()
     union = d.example_mask.max(axis=0) > 0
     assert np.array_equal(union, d.choice != OFF)
-    with pytest.raises(TrainConfigError):
+    with pytest.raises(TrainConfigError, match="per-example path dropout needs the batch size"):
         s.sample(np.random.default_rng(0), 1.0)
 
 
@@ -333,3 +334,97 @@ def test_children_follow_the_training_samplers_distribution():
         ops = NB201_FULL.to_flat(c)[0].tolist()
         live = _naive_live(ops)
         assert all(live[k] for k in range(6) if ops[k] in (2, 3))
+
+
+# --------------------------------------------------------------------------- options and details
+def test_register_sampler_adds_the_class_under_its_name():
+    class Probe(SPOSSampler):
+        name = "probe"
+
+    try:
+        assert register_sampler(Probe) is Probe and SAMPLERS["probe"] is Probe
+        assert isinstance(make_sampler("probe", NB201), Probe)
+    finally:
+        SAMPLERS.pop("probe", None)
+    assert all(SAMPLERS[name].name == name for name in list_samplers())
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "message"),
+    [
+        ("mixpath", {"m": 0}, "mixpath m must be 1..4, got 0"),
+        ("mixpath", {"m": 5}, "mixpath m must be 1..4, got 5"),
+        ("mixpath", {"sharing": "global"}, "mixpath sharing must be one of"),
+        ("oneshot", {"drop_rate": 1.0}, r"oneshot drop_rate must be in \[0, 1\), got 1.0"),
+        ("oneshot", {"drop_rate": -0.1}, r"drop_rate must be in \[0, 1\)"),
+        ("oneshot", {"drop_rate": 1.5}, r"drop_rate must be in \[0, 1\)"),
+        ("oneshot", {"ramp_fraction": 0.0}, r"oneshot ramp_fraction must be in \(0, 1\], got 0.0"),
+        ("oneshot", {"ramp_fraction": 1.5}, r"ramp_fraction must be in \(0, 1\]"),
+        ("oneshot", {"ramp": "cosine"}, "oneshot ramp must be one of"),
+        ("oneshot", {"sharing": "global"}, "oneshot sharing must be one of"),
+        ("fairnas", {"batches": "mixed"}, "fairnas batches must be one of"),
+        ("fairnas", {"sharing": "global"}, "fairnas sharing must be one of"),
+        ("fairnas", {"fairness": "strict"}, "fairnas fairness must be one of"),
+        ("spos", {"sharing": "global"}, "spos sharing must be one of"),
+    ],
+)
+def test_bad_sampler_options_are_refused_by_name(name, options, message):
+    space = MIXPATH if name == "mixpath" else NB201
+    with pytest.raises(TrainConfigError, match=message):
+        make_sampler(name, space, **options)
+
+
+def test_mixpath_m_1_is_single_path_and_paths_draw_their_ops_independently():
+    s = MixPathSampler(MIXPATH, m=1, sharing="per_cell")
+    rng = np.random.default_rng(0)
+    assert all((MIXPATH.num_active(s.sample(rng)[0].choice) == 1).all() for _ in range(50))
+    s = MixPathSampler(MIXPATH, m=4, sharing="per_cell")
+    rows = np.concatenate([s.sample(rng)[0].choice[:, 0] for _ in range(1000)])  # (9000, 4)
+    pairs = [row[row != OFF] for row in rows if (row != OFF).sum() >= 2]
+    differ = np.mean([len(set(p.tolist())) > 1 for p in pairs])
+    # two or more uniform ops out of 3: P(not all equal) = 1 - 3/3^k, at least 2/3
+    assert differ > 0.6
+
+
+def test_oneshot_default_progress_is_the_start_of_training():
+    s = OneShotSampler(NB201, drop_rate=0.9, ramp="linear")
+    for _ in range(20):
+        d = s.sample(np.random.default_rng(_))[0]  # no progress given: r = 0, all on
+        assert (d.choice[:, :, 1:] == 0).all()
+
+
+def test_oneshot_rescue_picks_a_uniform_path_per_block():
+    """At drop rate 0.99 nearly every block drops all paths and is rescued: each block keeps
+    one path of its own, uniform over all four."""
+    s = OneShotSampler(NB201, drop_rate=0.99, ramp="constant", sharing="per_cell")
+    rng = np.random.default_rng(0)
+    kept = []
+    for _ in range(300):
+        on = s.sample(rng, 1.0)[0].choice[:, :, 1:] != OFF  # (3, 6, 4)
+        single = on.sum(-1) == 1
+        kept.append(on[single].argmax(-1))
+    assert all(len(set(k.tolist())) > 1 for k in kept[:50])  # blocks rescue different paths
+    counts = np.bincount(np.concatenate(kept), minlength=4)
+    assert _uniform_p(counts) > 1e-3 and counts.min() > 0
+
+
+def test_oneshot_draws_an_alternative_per_path():
+    s = OneShotSampler(MIXPATH, drop_rate=0.0, sharing="per_cell")
+    rng = np.random.default_rng(0)
+    alts = np.concatenate([s.sample(rng)[0].choice.ravel() for _ in range(200)])
+    assert _uniform_p(np.bincount(alts, minlength=3)) > 1e-3
+    one = s.sample(rng)[0].choice
+    assert len(set(one.ravel().tolist())) == 3  # not one alternative for every path
+
+
+def test_spos_rejection_redraws_the_whole_node_uniformly_with_alternatives():
+    """Two edges into one node, paths {zero, op} with 2 alternatives each: the 12 flat pairs
+    that are not both on the zero path (flat 0 or 1) are equally likely."""
+    space = ChoiceSpace(num_cells=1, num_blocks=2, num_paths=2, num_alternatives=2,
+                        zero_path=0, node_blocks=((0, 1),))  # fmt: skip
+    s = SPOSSampler(space, sharing="shared", reject_zero_nodes=True)
+    rng = np.random.default_rng(0)
+    flats = np.stack([space.to_flat(s.sample(rng)[0].choice)[0] for _ in range(6000)])
+    assert not ((flats // 2) == 0).all(axis=1).any()
+    pairs = Counter(map(tuple, flats.tolist()))
+    assert len(pairs) == 12 and _uniform_p(list(pairs.values())) > 1e-3
