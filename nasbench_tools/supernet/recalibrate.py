@@ -170,7 +170,7 @@ def recalibrate_bn(
     model : nn.Module
         A supernet (called as ``model(x, choice)``) or a plain network (``choice=None``).
     choice : array or None
-    images : ImageData, tensor of normalised images, or iterable of batches
+    images : ImageData, tensor of normalised images, or iterable of batches (or of (x, y) pairs)
     preset : str or BNRecalibration
         See :data:`BN_PRESETS`.
 
@@ -203,10 +203,9 @@ def recalibrate_bn(
         for x in _image_batches(images, p.batch_size, device):
             if p.n_images is not None:
                 x = x[: p.n_images - seen]
-            if len(x) == 0:
-                break
-            _call(model, x, choice)
-            seen += len(x)
+            if len(x) > 0:  # an empty batch of an iterable is skipped
+                _call(model, x, choice)
+                seen += len(x)
             if p.n_images is not None and seen >= p.n_images:
                 break
     model.eval()

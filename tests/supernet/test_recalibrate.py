@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from nasbench_tools.datasets import load
+from nasbench_tools.datasets import iterate_batches, load
 from nasbench_tools.errors import NasbenchToolsError, RecalibrationError
 from nasbench_tools.nn.nb201 import NB201Supernet
 from nasbench_tools.supernet.recalibrate import (
@@ -127,7 +127,7 @@ def test_spos_preset_with_fewer_images_than_it_asks_for_raises():
             [torch.randn(100, 1, 2, 2)] * 3,
             BNRecalibration(400, 100, None, True),
         )
-    with pytest.raises(RecalibrationError, match="no images"):
+    with pytest.raises(RecalibrationError, match="BN recalibration got no images"):
         recalibrate_bn(nn.BatchNorm2d(1), None, [], "mixpath")
 
 
@@ -197,3 +197,73 @@ def test_recalibration_images_go_to_the_requested_device(kind):
     recalibrate_bn(model, None, images, BNRecalibration(250, 100, None, True), device="cpu")
     if kind != "imagedata":  # the images, not the labels, in order
         assert [first for _, _, first in model.seen] == [0.0, 100.0, 200.0]
+
+
+def test_evaluate_accuracy_and_loss_equal_a_direct_computation():
+    """Oracle: one forward of the whole split in eval mode; evaluate() in batches of 100."""
+    torch.manual_seed(0)
+    sup = NB201Supernet(C=4, N=1, in_channels=1, image_size=8)
+    data = load("digits", "test")  # 297 images: batches of 100, 100, 97
+    choice = sup.choice_of(6111)
+    with torch.no_grad():
+        sup.eval()
+        x, y = next(iterate_batches(data, len(data)))
+        logits = sup(x, choice)
+        want_acc = 100.0 * float((logits.argmax(1) == y).float().mean())
+        want_loss = float(torch.nn.functional.cross_entropy(logits, y))
+    sup.train()
+    got = evaluate(sup, choice, data, batch_size=100)
+    assert got["n"] == 297 and got["calibration_images"] == 0
+    assert got["accuracy"] == pytest.approx(want_acc) and got["loss"] == pytest.approx(want_loss)
+    assert 0 < got["accuracy"] < 100 and sup.training  # a non-trivial split; mode restored
+    one = load("digits", "test", subset=1)
+    assert evaluate(sup, choice, one)["n"] == 1
+    empty = load("digits", "test", subset=1)
+    empty.images, empty.labels = empty.images[:0], empty.labels[:0]
+    with pytest.raises(NasbenchToolsError, match=r"evaluate\(\) got an empty dataset"):
+        evaluate(sup, choice, empty)
+    with pytest.raises(NasbenchToolsError, match="bn must be 'running' or 'batch', got 'ghost'"):
+        evaluate(sup, choice, data, bn="ghost")
+
+
+def test_data_go_to_the_device_asked_for_else_the_models(monkeypatch):
+    """Spy on the batches' destination (the data stay on the CPU to run)."""
+    from nasbench_tools.supernet import recalibrate as rec
+
+    asked = []
+    real = rec.iterate_batches
+
+    def spy(data, batch_size, **kw):
+        asked.append(None if kw.get("device") is None else str(kw["device"]))
+        return real(data, batch_size, **{**kw, "device": None})
+
+    monkeypatch.setattr(rec, "iterate_batches", spy)
+    torch.manual_seed(0)
+    sup = NB201Supernet(C=4, N=1, in_channels=1, image_size=8)
+    data = load("digits", "test")
+    preset = BNRecalibration(None, 100, None, True)
+    choice = sup.choice_of(0)
+    evaluate(sup, choice, data, recalibrate=preset, device="cpu:0")
+    assert asked == ["cpu:0", "cpu:0"]  # recalibration, then evaluation
+    asked.clear()
+    evaluate(sup, choice, data, recalibrate=preset)
+    assert asked == ["cpu", "cpu"]  # the model's device
+    asked.clear()
+    recalibrate_bn(sup, choice, data, preset)
+    assert asked == ["cpu"]
+
+
+def test_recalibration_defaults_skips_empty_batches_and_names_the_preset():
+    bn = nn.BatchNorm2d(1)
+    with pytest.raises(RecalibrationError, match="'cumulative' forwards 20,000 images"):
+        recalibrate_bn(bn, None, torch.randn(100, 1, 2, 2))  # the default preset
+    seen = _count_forwarded(bn)
+    x = torch.randn(97, 1, 2, 2)
+    assert recalibrate_bn(bn, None, x, "mixpath") == 97 and seen == [96, 1]
+    seen.clear()
+    batches = [x[:50], x[:0], x[50:]]
+    assert recalibrate_bn(bn, None, batches, "mixpath") == 97 and seen == [50, 47]
+    with pytest.raises(RecalibrationError, match="'spos' forwards 25,600 images.*has 97"):
+        recalibrate_bn(bn, None, batches, "spos")
+    with pytest.raises(RecalibrationError, match="BN recalibration got no images"):
+        recalibrate_bn(bn, None, [x[:0]], "mixpath")
