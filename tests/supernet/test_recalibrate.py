@@ -33,11 +33,14 @@ def _same(a, b):
 
 
 def test_presets_match_the_published_procedures():
-    assert BN_PRESETS["spos"] == BNRecalibration(25_600, 128, 0.1, True)
-    assert BN_PRESETS["abs"] == BNRecalibration(20_000, 512, 0.1, True)
-    assert BN_PRESETS["mixpath"] == BNRecalibration(None, 96, 0.1, False)
-    assert BN_PRESETS["cumulative"].momentum is None
-    with pytest.raises(NasbenchToolsError, match="unknown BN recalibration preset"):
+    assert BN_PRESETS.get("spos") == BNRecalibration(25_600, 128, 0.1, True)
+    assert BN_PRESETS.get("abs") == BNRecalibration(20_000, 512, 0.1, True)
+    assert BN_PRESETS.get("mixpath") == BNRecalibration(None, 96, 0.1, False)
+    assert BN_PRESETS.get("cumulative") == BNRecalibration(20_000, 512, None, True)
+    with pytest.raises(
+        RecalibrationError,
+        match="unknown BN recalibration preset 'darts'; known: abs, cumulative, mixpath, spos",
+    ):
         recalibrate_bn(nn.BatchNorm2d(2), None, torch.zeros(4, 2, 1, 1), "darts")
 
 

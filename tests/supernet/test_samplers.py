@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from nasbench_tools.errors import TrainConfigError
+from nasbench_tools.errors import NasbenchToolsError, TrainConfigError
 from nasbench_tools.nn.choice import OFF, ChoiceSpace
 from nasbench_tools.supernet.samplers import (
     SAMPLERS,
@@ -37,7 +37,9 @@ def _uniform_p(counts) -> float:
 def test_registry():
     assert list_samplers() == ["fairnas", "mixpath", "oneshot", "spos"]
     assert set(SAMPLERS) == set(list_samplers())
-    with pytest.raises(TrainConfigError, match="unknown sampler"):
+    with pytest.raises(
+        TrainConfigError, match="unknown sampler 'darts'; known: fairnas, mixpath, oneshot, spos"
+    ):
         make_sampler("darts", NB201)
     with pytest.raises(TrainConfigError, match="sharing"):
         make_sampler("spos", NB201, sharing="global")
@@ -337,16 +339,24 @@ def test_children_follow_the_training_samplers_distribution():
 
 
 # --------------------------------------------------------------------------- options and details
-def test_register_sampler_adds_the_class_under_its_name():
+def test_register_sampler_adds_the_class_under_its_name(monkeypatch):
     class Probe(SPOSSampler):
         name = "probe"
 
-    try:
-        assert register_sampler(Probe) is Probe and SAMPLERS["probe"] is Probe
-        assert isinstance(make_sampler("probe", NB201), Probe)
-    finally:
-        SAMPLERS.pop("probe", None)
-    assert all(SAMPLERS[name].name == name for name in list_samplers())
+    monkeypatch.setattr(SAMPLERS, "_entries", dict(SAMPLERS._entries))  # undone after the test
+    assert register_sampler(Probe) is Probe and SAMPLERS.get("probe") is Probe
+    assert isinstance(make_sampler("probe", NB201), Probe)
+    assert all(SAMPLERS.get(name).name == name for name in list_samplers())
+
+
+def test_a_sampler_name_registered_twice_is_refused():
+    # the defect: register_sampler overwrote an existing entry without a word
+    class Impostor(SPOSSampler):
+        name = "spos"
+
+    with pytest.raises(NasbenchToolsError, match="sampler 'spos' is already registered"):
+        register_sampler(Impostor)
+    assert SAMPLERS.get("spos") is SPOSSampler
 
 
 @pytest.mark.parametrize(

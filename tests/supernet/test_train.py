@@ -273,6 +273,17 @@ def test_distinct_nb101_graphs_are_counted(tmp_path):
     assert result.history[-1]["distinct_archs"] == result.distinct_archs
 
 
+def test_a_config_from_a_preset_does_not_share_the_presets_dicts():
+    # the defect: from_preset handed out the preset's own `model` and `sampler_options` dicts, so
+    # changing one config's model changed the preset, and every later config made from it
+    first = TrainConfig.from_preset("mixpath-nb101")
+    first.model["num_nodes"] = 2
+    first.sampler_options["m"] = 1
+    again = TrainConfig.from_preset("mixpath-nb101")
+    assert again.model == {"num_nodes": 4, "stem_channels": 128}
+    assert again.sampler_options == {"m": 4, "sharing": "shared"}
+
+
 def test_configuration_errors(tmp_path):
     with pytest.raises(TrainConfigError, match="CUDA"):
         train_supernet(_cfg(amp=True), tmp_path / "a", progress=False)
@@ -285,7 +296,9 @@ def test_configuration_errors(tmp_path):
         )
     with pytest.raises(TrainConfigError, match="unknown training options"):
         TrainConfig.from_dict({"epoch": 3})
-    with pytest.raises(TrainConfigError, match="unknown preset"):
+    with pytest.raises(
+        TrainConfigError, match="unknown training preset 'darts'; known: abs-nb201, mixpath-nb101"
+    ):
         TrainConfig.from_preset("darts")
     assert TrainConfig.from_preset("mixpath-nb101").resolved().bn == "shadow"
     with pytest.raises(TrainConfigError, match="cutout"):
