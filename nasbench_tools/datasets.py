@@ -44,7 +44,6 @@ looked in and what to put there.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import os
 import pickle
@@ -57,6 +56,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import CorruptFileError, DatasetNotFoundError, NasbenchToolsError
+from .groundtruth.store import sha256_of
 from .registry import Registry
 
 __all__ = [
@@ -147,10 +147,8 @@ class ImageData:
         return (x - mean) / std
 
     def sha256(self) -> str:
-        h = hashlib.sha256()
-        h.update(self.images.contiguous().numpy().tobytes())
-        h.update(self.labels.contiguous().numpy().tobytes())
-        return h.hexdigest()
+        """sha256 of the image bytes followed by the label bytes (recorded in provenance)."""
+        return sha256_of((self.images.contiguous().numpy(), self.labels.contiguous().numpy()))
 
 
 # --------------------------------------------------------------------------- readers

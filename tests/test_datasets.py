@@ -216,3 +216,17 @@ def test_augment_crop_keeps_pixels_and_cutout_zeroes_a_square():
     assert (holes > 0).all() and (holes <= 16).all()
     with pytest.raises(NasbenchToolsError):
         D.augment_batch(x, g, "mixup", 0)
+
+
+def test_data_sha256_is_the_project_helper_over_images_then_labels():
+    # one sha256 helper in the project (groundtruth.store.sha256_of), here over arrays in memory;
+    # the digest is that of the image bytes followed by the label bytes, as runs recorded it
+    import hashlib
+
+    data = D.load("digits", "train", subset=50)
+    expected = hashlib.sha256(
+        data.images.numpy().tobytes() + data.labels.numpy().tobytes()
+    ).hexdigest()
+    assert data.sha256() == data.provenance["sha256"] == expected
+    data.labels[0] = (data.labels[0] + 1) % 10
+    assert data.sha256() != expected
