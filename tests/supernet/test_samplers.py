@@ -169,11 +169,14 @@ def test_oneshot_per_example_masks():
     s = OneShotSampler(NB201, drop_rate=0.5, ramp="constant", per_example=True)
     d = s.sample(np.random.default_rng(0), 1.0, batch_size=8)[0]
     assert d.example_mask.shape == (8, 3, 6, 5)
+    # Draw's contract: float32, as the trainer hands it to torch as is (a float64 mask would
+    # promote the supernet's float32 activations, and the whole forward, to float64)
+    assert d.example_mask.dtype == np.float32
     assert (d.example_mask[..., 0] == 0).all()
     assert (d.example_mask.sum(-1) >= 1).all()
     union = d.example_mask.max(axis=0) > 0
     assert np.array_equal(union, d.choice != OFF)
-    with pytest.raises(TrainConfigError, match="per-example path dropout needs the batch size"):
+    with pytest.raises(TrainConfigError, match="^per-example path dropout needs the batch size$"):
         s.sample(np.random.default_rng(0), 1.0)
 
 
@@ -310,7 +313,11 @@ def test_fairnas_update_fairness_refuses_a_space_where_it_is_impossible():
                        node_blocks=((0,),), edges=((0, 1),), weightless_paths=(0,))  # fmt: skip
     s = FairNASSampler(tiny, fairness="update")
     s.MAX_REDRAWS = 5
-    with pytest.raises(TrainConfigError, match="fairness='forward'"):
+    with pytest.raises(
+        TrainConfigError,
+        match=r"^fairnas fairness='update': no permutations in 5 draws give every op with "
+        r"parameters a gradient in this space; use fairness='forward'$",
+    ):
         s.sample(np.random.default_rng(0))
     with pytest.raises(TrainConfigError, match="fairness"):
         FairNASSampler(NB201_FULL, fairness="strict")
