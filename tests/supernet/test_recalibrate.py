@@ -150,6 +150,21 @@ def test_recalibration_forwards_exactly_the_presets_count_and_reports_it():
     assert recalibrate_bn(bn, None, x[:290], "mixpath") == 290 and seen == [96, 96, 96, 2]
 
 
+@pytest.mark.parametrize("kind", ["tensor", "imagedata"])
+def test_a_calibration_set_of_exactly_the_presets_count_is_enough(kind):
+    # the boundary of the "too few images" check: 250 images for a 250-image preset are enough
+    bn = nn.BatchNorm2d(1)
+    seen = _count_forwarded(bn)
+    data = load("digits", "train", subset=250)
+    images = data if kind == "imagedata" else next(iterate_batches(data, 250))[0]
+    preset = BNRecalibration(n_images=250, batch_size=100, momentum=None, reset=True)
+    assert recalibrate_bn(bn, None, images, preset) == 250 and seen == [100, 100, 50]
+    with pytest.raises(
+        RecalibrationError, match="forwards 251 images but the calibration set has 250"
+    ):
+        recalibrate_bn(bn, None, images, BNRecalibration(251, 100, None, True))
+
+
 def test_evaluate_recalibrates_on_the_calibration_images_it_is_given():
     torch.manual_seed(0)
     sup = NB201Supernet(C=4, N=1, in_channels=1, image_size=8)
