@@ -281,10 +281,16 @@ def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
     return removed
 
 
-def sha256_of(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
-    """sha256 of a file, or of a folder's files (sorted by relative path, names included)."""
-    path = Path(path)
+def sha256_of(path, chunk: int = 1 << 22) -> str:
+    """sha256 of a file, of a folder's files (sorted by relative path, names included), or of
+    data in memory: a bytes-like object (a contiguous numpy array included) or a sequence of
+    them, hashed in order."""
     h = hashlib.sha256()
+    if not isinstance(path, str | os.PathLike):
+        for block in [path] if isinstance(path, bytes | bytearray | memoryview) else path:
+            h.update(block)
+        return h.hexdigest()
+    path = Path(path)
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
     for f in files:
         if path.is_dir():
