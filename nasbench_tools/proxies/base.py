@@ -67,7 +67,9 @@ __all__ = [
 NEEDS = ("nothing", "data", "supernet")
 
 #: Options passed to the network builder, accepted by every network-building proxy.
-NETWORK_OPTIONS = frozenset({"C", "N", "num_classes", "in_channels", "stem_channels"})
+NETWORK_OPTIONS = frozenset(
+    {"C", "N", "num_classes", "in_channels", "stem_channels", "num_stacks", "cells_per_stack"}
+)
 
 
 class ProxyError(NasbenchToolsError, ValueError):
