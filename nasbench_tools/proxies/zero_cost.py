@@ -102,6 +102,18 @@ def _image_shape(request: ScoreRequest, cfg: dict, opts: dict) -> tuple[int, int
     return (int(opts.get("in_channels", 3)), size, size)
 
 
+def resolve(request: ScoreRequest) -> dict:
+    """The settings a request runs with: defaults, options, and the data's image shape and
+    classes where data is given (recorded in the table's metadata)."""
+    cfg = settings(request)
+    opts = _network_options(request, cfg)
+    shape = _image_shape(request, cfg, opts)
+    cfg.update(opts)
+    cfg["image_size"] = shape[-1]
+    cfg["in_channels"] = shape[0]
+    return cfg
+
+
 def score_init(request: ScoreRequest) -> dict[str, np.ndarray]:
     """The group function of every zero-cost proxy (see the module docstring)."""
     names = set(request.names)
@@ -197,6 +209,7 @@ for _name, (_needs, _desc, _unit) in _DESCRIPTIONS.items():
         group=GROUP,
         defaults=_defaults,
         chunk=1,
+        resolve=resolve,
     )(score_init)
 
 if set(_DESCRIPTIONS) != set(DATA_PROXIES) | set(FREE_PROXIES):  # pragma: no cover
