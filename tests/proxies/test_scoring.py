@@ -232,3 +232,27 @@ def test_cli_table_goes_through_nbt_report(tmp_path):
                  "--no-progress"]) == 0  # fmt: skip
     text = (rep / "index.md").read_text()
     assert "synflow+params+flops:synflow" in text
+
+
+def test_line_cut_short_by_a_kill_is_dropped_before_appending(tmp_path):
+    out = tmp_path / "t.csv"
+    journal = journal_path(out)
+
+    def stop_after(k):
+        seen = []
+
+        def cb(n):
+            seen.append(n)
+            if len(seen) == k:
+                raise KeyboardInterrupt
+
+        return cb
+
+    with pytest.raises(KeyboardInterrupt):
+        run_scoring(_job([3, 11, 40, 284]), out, progress=stop_after(1))
+    with open(journal, "ab") as fh:
+        fh.write(b'{"group": "init", "ke')
+    with pytest.raises(KeyboardInterrupt):
+        run_scoring(_job([3, 11, 40, 284]), out, progress=stop_after(1))
+    lines = journal.read_text().splitlines()
+    assert len(lines) == 3 and all(json.loads(line) for line in lines)
