@@ -50,7 +50,7 @@ def compute_sections(cfg: ReportConfig, *, progress: bool = True) -> tuple[list[
             _agreement(sec, cfg)
             _pairwise(sec, cfg)
             _curves(sec)
-            if sec.kind == "nb201":
+            if sec.kind == "benchmark":
                 _budget(sec, cfg, gt)
             bar.update()
     prov = {
@@ -213,7 +213,7 @@ def headline(cfg: ReportConfig, sections: list[Section]):
     from ..analysis import headline_table
     from ..analysis.paper_tables import HeadlineGroup
 
-    nb_secs = [s for s in sections if s.kind == "nb201" and s.reports]
+    nb_secs = [s for s in sections if s.kind == "benchmark" and s.reports]
     if not nb_secs:
         return None
     n = max(len(s.y_true) for s in nb_secs)
@@ -245,7 +245,7 @@ def headline_caption(cfg: ReportConfig, sections: list[Section]) -> str:
     targets = "; ".join(
         f"{s.dataset} {s.ground_truth['split']} after {s.ground_truth['epochs']} epochs"
         for s in sections
-        if s.kind == "nb201"
+        if s.kind == "benchmark"
     )
     style = {
         "brackets": "[low, high]",

@@ -38,7 +38,9 @@ class Section:
     """One comparison: a ground truth, the proxies ranked against it, and what was computed.
 
     ``y_true`` and every ``scores[name]`` are aligned (one entry per architecture of the
-    section; NaN = no value). ``kind`` is ``"nb201"``, ``"zc"`` or ``"nb101"``.
+    section; NaN = no value). ``kind`` is ``"benchmark"`` (the whole space against the
+    benchmark's ground truth), ``"zc"`` (NAS-Bench-Suite-Zero's NB201 sample) or
+    ``"nb101-sample"`` (its NB101 sample).
     """
 
     slug: str
@@ -46,7 +48,7 @@ class Section:
     ground_truth: dict
     y_true: np.ndarray
     scores: dict = field(default_factory=dict)
-    kind: str = "nb201"
+    kind: str = "benchmark"
     dataset: str | None = None
     ids: np.ndarray | None = None  # NB201 index per entry (nb201 / zc sections)
     truth_label: str = "ground truth"  # what the y axis is, for figures (may hold a newline)
@@ -192,7 +194,7 @@ def _nb201_sections(cfg: ReportConfig, gt, user_tables) -> list[Section]:
             f"NAS-Bench-201 {dataset}: {split} after {epochs} epochs",
             desc,
             y,
-            kind="nb201",
+            kind="benchmark",
             dataset=dataset,
             ids=ids,
             truth_label=f"{dataset} {split} accuracy\n{epochs} epochs, seed mean",
@@ -298,7 +300,7 @@ def _nb101_sections(cfg: ReportConfig) -> list[Section]:
         desc,
         y,
         {p: np.asarray(t[p], dtype=float) for p in proxies},
-        kind="nb101",
+        kind="nb101-sample",
         heatmap=True,
         truth_label=label,
     )
@@ -312,7 +314,7 @@ def _nb101_sections(cfg: ReportConfig) -> list[Section]:
         desc | {"n": audit.n_distinct},
         np.asarray(yd, dtype=float),
         {p: np.asarray(v, dtype=float) for p, v in zip(proxies, pd_)},
-        kind="nb101",
+        kind="nb101-sample",
         truth_label=label + ", mean over duplicates",
     )
     distinct.score_policy = rows.score_policy
