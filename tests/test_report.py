@@ -527,7 +527,11 @@ def test_figures_at_paper_width_have_no_overlapping_or_cut_text(built, slug, kin
     sec = next(s for s in built[1] if s.slug == slug)
     made = draw(kind, sec, width, **({"space": space} if space else {}))
     if made is None:  # a heatmap for zero-cost sections; budgets where one split has two
-        assert (kind, sec.kind) in {("heatmap", "benchmark"), ("budget", "zc"), ("rank_change", "zc")}
+        assert (kind, sec.kind) in {
+            ("heatmap", "benchmark"),
+            ("budget", "zc"),
+            ("rank_change", "zc"),
+        }
         return
     fig, _ = made
     try:

@@ -81,6 +81,11 @@ def run(args) -> int:
         if args.top is not None:
             if args.seed == "all":
                 raise QueryError("--top ranks by the seed mean or one seed, not --seed all")
+            if args.sort is None and args.metric not in ("accuracy", "loss"):
+                raise QueryError(
+                    f"--top by --metric {args.metric}: say which way is best with --sort desc "
+                    "(largest first) or --sort asc"
+                )
             largest = None if args.sort is None else args.sort == "desc"
             df = gt.top(args.top, seed=args.seed, largest=largest, **q)
         else:
