@@ -605,3 +605,85 @@ def test_index_html_in_headless_chromium(report, tmp_path):
     assert [src for src, _ in probe_out["images"]] == figures
     assert all(ok for _, ok in probe_out["images"]), [s for s, ok in probe_out["images"] if not ok]
     assert probe_out["tables"] == md.count("\n|:---|") > 10
+
+
+# ----------------------------------------------------------------------------- fair pools
+def _table_of_500(tmp_path):
+    """A user table over 500 archs keyed by arch string: 300 of NAS-Bench-Suite-Zero's CIFAR-10
+    sample and 200 others; the score is the 12-epoch accuracy (a real low-fidelity proxy)."""
+    from nasbench_tools.groundtruth import load
+    from nasbench_tools.scores import load_scores
+    from nasbench_tools.spaces.nb201 import Arch
+
+    gt = load("nb201")
+    zc = np.asarray(load_scores("nb201-zc", dataset="cifar10-valid").keys, dtype=int)
+    others = np.setdiff1d(np.arange(15625), zc)[::70][:200]
+    idx = np.concatenate([zc[:300], others])
+    assert len(idx) == len(set(idx.tolist())) == 500
+    score = gt.vector(dataset="cifar10-valid", split="x-valid", epochs=12)
+    p = tmp_path / "mine500.csv"
+    rows = "".join(f"{Arch.from_index(int(i)).to_string()},{float(score[i])!r}\n" for i in idx)
+    p.write_text("arch_str,twelve\n" + rows)
+    side = {"space": "nb201", "label": "mine", "data": "cifar10"}
+    (tmp_path / "mine500.csv.meta.json").write_text(json.dumps(side))
+    return p, idx, score
+
+
+def _pool_report(tmp_path, table, pool):
+    cfg = ReportConfig(
+        n_boot=0,
+        figures="none",
+        nb101_sample=False,
+        targets={"cifar10-valid": ["x-valid", 200]},
+        scores=[str(table)],
+        pool=pool,
+    )
+    out = build_report(cfg, tmp_path / f"rep-{pool}", progress=False)
+    return json.loads((out / "numbers.json").read_text()), (out / "index.md").read_text()
+
+
+def test_user_table_of_500_archs_joins_the_zero_cost_section_with_its_overlap(tmp_path):
+    # the defect: a 500-arch table sat beside proxies on 15,284-15,625 archs with no warning,
+    # and was missing from the NAS-Bench-Suite-Zero sections (the only place synflow appears)
+    import scipy.stats as ss
+
+    from nasbench_tools.scores import load_scores
+
+    table, idx, score = _table_of_500(tmp_path)
+    numbers, index = _pool_report(tmp_path, table, "each")
+    zc = numbers["sections"]["zc-cifar10-valid"]
+    mine = zc["proxies"]["mine:twelve"]
+    assert mine["n"] == 300 and mine["user_table"]["overlap"] == 300
+    assert "mine: joined on the architectures it shares with this sample" in index
+    assert "mine:twelve n = 300 of 724" in index
+    # oracle: scipy's tau-b on the 300 shared archs, against the suite's recorded accuracy
+    t = load_scores("nb201-zc", dataset="cifar10-valid")
+    keys = np.asarray(t.keys, dtype=int)
+    shared = np.isin(keys, idx)
+    expected = ss.kendalltau(np.asarray(t["val_accuracy"])[shared], score[keys[shared]])
+    assert mine["kendall_tau"] == pytest.approx(expected.statistic, abs=1e-12)
+    nb = numbers["sections"]["nb201-cifar10-valid"]
+    assert nb["proxies"]["mine:twelve"]["n"] == 500
+    assert nb["pool"]["n_per_row"]["mine:twelve"] == 500
+    assert "different sets of architectures" in nb["pool"]["warning"]
+    assert zc["pool"]["warning"] and "--pool common" in index
+    assert {c["n"] for c in numbers["headline"]["cells"] if c["row"] == "mine:twelve"} == {
+        300,
+        500,
+    }
+
+
+def test_pool_common_gives_every_row_of_a_section_the_same_architectures(tmp_path):
+    table, idx, _ = _table_of_500(tmp_path)
+    numbers, index = _pool_report(tmp_path, table, "common")
+    for slug in ("nb201-cifar10-valid", "zc-cifar10-valid"):
+        sec = numbers["sections"][slug]
+        ns = {p["n"] for p in sec["proxies"].values()}
+        assert len(ns) == 1, (slug, ns)
+        assert ns == {sec["pool"]["n_common"]} and "warning" not in sec["pool"]
+        assert sec["pool"]["note"].startswith("Pool: common.")
+    # NASWOT has no score for 341 disconnected cells; the 500 drawn here contain some of them
+    nb = numbers["sections"]["nb201-cifar10-valid"]
+    assert nb["pool"]["n_common"] <= 500 and nb["pool"]["n_per_row"]["mine:twelve"] <= 500
+    assert numbers["sections"]["zc-cifar10-valid"]["pool"]["n_common"] <= 300
+    assert "Pool: common." in index
