@@ -20,6 +20,16 @@ from .sections import Section
 
 __all__ = ["TIES_TEXT", "build_report"]
 
+#: The multiple-comparison correction of the paired tests, in words.
+CORRECTION_TEXT = {
+    "holm": "adjusted for the number of pairs by Holm's step-down procedure",
+    "bonferroni": "adjusted for the number of pairs by Bonferroni's correction",
+    "none": "not adjusted for the number of pairs (no multiple-comparison correction)",
+}
+
+#: Which pairs of proxies are tested, in words.
+PAIRS_TEXT = {"all": "every two proxies", "best": "each proxy and the best one"}
+
 #: How ties are treated, said once in the report.
 TIES_TEXT = (
     "Ties. Kendall tau-b and Spearman rho count ties as ties (tau-b's denominator and average "
@@ -190,9 +200,9 @@ def _document(cfg, sections, nums, head, tables, figs) -> Document:
             "architectures scored (`3 / 15,625`).",
             TIES_TEXT,
             f"Pools: {pool}.",
-            "Paired tests: for every two proxies of a section, the difference in Kendall tau-b "
-            "on the architectures both scored, resampled together; two-sided p-values from the "
-            f"bootstrap standard error, corrected for the number of pairs ({cfg.correction}).",
+            f"Paired tests: for {PAIRS_TEXT[cfg.pairs]} of a section, the difference in Kendall tau-b on the architectures both scored, "
+            "resampled together; two-sided p-values from the bootstrap standard error, "
+            f"{CORRECTION_TEXT[cfg.correction]}; significant where the adjusted p < 0.05.",
             AGREEMENT_TEXT,
         ]
     )

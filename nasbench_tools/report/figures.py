@@ -31,7 +31,7 @@ class FigureKind:
     """A kind of figure: its builder, the width it is written at, and its caption."""
 
     build: Callable
-    width: str
+    width: str | Callable  # "column", "full", or (section) -> one of them
     caption: Callable[..., str]  # (section, **the builder's options) -> text
     summary: bool = True  # drawn with figures="summary" too
 
@@ -254,7 +254,7 @@ FIGURES: dict[str, FigureKind] = {
     ),
     "pairwise": FigureKind(
         pairwise,
-        "full",
+        lambda s: "column" if s.pairwise is None or len(s.pairwise.names) <= 5 else "full",
         lambda s, **_: (
             "Paired bootstrap tests: each cell is the row proxy's Kendall τ_b minus the "
             "column proxy's, on the architectures both scored; * marks a difference significant "
@@ -291,8 +291,10 @@ def draw(kind: str, sec: Section, width=None, **options):
     """Build one figure of ``kind`` for ``sec`` inside the paper style: ``(figure, numbers)``
     or None."""
     k = FIGURES[kind]
+    if width is None:
+        width = k.width(sec) if callable(k.width) else k.width
     with paper_style():
-        return k.build(sec, width if width is not None else k.width, **options)
+        return k.build(sec, width, **options)
 
 
 def save(fig, fig_dir: Path, stem: str) -> list[str]:
