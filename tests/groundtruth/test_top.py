@@ -84,7 +84,9 @@ def test_table_columns_by_readable_label_or_given_name(gt):
         "cifar10-valid x-valid 200 epochs accuracy",
         "cifar10-valid params",
     ]
-    named = gt.table(columns=[C10 | {"name": "acc"}, dict(dataset="cifar10-valid", metric="params", name="p")])
+    named = gt.table(
+        columns=[C10 | {"name": "acc"}, dict(dataset="cifar10-valid", metric="params", name="p")]
+    )
     assert list(named.columns) == ["arch_str", "acc", "p"]
     assert named["acc"].to_numpy() == pytest.approx(gt.vector(**C10))
     per_seed = gt.table(columns=[C10], seed="all", names="readable")
@@ -92,7 +94,9 @@ def test_table_columns_by_readable_label_or_given_name(gt):
         f"cifar10-valid x-valid 200 epochs accuracy seed {s}" for s in (777, 888, 999)
     ]
     with pytest.raises(QueryError, match="two columns are named 'a'"):
-        gt.table(columns=[C10 | {"name": "a"}, dict(dataset="cifar10-valid", metric="params", name="a")])
+        gt.table(
+            columns=[C10 | {"name": "a"}, dict(dataset="cifar10-valid", metric="params", name="a")]
+        )
     with pytest.raises(QueryError, match="names must be"):
         gt.table(columns=[C10], names="pretty")
     with pytest.raises(QueryError, match="name must be a non-empty str"):
