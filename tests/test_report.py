@@ -682,7 +682,7 @@ def test_user_table_of_500_archs_joins_the_zero_cost_section_with_its_overlap(tm
 
 
 def test_pool_common_gives_every_row_of_a_section_the_same_architectures(tmp_path):
-    table, idx, _ = _table_of_500(tmp_path)
+    table, _, _ = _table_of_500(tmp_path)
     numbers, index = _pool_report(tmp_path, table, "common")
     for slug in ("nb201-cifar10-valid", "zc-cifar10-valid"):
         sec = numbers["sections"][slug]

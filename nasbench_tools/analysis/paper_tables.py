@@ -782,6 +782,10 @@ def _one_per_n(names, reports):
     return out
 
 
+#: The corrections as a header names them.
+_CORRECTION_NAME = {"holm": "Holm", "bonferroni": "Bonferroni", "none": "uncorrected"}
+
+
 def pairwise_table(
     comparison: Any, *, digits: int = 3, caption: str | None = None, label: str | None = None
 ) -> PaperTable:
@@ -802,9 +806,9 @@ def pairwise_table(
         PaperColumn("p", "p", "$p$", "<i>p</i>"),
         PaperColumn(
             "p_adjusted",
-            f"p ({cmp.correction})",
-            f"$p$ ({cmp.correction})",
-            f"<i>p</i> ({cmp.correction})",
+            f"p ({_CORRECTION_NAME[cmp.correction]})",
+            f"$p$ ({_CORRECTION_NAME[cmp.correction]})",
+            f"<i>p</i> ({_CORRECTION_NAME[cmp.correction]})",
         ),
     ]
     rows = []

@@ -305,4 +305,7 @@ def save(fig, fig_dir: Path, stem: str) -> list[str]:
             p = fig_dir / f"{stem}.{ext}"
             fig.savefig(p, dpi=PNG_DPI if ext == "png" else 300)
             names.append(p.name)
+            # the first save placed everything (in figure fractions and points, the same at any
+            # resolution): the next format keeps that layout instead of solving it again
+            fig.set_layout_engine("none")
     return names
