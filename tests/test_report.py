@@ -514,7 +514,7 @@ def _layout_cases():
 
     return [
         (slug, kind, width, space)
-        for slug in ("nb201-cifar10-valid", "zc-cifar10-valid")
+        for slug in ("nb201-cifar10-valid", "zc-cifar10-valid", "nb101-zc-all-rows")
         for kind in FIGURES
         for width in ("column", "full")
         for space in (("rank", "value") if kind == "scatter" else (None,))
@@ -536,6 +536,8 @@ def test_figures_at_paper_width_have_no_overlapping_or_cut_text(built, slug, kin
             ("heatmap", "benchmark"),
             ("budget", "zc"),
             ("rank_change", "zc"),
+            ("budget", "nb101-sample"),
+            ("rank_change", "nb101-sample"),
         }
         return
     fig, _ = made
