@@ -3,21 +3,36 @@
 from __future__ import annotations
 
 import json
+import re
+import time
 
+import numpy as np
 import pytest
 
 from nasbench_tools.cli.__main__ import main
 from nasbench_tools.errors import NasbenchToolsError
-from nasbench_tools.report import ReportConfig, build_report
+from nasbench_tools.report import ReportConfig, build_report, compute_sections
+
+from .analysis._tables import from_csv, from_latex, from_markdown
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory):
+def built(tmp_path_factory):
+    """One report on the embedded data, its folder and its computed sections (for the figure
+    checks). One NB201 dataset keeps this fast; every kind of section and figure is written."""
+    from nasbench_tools.report.build import write_folder
+
     out = tmp_path_factory.mktemp("r") / "report"
-    # one NB201 dataset keeps this fast; every kind of section and figure is still written
+    out.mkdir()
     cfg = ReportConfig(n_boot=20, targets={"cifar10-valid": ["x-valid", 200]})
-    build_report(cfg, out, progress=False)
-    return out
+    sections, prov = compute_sections(cfg, progress=False)
+    write_folder(cfg, sections, prov, out, time.perf_counter())
+    return out, sections
+
+
+@pytest.fixture(scope="module")
+def report(built):
+    return built[0]
 
 
 @pytest.fixture(scope="module")
@@ -134,8 +149,13 @@ def test_index_links_every_figure_and_every_link_resolves(report):
     import re
 
     index = (report / "index.md").read_text()
-    targets = re.findall(r"\]\(([^)\s]+)\)", index)
+    links = re.findall(r"\]\(([^)\s]+)\)", index)
+    anchors = [t for t in links if t.startswith("#")]
+    targets = [t for t in links if not t.startswith("#")]
     assert targets and all((report / t).is_file() for t in targets)
+    assert anchors == [
+        f"#{slug}" for slug in json.loads((report / "numbers.json").read_text())["sections"]
+    ]
     figs = sorted(p.name for p in (report / "figures").iterdir())
     linked = {t.split("/", 1)[1] for t in targets if t.startswith("figures/")}
     assert set(figs) == linked
@@ -144,16 +164,31 @@ def test_index_links_every_figure_and_every_link_resolves(report):
     assert "![nb201-cifar10-valid scatter](figures/nb201-cifar10-valid_scatter.png)" in index
 
 
-def test_every_figure_in_png_and_pdf(report):
+def _pdf_width_inches(path) -> float:
+    m = re.search(rb"/MediaBox \[ *0 0 ([\d.]+) ([\d.]+) *\]", path.read_bytes())
+    return float(m.group(1)) / 72
+
+
+def test_every_figure_in_png_and_pdf_at_paper_width(report):
     figs = {p.name for p in (report / "figures").iterdir()}
     stems = {f.rsplit(".", 1)[0] for f in figs}
     assert figs == {f"{s}.{e}" for s in stems for e in ("png", "pdf")}
     for slug in ("nb201-cifar10-valid", "zc-cifar10-valid", "nb101-zc-all-rows"):
-        assert {f"{slug}_ranking", f"{slug}_scatter"} <= stems
+        assert {f"{slug}_{k}" for k in ("ranking", "scatter", "topk", "pairwise")} <= stems
     assert "zc-cifar10-valid_heatmap" in stems
+    # budgets on one split exist for CIFAR-10 x-valid (12 and 200 epochs)
+    assert {"nb201-cifar10-valid_budget", "nb201-cifar10-valid_rank_change"} <= stems
     for f in figs:
         head = (report / "figures" / f).read_bytes()[:4]
         assert head == (b"%PDF" if f.endswith(".pdf") else b"\x89PNG"), f
+        if f.endswith(".pdf"):
+            # a paired-test triangle of up to 5 proxies fits one column; of more, the full width
+            wide = re.search(r"_(scatter|heatmap)\.pdf$", f) or (
+                f.endswith("_pairwise.pdf") and not f.startswith("nb201-")
+            )
+            assert _pdf_width_inches(report / "figures" / f) == pytest.approx(
+                7.0 if wide else 3.3, abs=0.01
+            ), f
 
 
 def test_br_at_k_printed_as_rank_in_index_and_tables(numbers, report):
@@ -165,7 +200,9 @@ def test_br_at_k_printed_as_rank_in_index_and_tables(numbers, report):
         (report / "index.md").read_text(),
         (report / "tables/nb201-cifar10-valid.md").read_text(),
     ):
-        row = next(line for line in text.splitlines() if line.startswith("| NASWOT "))
+        row = next(
+            line for line in text.splitlines() if line.startswith("| NASWOT ") and " / " in line
+        )
         assert f"| {rank} / 15,284 [" in row
         assert "0.000 [0.000, 0.000] |" not in row.split("|")[-2]
 
@@ -360,3 +397,303 @@ def test_naswot_against_other_images_is_called_a_transfer_question(tmp_path, num
         "not a same-data comparison"
     ]
     assert sec["notes"][0] in (out / "index.md").read_text()
+
+
+# ----------------------------------------------------------------------------- paper outputs
+def test_headline_table_md_csv_tex_are_one_table_with_every_cell_in_numbers(report, numbers):
+    md = (report / "tables/headline.md").read_text()
+    tex = (report / "tables/headline.tex").read_text()
+    csv_ = (report / "tables/headline.csv").read_text()
+    grid = from_markdown(md)
+    assert grid == from_csv(csv_) == from_latex(tex)
+    assert "\\begin{table*}" in tex and "\\label{tab:headline}" in tex and "\\caption{" in tex
+    assert "Kendall $\\tau_b$" in tex and "kendall\\_tau" not in tex
+    rows = {(g[:20], label): row for g, label, row in grid}
+    nb = "NAS-Bench-201, all 1"
+    cells = {
+        (c["row"], c["metric"]): c
+        for c in numbers["headline"]["cells"]
+        if "reference" not in c and c["group"].startswith(nb)
+    }
+    # the 12-epoch row: n, then tau, rho, P@top-5% with intervals, each from numbers.json
+    row = rows[(nb, "12-epoch x-valid")]
+    assert row[0] == ("15,625", False)
+    for j, m in enumerate(("kendall_tau", "spearman_rho", "p_at_top_k"), start=1):
+        c = cells[("12-epoch x-valid", m)]
+        assert row[j][0] == f"{c['value']:.3f} [{c['low']:.3f}, {c['high']:.3f}]"
+    assert cells[("12-epoch x-valid", "p_at_top_k")]["k"] == 781
+    assert cells[("NASWOT", "p_at_top_k")]["k"] == 764 and rows[(nb, "NASWOT")][0][0] == "15,284"
+    # best per column marked: the 12-epoch accuracy has the best tau of the full-space rows
+    assert row[1][1] and not rows[(nb, "NASWOT")][1][1]
+    for label in ("seed vs seed (benchmark)", "one seed vs mean of the others (benchmark)"):
+        assert rows[(nb, label)][0][0] == "8,169–15,625"
+    # the zero-cost sample is its own row group (another ground truth)
+    assert (("NAS-Bench-Suite-Zero", "SynFlow")) in {(g[:20], lab) for g, lab, _ in grid}
+    assert "n = 15,625: K = 781" in md and "n = 724: K = 36" in md
+
+
+def _floats(obj, out):
+    if isinstance(obj, dict):
+        for v in obj.values():
+            _floats(v, out)
+    elif isinstance(obj, list):
+        for v in obj:
+            _floats(v, out)
+    elif isinstance(obj, float):
+        out.add(f"{obj:.3f}")
+        out.add(f"{round(obj):,}")  # a rank bound printed without its ".0"
+    elif isinstance(obj, int) and not isinstance(obj, bool):
+        out.add(f"{obj:,}")
+
+
+def test_numbers_json_holds_every_number_of_the_index(report, numbers):
+    known: set[str] = set()
+    _floats(numbers, known)
+    index = (report / "index.md").read_text()
+    shown = set(re.findall(r"(?<![\w.])-?\d+\.\d{3}(?!\d)", index))
+    shown |= set(re.findall(r"(?<![\w.,])\d{1,3}(?:,\d{3})+(?![\d])", index))
+    assert len(shown) > 100
+    assert shown <= known, sorted(shown - known)[:20]
+
+
+def test_every_figure_number_is_in_numbers_json(numbers):
+    sec = numbers["sections"]["zc-cifar10-valid"]
+    panels = sec["figure_scatter"]["panels"]
+    assert sec["figure_scatter"]["space"] == "rank"
+    assert panels["synflow"]["kendall_tau_b"] == pytest.approx(
+        sec["proxies"]["synflow"]["kendall_tau"]
+    )
+    assert panels["jacov"]["n"] == 723
+    hm = sec["figure_heatmap"]
+    assert hm["names"][0] == "ground truth" and len(hm["kendall_tau_b"]) == 13
+    c10 = numbers["sections"]["nb201-cifar10-valid"]
+    assert c10["budget"]["budgets"] == [12, 200] and c10["budget"]["split"] == "x-valid"
+    rc = c10["budget"]["rank_change"]
+    assert rc["kendall_tau_b_all"] == pytest.approx(0.648, abs=1e-3) and sorted(
+        rc["ranks_to"]
+    ) == list(range(1, 21))
+    curve = c10["p_at_k_curve"]["NASWOT"]
+    assert curve["n"] == 15_284 and curve["k"][0] == 15  # 0.1% of 15,284
+    pw = sec["pairwise"]
+    assert pw["correction"] == "holm" and pw["n_tests"] == 66 and "Holm" in pw["description"]
+
+
+def test_paired_tests_are_in_the_report(report, numbers):
+    md = (report / "tables/zc-cifar10-valid_pairwise.md").read_text()
+    assert from_markdown(md) == from_csv(
+        (report / "tables/zc-cifar10-valid_pairwise.csv").read_text()
+    )
+    index = (report / "index.md").read_text()
+    assert "Holm's step-down correction over the 66 pairs" in index
+    assert "adjusted for the number of pairs by Holm's step-down procedure" in index
+    t = next(
+        t
+        for t in numbers["sections"]["zc-cifar10-valid"]["pairwise"]["tests"]
+        if {t["a"], t["b"]} == {"nwot", "plain"}
+    )
+    assert t["significant"] and t["diff"] * (1 if t["a"] == "nwot" else -1) > 0.7
+
+
+def test_ties_are_explained_once(report):
+    index = (report / "index.md").read_text()
+    assert index.count("expectations over breaking ties uniformly at random") == 1
+
+
+def test_index_html_has_the_same_tables_and_figures(report):
+    html = (report / "index.html").read_text()
+    md = (report / "index.md").read_text()
+    assert html.count("<table") == md.count("\n|:---|")
+    imgs = re.findall(r'<img src="([^"]+)"', html)
+    assert imgs == re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
+    assert all((report / i).is_file() for i in imgs)
+    assert "http://" not in html and "https://" not in html  # opens without a network
+
+
+def _layout_cases():
+    from nasbench_tools.report.figures import FIGURES
+
+    return [
+        (slug, kind, width, space)
+        for slug in ("nb201-cifar10-valid", "zc-cifar10-valid", "nb101-zc-all-rows")
+        for kind in FIGURES
+        for width in ("column", "full")
+        for space in (("rank", "value") if kind == "scatter" else (None,))
+    ]
+
+
+@pytest.mark.parametrize("slug,kind,width,space", _layout_cases())
+def test_figures_at_paper_width_have_no_overlapping_or_cut_text(built, slug, kind, width, space):
+    # the defect: overlapping tick labels (NB101 jacov), legends over the points, titles cut
+    import matplotlib.pyplot as plt
+
+    from nasbench_tools.analysis import layout_problems
+    from nasbench_tools.report.figures import draw
+
+    sec = next(s for s in built[1] if s.slug == slug)
+    made = draw(kind, sec, width, **({"space": space} if space else {}))
+    if made is None:  # a heatmap for zero-cost sections; budgets where one split has two
+        assert (kind, sec.kind) in {
+            ("heatmap", "benchmark"),
+            ("budget", "zc"),
+            ("rank_change", "zc"),
+            ("budget", "nb101-sample"),
+            ("rank_change", "nb101-sample"),
+        }
+        return
+    fig, _ = made
+    try:
+        assert fig.get_figwidth() == pytest.approx({"column": 3.3, "full": 7.0}[width])
+        assert layout_problems(fig) == []
+        if space == "value":
+            _assert_not_squashed(fig)
+    finally:
+        plt.close(fig)
+
+
+def _assert_not_squashed(fig):
+    """In value space, the middle 90% of each panel's points spans a good part of its axes."""
+    for ax in fig.axes:
+        if not ax.get_visible() or not ax.collections:
+            continue
+        pts = ax.collections[0].get_offsets()
+        if len(pts) < 20:
+            continue
+        scales = (ax.get_xscale(), ax.get_yscale())
+        for dim, lim in ((0, ax.get_xlim()), (1, ax.get_ylim())):
+            v = np.asarray(pts)[:, dim]
+            if scales[dim] == "log":  # the share of the axis a span takes is in log units
+                v, lim = np.log10(v[v > 0]), np.log10(lim)
+            lo, hi = np.quantile(v, [0.05, 0.95])
+            assert (hi - lo) / (lim[1] - lim[0]) > 0.15, ax.get_title()
+
+
+@pytest.mark.slow
+def test_index_html_in_headless_chromium(report, tmp_path):
+    """A browser opens index.html from the folder: every figure loads, every table is there."""
+    import shutil
+    import subprocess
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("chromium is not installed (.ci/run installs Debian's package)")
+    folder = tmp_path / "report"
+    shutil.copytree(report, folder)
+    probe = (
+        "<script>window.addEventListener('load', () => { const r = [...document.images].map("
+        "i => [i.getAttribute('src'), i.complete && i.naturalWidth > 0]); const p = "
+        "document.createElement('pre'); p.id = 'probe'; p.textContent = JSON.stringify({images: r,"
+        " tables: document.querySelectorAll('table').length}); document.body.appendChild(p); });"
+        "</script></body>"
+    )
+    page = folder / "probe.html"
+    page.write_text((folder / "index.html").read_text().replace("</body>", probe))
+    cmd = [
+        chromium,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--virtual-time-budget=20000",
+        "--dump-dom",
+        page.as_uri(),
+    ]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+    m = re.search(r'<pre id="probe">(.*?)</pre>', res.stdout, re.S)
+    assert m, res.stderr[-2000:]
+    import html as _html
+
+    probe_out = json.loads(_html.unescape(m.group(1)))
+    md = (report / "index.md").read_text()
+    figures = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
+    assert [src for src, _ in probe_out["images"]] == figures
+    assert all(ok for _, ok in probe_out["images"]), [s for s, ok in probe_out["images"] if not ok]
+    # the headline table, and per section its proxy table and its paired tests
+    sections = json.loads((report / "numbers.json").read_text())["sections"].values()
+    expected = 1 + sum(bool(s["proxies"]) + ("pairwise" in s) for s in sections)
+    assert probe_out["tables"] == md.count("\n|:---|") == expected >= 9
+
+
+# ----------------------------------------------------------------------------- fair pools
+def _table_of_500(tmp_path):
+    """A user table over 500 archs keyed by arch string: 300 of NAS-Bench-Suite-Zero's CIFAR-10
+    sample and 200 others; the score is the 12-epoch accuracy (a real low-fidelity proxy)."""
+    from nasbench_tools.groundtruth import load
+    from nasbench_tools.scores import load_scores
+    from nasbench_tools.spaces.nb201 import Arch
+
+    gt = load("nb201")
+    zc = np.asarray(load_scores("nb201-zc", dataset="cifar10-valid").keys, dtype=int)
+    others = np.setdiff1d(np.arange(15625), zc)[::70][:200]
+    idx = np.concatenate([zc[:300], others])
+    assert len(idx) == len(set(idx.tolist())) == 500
+    score = gt.vector(dataset="cifar10-valid", split="x-valid", epochs=12)
+    p = tmp_path / "mine500.csv"
+    rows = "".join(f"{Arch.from_index(int(i)).to_string()},{float(score[i])!r}\n" for i in idx)
+    p.write_text("arch_str,twelve\n" + rows)
+    side = {"space": "nb201", "label": "mine", "data": "cifar10"}
+    (tmp_path / "mine500.csv.meta.json").write_text(json.dumps(side))
+    return p, idx, score
+
+
+def _pool_report(tmp_path, table, pool):
+    cfg = ReportConfig(
+        n_boot=0,
+        figures="none",
+        nb101_sample=False,
+        targets={"cifar10-valid": ["x-valid", 200]},
+        scores=[str(table)],
+        pool=pool,
+    )
+    out = build_report(cfg, tmp_path / f"rep-{pool}", progress=False)
+    return json.loads((out / "numbers.json").read_text()), (out / "index.md").read_text()
+
+
+def test_user_table_of_500_archs_joins_the_zero_cost_section_with_its_overlap(tmp_path):
+    # the defect: a 500-arch table sat beside proxies on 15,284-15,625 archs with no warning,
+    # and was missing from the NAS-Bench-Suite-Zero sections (the only place synflow appears)
+    import scipy.stats as ss
+
+    from nasbench_tools.scores import load_scores
+
+    table, idx, score = _table_of_500(tmp_path)
+    numbers, index = _pool_report(tmp_path, table, "each")
+    zc = numbers["sections"]["zc-cifar10-valid"]
+    mine = zc["proxies"]["mine:twelve"]
+    assert mine["n"] == 300 and mine["user_table"]["overlap"] == 300
+    assert "mine: joined on the architectures it shares with this sample" in index
+    assert "mine:twelve n = 300 of 724" in index
+    # oracle: scipy's tau-b on the 300 shared archs, against the suite's recorded accuracy
+    t = load_scores("nb201-zc", dataset="cifar10-valid")
+    keys = np.asarray(t.keys, dtype=int)
+    shared = np.isin(keys, idx)
+    expected = ss.kendalltau(np.asarray(t["val_accuracy"])[shared], score[keys[shared]])
+    assert mine["kendall_tau"] == pytest.approx(expected.statistic, abs=1e-12)
+    nb = numbers["sections"]["nb201-cifar10-valid"]
+    assert nb["proxies"]["mine:twelve"]["n"] == 500
+    assert nb["pool"]["n_per_row"]["mine:twelve"] == 500
+    assert "different sets of architectures" in nb["pool"]["warning"]
+    assert zc["pool"]["warning"] and "--pool common" in index
+    assert {c["n"] for c in numbers["headline"]["cells"] if c["row"] == "mine:twelve"} == {
+        300,
+        500,
+    }
+
+
+def test_pool_common_gives_every_row_of_a_section_the_same_architectures(tmp_path):
+    table, _, _ = _table_of_500(tmp_path)
+    numbers, index = _pool_report(tmp_path, table, "common")
+    for slug in ("nb201-cifar10-valid", "zc-cifar10-valid"):
+        sec = numbers["sections"][slug]
+        ns = {p["n"] for p in sec["proxies"].values()}
+        assert len(ns) == 1, (slug, ns)
+        assert ns == {sec["pool"]["n_common"]} and "warning" not in sec["pool"]
+        assert sec["pool"]["note"].startswith("Pool: common.")
+    # NASWOT has no score for 341 disconnected cells; the 500 drawn here contain some of them
+    nb = numbers["sections"]["nb201-cifar10-valid"]
+    assert nb["pool"]["n_common"] <= 500 and nb["pool"]["n_per_row"]["mine:twelve"] <= 500
+    assert numbers["sections"]["zc-cifar10-valid"]["pool"]["n_common"] <= 300
+    assert "Pool: common." in index

@@ -14,7 +14,10 @@ architectures: named metrics on many resamples at once), :mod:`.uncertainty` (bo
 intervals, seed spread and agreement, paired test), :mod:`.rank_summary` (every number of one
 pair: :func:`rank_report`), :mod:`.depth_gap`, :mod:`.baselines` (RI over random),
 :mod:`.results` (the :class:`MetricResult` and :class:`Estimate` records and their formatting),
-:mod:`.displays` and :mod:`.tables`.
+:mod:`.pairwise` (paired tests between every two proxies, Holm-corrected), :mod:`.displays`,
+:mod:`.tables` (DataFrames), :mod:`.paper_tables` (the headline table and other tables for a
+paper, one grid rendered as Markdown, LaTeX, CSV and HTML) and :mod:`.style` (figure sizes for
+a two-column paper, display names, the layout check).
 
 >>> from nasbench_tools.analysis import kendall_tau, rank_report
 >>> kendall_tau([1, 2, 3, 4, 5], [2, 1, 4, 3, 5]).statistic
@@ -37,12 +40,30 @@ from .displays import (
     CorrelationBudgetDisplay,
     CorrelationHeatmapDisplay,
     ErrorEDFDisplay,
+    PairwiseTestDisplay,
     ProxyScatterDisplay,
     RankChangeDisplay,
     RankingDisplay,
     RIBarDisplay,
+    TopKCurveDisplay,
 )
-from .rank_summary import DEFAULT_REPORT_N_BOOT, RankReport, rank_report, rank_reports
+from .pairwise import PairTest, PairwiseComparison, adjust_pvalues, pairwise_tests
+from .paper_tables import (
+    PaperTable,
+    dataset_label,
+    format_estimate,
+    headline_table,
+    pairwise_table,
+    proxy_table,
+)
+from .rank_summary import (
+    DEFAULT_REPORT_N_BOOT,
+    RankReport,
+    parse_top,
+    rank_report,
+    rank_reports,
+    top_k_size,
+)
 from .ranking import (
     SPARSE_TAU_VARIANTS,
     DuplicateAudit,
@@ -59,6 +80,7 @@ from .ranking import (
     weighted_tau,
 )
 from .results import Estimate, MetricResult
+from .style import COLUMN_WIDTH, FULL_WIDTH, layout_problems, metric_label, paper_style, proxy_label
 from .tables import (
     depth_gap_table,
     rank_table,
@@ -83,8 +105,10 @@ from .uncertainty import (
 
 __all__ = [
     "BOOTSTRAP_METRICS",
+    "COLUMN_WIDTH",
     "DEFAULT_N_BOOT",
     "DEFAULT_REPORT_N_BOOT",
+    "FULL_WIDTH",
     "SPARSE_TAU_VARIANTS",
     "AnalysisError",
     "BootstrapResult",
@@ -96,7 +120,11 @@ __all__ = [
     "Estimate",
     "MetricResult",
     "NoiseFloor",
+    "PairTest",
     "PairedBootstrapTest",
+    "PairwiseComparison",
+    "PairwiseTestDisplay",
+    "PaperTable",
     "ProxyScatterDisplay",
     "RIBarDisplay",
     "RankChangeDisplay",
@@ -105,21 +133,34 @@ __all__ = [
     "RelativeImprovement",
     "SeedAgreement",
     "SeedSpread",
+    "TopKCurveDisplay",
     "across_seeds",
+    "adjust_pvalues",
     "bootstrap_ci",
     "bootstrap_weights",
     "br_at_k",
+    "dataset_label",
     "deduplicate",
     "depth_gap_report",
     "depth_gap_table",
     "duplicate_audit",
     "expected_random_accuracy",
+    "format_estimate",
+    "headline_table",
     "kendall_tau",
     "kt_at_top_k",
+    "layout_problems",
+    "metric_label",
     "p_at_bottom_k",
     "p_at_top_k",
     "paired_bootstrap_test",
+    "pairwise_table",
+    "pairwise_tests",
+    "paper_style",
+    "parse_top",
     "pearson_r",
+    "proxy_label",
+    "proxy_table",
     "random_baseline",
     "rank_report",
     "rank_reports",
@@ -134,6 +175,7 @@ __all__ = [
     "to_csv",
     "to_latex",
     "to_markdown",
+    "top_k_size",
     "weighted_tau",
     "with_intervals",
 ]

@@ -17,7 +17,13 @@ display                         shows
 :class:`CorrelationHeatmapDisplay`  rank correlation between proxies (and ground truth)
 :class:`RankingDisplay`         one correlation per proxy with intervals, beside the
                                 benchmark's seed agreement (reference lines)
+:class:`TopKCurveDisplay`       P@top-K against K as a fraction of n, beside random
+:class:`PairwiseTestDisplay`    paired test between every two proxies: differences,
+                                significant ones marked
 ==============================  ====================================================
+
+Text sizes follow matplotlib's rc settings; draw inside
+:func:`nasbench_tools.analysis.style.paper_style` for a paper (8 pt at 3.3 in wide).
 
 matplotlib is imported inside ``plot`` only, so importing :mod:`nasbench_tools.analysis` does not
 load it. Tests check the stored values, not pixels.
@@ -39,10 +45,12 @@ __all__ = [
     "CorrelationBudgetDisplay",
     "CorrelationHeatmapDisplay",
     "ErrorEDFDisplay",
+    "PairwiseTestDisplay",
     "ProxyScatterDisplay",
     "RIBarDisplay",
     "RankChangeDisplay",
     "RankingDisplay",
+    "TopKCurveDisplay",
 ]
 
 _VECTOR = {".pdf", ".svg", ".eps"}
@@ -146,20 +154,163 @@ class ProxyScatterDisplay(_Display):
     def label(self) -> str:
         return f"{self.name}: τ_{self.tau_variant} = {self.tau:.3f}, ρ = {self.rho:.3f} (n = {self.n_used})"
 
-    def plot(self, ax: Any = None, *, xscale: str = "linear", **kwargs: Any) -> ProxyScatterDisplay:
-        """Scatter (x: score, y: ground truth). ``xscale``: ``"linear"``, ``"log"``, ``"symlog"``;
-        ``kwargs`` go to ``Axes.scatter``."""
-        check_choice("xscale", xscale, ("linear", "log", "symlog"), "ProxyScatterDisplay.plot")
+    def ranks(self) -> tuple[np.ndarray, np.ndarray]:
+        """Percentile ranks ``(score, ground truth)`` in (0, 100], 100 = the highest; ties
+        share their average rank."""
+        from scipy.stats import rankdata
+
+        n = self.n_used
+        return rankdata(self.y_score) / n * 100.0, rankdata(self.y_true) / n * 100.0
+
+    def plot(
+        self,
+        ax: Any = None,
+        *,
+        space: str = "rank",
+        kind: str = "auto",
+        xscale: str = "auto",
+        clip: float | None = 3.0,
+        xlabel: str | None = None,
+        ylabel: str | None = None,
+        title: bool = True,
+        legend: bool = False,
+        gridsize: int = 25,
+        **kwargs: Any,
+    ) -> ProxyScatterDisplay:
+        """Proxy score (x) against ground truth (y).
+
+        Parameters
+        ----------
+        space : {"rank", "value"}
+            ``"rank"`` (default): percentile ranks (100 = best), where every proxy's panel is
+            readable whatever its range or outliers. ``"value"``: the raw values, with outliers
+            clipped (see ``clip``) and counted in :attr:`n_clipped` and the title.
+        kind : {"auto", "scatter", "hexbin"}
+            ``"auto"``: a hexbin (log-scaled counts) above 2,000 points, else a scatter whose
+            transparency grows with n.
+        xscale : {"auto", "linear", "log"}
+            Value space: ``"auto"`` uses a log axis for positive scores spanning more than two
+            decades (1st to 99th percentile), else linear.
+        clip : float or None
+            Value space: points beyond ``clip`` interquartile ranges outside the quartiles (on
+            the axis' scale; Tukey's far-out fences at 3) are left out of the axes and counted;
+            None keeps every finite point. Infinite values always count as clipped.
+        xlabel, ylabel : str, optional
+            Say what each axis is (the report names dataset, split and budget).
+        title : bool
+            Name, τ, ρ and n above the panel (out of the data's way).
+        legend : bool
+            A legend entry (:attr:`label`) beside the axes, for composing several proxies.
+        gridsize : int
+            Hexagons across (hexbin).
+        kwargs
+            To ``Axes.scatter`` or ``Axes.hexbin``.
+        """
+        where = "ProxyScatterDisplay.plot"
+        check_choice("space", space, ("rank", "value"), where)
+        check_choice("kind", kind, ("auto", "scatter", "hexbin"), where)
+        check_choice("xscale", xscale, ("auto", "linear", "log"), where)
+        if clip is not None and not (isinstance(clip, int | float) and clip > 0):
+            raise AnalysisError(
+                f"{where}: clip must be a positive number of IQRs or None, got {clip!r}"
+            )
         ax = self._axes(ax)
-        kwargs.setdefault("s", 6)
-        kwargs.setdefault("alpha", 0.5)
-        kwargs.setdefault("label", self.label)
-        self.scatter_ = ax.scatter(self.y_score, self.y_true, **kwargs)
-        ax.set_xscale(xscale)
-        ax.set_xlabel("proxy score")
-        ax.set_ylabel("ground truth")
-        ax.legend(loc="best", fontsize="small")
+        n = self.n_used
+        x, y, xscale = self._points(space, xscale, clip)
+        self.xscale_ = xscale
+        if kind == "auto":
+            kind = "hexbin" if n > 2000 else "scatter"
+        self.kind_ = kind
+        self.scatter_ = self._draw(ax, x, y, kind, xscale, gridsize, kwargs)
+        if space == "rank":
+            ax.set_xlim(-3, 103)
+            ax.set_ylim(-3, 103)
+            ax.set_xticks([0, 50, 100])
+            ax.set_yticks([0, 50, 100])
+        else:
+            _few_ticks(ax.xaxis, xscale)
+        rank_note = " (percentile rank)" if space == "rank" else ""
+        ax.set_xlabel(xlabel if xlabel is not None else f"{self.name} score{rank_note}")
+        ax.set_ylabel(ylabel if ylabel is not None else f"ground truth{rank_note}")
+        if title:
+            line2 = rf"$\tau_{self.tau_variant}$ {self.tau:.3f}, $\rho$ {self.rho:.3f}"
+            if self.n_clipped:
+                line2 += f"; {self.n_clipped:,} clipped"
+            ax.set_title(f"{self.name} (n = {n:,})\n{line2}")
+        if legend:
+            ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
         return self
+
+    def _points(self, space: str, xscale: str, clip) -> tuple[np.ndarray, np.ndarray, str]:
+        """The points drawn (ranks, or values inside the fences; :attr:`n_clipped` counts the
+        others) and the x scale."""
+        self.n_clipped = 0
+        if space == "rank":
+            x, y = self.ranks()
+            return x, y, "linear"
+        x, y = self.y_score, self.y_true
+        if xscale == "auto":
+            xscale = _auto_scale(x)
+        (xlo, xhi), (ylo, yhi) = _fences(x, clip, xscale == "log"), _fences(y, clip, False)
+        inside = (x >= xlo) & (x <= xhi) & (y >= ylo) & (y <= yhi)
+        self.n_clipped = int(self.n_used - inside.sum())
+        return x[inside], y[inside], xscale
+
+    def _draw(self, ax, x, y, kind: str, xscale: str, gridsize: int, kwargs: dict):
+        """A hexbin (log counts) or a scatter whose transparency grows with n."""
+        if kind == "hexbin":
+            kwargs.setdefault("gridsize", gridsize)
+            kwargs.setdefault("bins", "log")
+            kwargs.setdefault("mincnt", 1)
+            kwargs.setdefault("cmap", "Blues")
+            kwargs.setdefault("linewidths", 0.0)
+            kwargs.setdefault("xscale", xscale)
+            return ax.hexbin(x, y, **kwargs)
+        kwargs.setdefault("s", 4)
+        kwargs.setdefault("alpha", float(min(0.7, max(0.15, 300.0 / max(self.n_used, 1)))))
+        kwargs.setdefault("linewidths", 0)
+        kwargs.setdefault("label", self.label)
+        out = ax.scatter(x, y, **kwargs)
+        ax.set_xscale(xscale)
+        return out
+
+
+def _auto_scale(v: np.ndarray) -> str:
+    """``"log"`` for positive values whose 1st and 99th percentiles are over 100x apart."""
+    f = v[np.isfinite(v)]
+    if not f.size or f.min() <= 0:
+        return "linear"
+    lo, hi = np.quantile(f, [0.01, 0.99])
+    return "log" if hi > 100 * lo else "linear"
+
+
+def _fences(v: np.ndarray, k: float | None, log: bool) -> tuple[float, float]:
+    """Values kept in view: within ``k`` IQRs of the quartiles (on a log scale if ``log``),
+    never beyond the finite data; everything finite when ``k`` is None."""
+    f = v[np.isfinite(v)]
+    if log:
+        f = f[f > 0]
+    if not f.size:
+        return np.inf, -np.inf
+    lo, hi = float(f.min()), float(f.max())
+    if k is None:
+        return lo, hi
+    t = np.log10(f) if log else f
+    q1, q3 = np.quantile(t, [0.25, 0.75])
+    a, b = q1 - k * (q3 - q1), q3 + k * (q3 - q1)
+    if log:
+        a, b = 10.0**a, 10.0**b
+    return max(lo, float(a)), min(hi, float(b))
+
+
+def _few_ticks(axis: Any, scale: str) -> None:
+    """At most about four ticks, so tick labels of a small panel never run into each other."""
+    from matplotlib.ticker import LogLocator, MaxNLocator
+
+    if scale == "log":
+        axis.set_major_locator(LogLocator(numticks=4))
+    else:
+        axis.set_major_locator(MaxNLocator(nbins=3))
 
 
 def _ordinal_rank(v: np.ndarray) -> np.ndarray:
@@ -176,9 +327,13 @@ class RankChangeDisplay(_Display):
     Attributes
     ----------
     ranks_a, ranks_b : ndarray of int
-        1-based ranks (best first; ties broken by input order, so every line is visible).
+        1-based ranks among all items (best first; ties broken by input order, so every line
+        is visible) of the items drawn: all of them, or the ``top`` best at one setting.
     tau : float
-        Kendall tau-b between the two scores (ties handled properly, unlike the drawing).
+        Kendall tau-b between the two scores over all items (ties handled properly, unlike the
+        drawing).
+    n_total : int
+        Items ranked (the drawn ones may be a subset).
     names : (str, str)
     labels : list of str or None
     """
@@ -191,12 +346,16 @@ class RankChangeDisplay(_Display):
         tau: float,
         names: Sequence[str] = ("a", "b"),
         labels: Sequence[str] | None = None,
+        n_total: int | None = None,
+        by: str = "a",
     ):
         self.ranks_a = np.asarray(ranks_a)
         self.ranks_b = np.asarray(ranks_b)
         self.tau = float(tau)
         self.names = tuple(names)
         self.labels = None if labels is None else [str(s) for s in labels]
+        self.n_total = int(self.ranks_a.size if n_total is None else n_total)
+        self.by = by
 
     @classmethod
     def from_scores(
@@ -206,30 +365,56 @@ class RankChangeDisplay(_Display):
         *,
         names: Sequence[str] = ("a", "b"),
         labels: Sequence[str] | None = None,
+        top: int | None = None,
+        by: str = "b",
     ) -> RankChangeDisplay:
+        """Ranks of every item at a and at b; ``top``: draw only the ``top`` best at setting
+        ``by`` ("a" or "b"), still ranked among all items (a bump chart of 15,625 lines is
+        unreadable; the 20 best at 200 epochs and where 12 epochs put them is not)."""
         (a, b), _ = prepare({"score_a": score_a, "score_b": score_b}, where="RankChangeDisplay")
         if labels is not None and len(labels) != a.size:
             raise AnalysisError(f"RankChangeDisplay: {len(labels)} labels for {a.size} items")
+        check_choice("by", by, ("a", "b"), "RankChangeDisplay")
+        ra, rb = _ordinal_rank(a), _ordinal_rank(b)
+        keep = np.arange(a.size)
+        if top is not None:
+            if isinstance(top, bool) or not isinstance(top, int | np.integer) or top < 1:
+                raise AnalysisError(f"RankChangeDisplay: top must be a positive int, got {top!r}")
+            keep = np.argsort(ra if by == "a" else rb, kind="stable")[: int(top)]
         return cls(
-            _ordinal_rank(a),
-            _ordinal_rank(b),
+            ra[keep],
+            rb[keep],
             tau=kendall_tau(a, b).statistic,
             names=names,
-            labels=labels,
+            labels=None if labels is None else [labels[i] for i in keep],
+            n_total=a.size,
+            by=by if top is not None else "a",
         )
 
-    def plot(self, ax: Any = None, *, highlight_top: int = 5, **kwargs: Any) -> RankChangeDisplay:
+    def plot(
+        self,
+        ax: Any = None,
+        *,
+        highlight_top: int = 5,
+        yscale: str = "linear",
+        title: bool = True,
+        **kwargs: Any,
+    ) -> RankChangeDisplay:
         """Lines from rank at a (x=0) to rank at b (x=1), rank 1 on top; the ``highlight_top``
-        best at a are coloured. ``kwargs`` go to ``Axes.plot``."""
+        best at a (at b when the items were chosen by b) are coloured. ``yscale="log"`` spreads
+        ranks from 1 to thousands. ``kwargs`` go to ``Axes.plot``."""
+        check_choice("yscale", yscale, ("linear", "log"), "RankChangeDisplay.plot")
         ax = self._axes(ax)
-        kwargs.setdefault("linewidth", 1.0)
+        kwargs.setdefault("linewidth", 0.8)
         self.lines_ = []
+        order = np.argsort(self.ranks_b if self.by == "b" else self.ranks_a, kind="stable")
+        colour_of = {int(i): f"C{j}" for j, i in enumerate(order[:highlight_top])}
         for i, (ra, rb) in enumerate(zip(self.ranks_a, self.ranks_b)):
-            top = ra <= highlight_top
+            top = i in colour_of
             kw = dict(kwargs)
-            kw.setdefault("color", f"C{int(ra) - 1}" if top else "0.75")
+            kw.setdefault("color", colour_of[i] if top else "0.7")
             kw.setdefault("zorder", 3 if top else 1)
-            (line,) = ax.plot([0, 1], [ra, rb], marker="o", markersize=3, **kw)
+            (line,) = ax.plot([0, 1], [ra, rb], marker="o", markersize=2.5, **kw)
             self.lines_.append(line)
             if self.labels is not None and top:
                 ax.annotate(
@@ -243,9 +428,21 @@ class RankChangeDisplay(_Display):
                 )
         ax.set_xticks([0, 1], labels=list(self.names))
         ax.set_xlim(-0.25, 1.25)
-        ax.invert_yaxis()
+        ax.set_yscale(yscale)
+        if yscale == "log":
+            from matplotlib.ticker import FixedLocator, NullLocator, StrMethodFormatter
+
+            top = max(int(self.ranks_a.max()), int(self.ranks_b.max()))
+            ticks = [10**e for e in range(len(str(top)) + 1) if 10**e <= 10 * top]
+            ax.yaxis.set_major_locator(FixedLocator(ticks))
+            ax.yaxis.set_minor_locator(NullLocator())
+            ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+            ax.set_ylim(top * 1.5, 0.7)
+        else:
+            ax.invert_yaxis()
         ax.set_ylabel("rank (1 = best)")
-        ax.set_title(f"τ_b = {self.tau:.3f} (n = {self.ranks_a.size})")
+        if title:
+            ax.set_title(rf"$\tau_b$ = {self.tau:.3f} (n = {self.n_total:,})")
         return self
 
 
@@ -367,6 +564,9 @@ class CorrelationBudgetDisplay(_Display):
         band: bool = True,
         reference: float | None = None,
         reference_label: str = "seed vs seed",
+        xlabel: str = "budget",
+        ylabel: str | None = None,
+        legend: bool = True,
         **kwargs: Any,
     ) -> CorrelationBudgetDisplay:
         """Line with markers and, if intervals exist and ``band``, a shaded band. ``reference``
@@ -391,9 +591,9 @@ class CorrelationBudgetDisplay(_Display):
                 linewidth=1,
                 label=f"{reference_label} {reference:.3f}",
             )
-        ax.set_xlabel("budget")
-        ax.set_ylabel(self.metric)
-        if self.label is not None or reference is not None:
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel if ylabel is not None else _metric_text(self.metric))
+        if legend and (self.label is not None or reference is not None):
             ax.legend(loc="best", fontsize="small")
         return self
 
@@ -575,15 +775,19 @@ class CorrelationHeatmapDisplay(_Display):
         self,
         ax: Any = None,
         *,
-        annotate: bool = True,
+        annotate: bool | str = "auto",
         cmap: str = "RdBu_r",
         colorbar: bool = True,
         **kwargs: Any,
     ) -> CorrelationHeatmapDisplay:
+        """The matrix as an image; ``annotate``: write each value in its cell (``"auto"``: when
+        the cells are large enough for the text, about 0.27 in)."""
         ax = self._axes(ax)
+        if annotate == "auto":
+            annotate = _cell_inches(ax, len(self.names)) >= 0.27
         self.im_ = ax.imshow(self.matrix, cmap=cmap, vmin=-1.0, vmax=1.0, **kwargs)
         k = len(self.names)
-        ax.set_xticks(range(k), labels=self.names, rotation=45, ha="right")
+        ax.set_xticks(range(k), labels=self.names, rotation=90)
         ax.set_yticks(range(k), labels=self.names)
         self.texts_ = []
         if annotate:
@@ -603,9 +807,20 @@ class CorrelationHeatmapDisplay(_Display):
                         )
                     )
         self.colorbar_ = (
-            self.figure_.colorbar(self.im_, ax=ax, label=self.metric) if colorbar else None
+            self.figure_.colorbar(self.im_, ax=ax, label=_metric_text(self.metric))
+            if colorbar
+            else None
         )
         return self
+
+
+def _cell_inches(ax: Any, k: int) -> float:
+    """About how wide one of ``k`` x ``k`` square cells in ``ax`` is, in inches (before layout:
+    the axes' share of the figure, less room for labels and a colour bar)."""
+    pos = ax.get_position()
+    w = pos.width * ax.figure.get_figwidth()
+    h = pos.height * ax.figure.get_figheight()
+    return 0.8 * min(w, h) / max(k, 1)
 
 
 class RankingDisplay(_Display):
@@ -700,13 +915,30 @@ class RankingDisplay(_Display):
         refs.update(references or {})
         return cls(names, values, low=low, high=high, metric=metric, references=refs)
 
-    def plot(self, ax: Any = None, **kwargs: Any) -> RankingDisplay:
+    def plot(
+        self,
+        ax: Any = None,
+        *,
+        zero_line: str = "auto",
+        legend: str = "below",
+        **kwargs: Any,
+    ) -> RankingDisplay:
         """Horizontal points with interval whiskers, best on top; each reference as a dashed line
-        with its interval shaded."""
+        with its interval shaded.
+
+        The axis spans the values and intervals shown (not 0 to 1), so a whisker of 0.007 stays
+        visible. ``zero_line``: ``"auto"`` draws the line at 0 only when 0 lies within that
+        span (a negative correlation), ``"always"`` or ``"never"``. ``legend``: ``"below"`` the
+        axes, ``"right"`` of them, or ``"none"``; never over the points."""
+        check_choice("zero_line", zero_line, ("auto", "always", "never"), "RankingDisplay.plot")
+        check_choice("legend", legend, ("below", "right", "none"), "RankingDisplay.plot")
         ax = self._axes(ax)
         y = np.arange(len(self.names))[::-1]
         kwargs.setdefault("fmt", "o")
-        kwargs.setdefault("capsize", 3)
+        kwargs.setdefault("capsize", 2.5)
+        kwargs.setdefault("markersize", 3.5)
+        kwargs.setdefault("elinewidth", 1.0)
+        kwargs.setdefault("color", "C0")
         err = None
         has = ~(np.isnan(self.low) | np.isnan(self.high))
         if has.any():
@@ -717,6 +949,22 @@ class RankingDisplay(_Display):
                 ]
             )
         self.errorbar_ = ax.errorbar(self.values, y, xerr=err, **kwargs)
+        lo, hi = self._references(ax, [self.values, self.low[has], self.high[has]])
+        pad = 0.06 * (hi - lo) if hi > lo else 0.05
+        ax.set_xlim(lo - pad, hi + pad)
+        self.zero_line_ = None
+        if zero_line == "always" or (zero_line == "auto" and lo - pad < 0 < hi + pad):
+            self.zero_line_ = ax.axvline(0.0, color="k", linewidth=0.6)
+        if self.references and legend != "none":
+            _outside_legend(ax, legend)
+        ax.set_yticks(y, labels=self.names)
+        ax.set_ylim(-0.6, len(self.names) - 0.4)
+        ax.set_xlabel(_metric_text(self.metric))
+        return self
+
+    def _references(self, ax: Any, span: list) -> tuple[float, float]:
+        """Each reference as a dashed line with its interval shaded; the smallest and largest
+        value drawn (``span`` plus the references)."""
         self.reference_lines_ = {}
         styles = ("--", ":", "-.")
         for i, (label, (v, lo, hi)) in enumerate(self.references.items()):
@@ -724,12 +972,258 @@ class RankingDisplay(_Display):
             self.reference_lines_[label] = ax.axvline(
                 v, color=color, linestyle=styles[i % len(styles)], label=f"{label}: {v:.3f}"
             )
+            span.append(np.array([v]))
             if np.isfinite(lo) and np.isfinite(hi):
-                ax.axvspan(lo, hi, color=color, alpha=0.15)
-        if self.references:
-            # beside the axes: inside, the legend would cover proxies near the reference lines
-            ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize="x-small")
-        ax.axvline(0.0, color="k", linewidth=0.8)
-        ax.set_yticks(y, labels=self.names)
-        ax.set_xlabel(self.metric.replace("_", " "))
+                ax.axvspan(lo, hi, color=color, alpha=0.15, linewidth=0)
+                span.append(np.array([lo, hi]))
+        vals = np.concatenate([np.ravel(a) for a in span])
+        vals = vals[np.isfinite(vals)]
+        return float(vals.min()), float(vals.max())
+
+
+def _metric_text(metric: str) -> str:
+    from .style import metric_label
+
+    return metric_label(metric, "mathtext")
+
+
+#: K as a fraction of n along a P@K curve: 0.1 % to 50 %, evenly spaced on a log axis.
+DEFAULT_TOPK_FRACTIONS = tuple(float(f) for f in np.geomspace(0.001, 0.5, 28))
+
+
+class TopKCurveDisplay(_Display):
+    """P@top-K against K, with K as a fraction of the architectures each proxy scored, so
+    curves of samples of different sizes compare; random ranking gives P@K = K / n (the
+    diagonal).
+
+    Attributes
+    ----------
+    names : list of str
+    fractions : ndarray
+        The fractions asked for (K / n).
+    ks, values : dict name -> ndarray
+        Per proxy, the K each fraction resolved to on its n (K = max(1, round(f n)), distinct
+        Ks only) and P@top-K there (score ties broken at random, in expectation).
+    n_used : dict name -> int
+    """
+
+    def __init__(self, names, fractions, ks, values, n_used):
+        self.names = [str(s) for s in names]
+        self.fractions = np.asarray(fractions, dtype=float)
+        self.ks = {k: np.asarray(v) for k, v in ks.items()}
+        self.values = {k: np.asarray(v, dtype=float) for k, v in values.items()}
+        self.n_used = dict(n_used)
+
+    @classmethod
+    def from_predictions(
+        cls,
+        y_true: Any,
+        scores: Mapping[str, Any],
+        *,
+        fractions: Sequence[float] = DEFAULT_TOPK_FRACTIONS,
+        nan_policy: str = "omit",
+    ) -> TopKCurveDisplay:
+        """P@top-K of every proxy in ``scores`` for K = each fraction of its n."""
+        from .bootstrap import PairStats, Request, point_values
+
+        if not isinstance(scores, Mapping) or not scores:
+            raise AnalysisError(
+                "TopKCurveDisplay: scores must be a non-empty mapping name -> array"
+            )
+        fr = np.asarray(fractions, dtype=float)
+        if fr.ndim != 1 or not fr.size or not ((fr > 0) & (fr <= 1)).all():
+            raise AnalysisError("TopKCurveDisplay: fractions must lie in (0, 1]")
+        ks, vals, ns = {}, {}, {}
+        for name, sc in scores.items():
+            (x, y), _ = prepare(
+                {"y_true": y_true, "y_score": sc},
+                where="TopKCurveDisplay",
+                nan_policy=nan_policy,
+                nonconstant=False,
+            )
+            n = x.size
+            k = np.unique(np.maximum(1, np.floor(fr * n + 0.5)).astype(int))
+            pv = point_values(PairStats(x, y), [Request("p_at_top_k", int(kk)) for kk in k])
+            ks[name] = k
+            vals[name] = np.array([pv[f"p_at_top_k@{int(kk)}"] for kk in k])
+            ns[name] = n
+        return cls(list(scores), fr, ks, vals, ns)
+
+    def plot(
+        self,
+        ax: Any = None,
+        *,
+        random: bool = True,
+        legend: str = "right",
+        labels: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> TopKCurveDisplay:
+        """One line per proxy (x: K as % of n, log scale; y: P@top-K), the random expectation
+        K / n dashed. ``legend``: ``"right"`` of the axes, ``"below"``, or ``"none"``."""
+        check_choice("legend", legend, ("right", "below", "none"), "TopKCurveDisplay.plot")
+        ax = self._axes(ax)
+        self.lines_ = {}
+        for i, name in enumerate(self.names):
+            x = 100.0 * self.ks[name] / self.n_used[name]
+            kw = dict(kwargs)
+            kw.setdefault("color", f"C{i % 10}")
+            kw.setdefault("linestyle", ("-", "--", "-.")[(i // 10) % 3])
+            kw.setdefault("label", (labels or {}).get(name, name))
+            (self.lines_[name],) = ax.plot(x, self.values[name], **kw)
+        self.random_ = None
+        if random:
+            x = 100.0 * self.fractions
+            self.random_ = ax.plot(
+                x, self.fractions, color="k", linestyle=":", linewidth=0.8, label="random (K / n)"
+            )[0]
+        ax.set_xscale("log")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("K as % of the architectures scored")
+        ax.set_ylabel("P@top-K")
+        _percent_ticks(ax)
+        if legend == "right":
+            ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
+        elif legend == "below":
+            from matplotlib.transforms import offset_copy
+
+            under = offset_copy(ax.transAxes, fig=ax.figure, y=-30, units="points")
+            ax.legend(
+                loc="upper center",
+                bbox_to_anchor=(0.5, 0.0),
+                bbox_transform=under,
+                borderaxespad=0,
+                ncols=2,
+            )
         return self
+
+
+def _percent_ticks(ax: Any) -> None:
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    ticks = [0.1, 1, 10, 50]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}%"))
+
+
+def _outside_legend(ax: Any, where: str) -> None:
+    """The legend ``"below"`` the axes' tick and axis labels, or to their ``"right"``."""
+    if where == "below":
+        from matplotlib.transforms import offset_copy
+
+        # below the tick labels and the axis label (about 30 pt under the axes)
+        under = offset_copy(ax.transAxes, fig=ax.figure, y=-30, units="points")
+        ax.legend(
+            loc="upper center", bbox_to_anchor=(0.5, 0.0), bbox_transform=under, borderaxespad=0
+        )
+    else:
+        ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), borderaxespad=0)
+
+
+class PairwiseTestDisplay(_Display):
+    """Paired tests between every two proxies
+    (:func:`~nasbench_tools.analysis.pairwise_tests`) as a triangle: cell (row, column) is the
+    row proxy's metric minus the column proxy's, coloured by size and sign, with ``*`` where the
+    corrected p-value is below the level.
+
+    Attributes
+    ----------
+    names : list of str
+        Best first (by the metric's value).
+    diff, significant : ndarray (k, k)
+        Row minus column; significant after the correction. NaN / False where not tested.
+    comparison : PairwiseComparison
+    """
+
+    def __init__(self, names, diff, significant, comparison=None):
+        self.names = [str(s) for s in names]
+        self.diff = np.asarray(diff, dtype=float)
+        self.significant = np.asarray(significant, dtype=bool)
+        self.comparison = comparison
+
+    @classmethod
+    def from_comparison(cls, comparison: Any, *, order: Sequence[str] | None = None):
+        names = list(order) if order is not None else _by_value(comparison)
+        pos = [comparison.names.index(n) for n in names]
+        d = comparison.matrix("diff")[np.ix_(pos, pos)]
+        sig = comparison.matrix("significant")[np.ix_(pos, pos)]
+        return cls(names, d, np.nan_to_num(sig) > 0, comparison)
+
+    def plot(
+        self,
+        ax: Any = None,
+        *,
+        annotate: bool | str = "auto",
+        cmap: str = "RdBu_r",
+        colorbar: bool = True,
+        labels: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> PairwiseTestDisplay:
+        """Upper triangle: rows are every proxy but the last, columns every proxy but the first.
+        ``annotate``: the difference in each cell (``"auto"``: when cells are large enough;
+        otherwise only the ``*``)."""
+        ax = self._axes(ax)
+        k = len(self.names)
+        rows, cols = list(range(k - 1)), list(range(1, k))
+        mat = np.full((k - 1, k - 1), np.nan)
+        for i in rows:
+            for j in cols:
+                if j > i:
+                    mat[i, j - 1] = self.diff[i, j]
+        finite = np.abs(mat[np.isfinite(mat)])
+        # 1.5 x the upper quartile, at most the largest: one proxy far below the rest would
+        # wash out every other cell (the colour bar marks the clipped range)
+        vmax = float(min(finite.max(), 1.5 * np.quantile(finite, 0.75))) if finite.size else 1.0
+        vmax = vmax if vmax > 0 else 1.0
+        self.vmax_ = vmax
+        self.im_ = ax.imshow(np.ma.masked_invalid(mat), cmap=cmap, vmin=-vmax, vmax=vmax, **kwargs)
+        show = [(labels or {}).get(n, n) for n in self.names]
+        ax.set_xticks(range(k - 1), labels=show[1:], rotation=90)
+        ax.set_yticks(range(k - 1), labels=show[:-1])
+        ax.tick_params(length=0)
+        for side in ("top", "right", "left", "bottom"):
+            ax.spines[side].set_visible(False)
+        if annotate == "auto":
+            annotate = _cell_inches(ax, k - 1) >= 0.3
+        self._annotate(ax, bool(annotate), vmax)
+        self.colorbar_ = None
+        if colorbar:
+            metric = self.comparison.metric if self.comparison is not None else "kendall_tau"
+            self.colorbar_ = self.figure_.colorbar(
+                self.im_,
+                ax=ax,
+                label=f"Δ {_metric_text(metric)} (row − column)",
+                shrink=0.8,
+                extend="both" if finite.size and finite.max() > vmax else "neither",
+            )
+        return self
+
+    def _annotate(self, ax: Any, values: bool, vmax: float) -> None:
+        """Each tested cell's difference (``values``) and ``*`` where significant."""
+        self.texts_ = []
+        k = len(self.names)
+        for i in range(k - 1):
+            for j in range(i + 1, k):
+                v = self.diff[i, j]
+                if not np.isfinite(v):
+                    continue
+                star = "*" if self.significant[i, j] else ""
+                text = f"{v:+.2f}{star}" if values else star
+                if not text:
+                    continue
+                color = "white" if abs(v) > 0.6 * vmax else "black"
+                self.texts_.append(
+                    ax.text(
+                        j - 1, i, text, ha="center", va="center", color=color, fontsize="x-small"
+                    )
+                )
+
+
+def _by_value(comparison: Any) -> list[str]:
+    vals: dict[str, list[float]] = {n: [] for n in comparison.names}
+    for t in comparison.tests:
+        if not t.skipped:
+            vals[t.a].append(t.value_a)
+            vals[t.b].append(t.value_b)
+    mean = {n: (np.mean(v) if v else -np.inf) for n, v in vals.items()}
+    return sorted(comparison.names, key=lambda n: -mean[n])

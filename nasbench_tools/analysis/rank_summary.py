@@ -31,7 +31,16 @@ from .bootstrap import CI_METHODS, PairStats, Request, estimate, point_values, r
 from .ranking import TAU_VARIANTS, kt_at_top_k
 from .results import Estimate, format_rank
 
-__all__ = ["DEFAULT_REPORT_N_BOOT", "Estimate", "RankReport", "rank_report", "rank_reports"]
+__all__ = [
+    "DEFAULT_REPORT_N_BOOT",
+    "Estimate",
+    "RankReport",
+    "parse_top",
+    "rank_report",
+    "rank_reports",
+    "top_k_size",
+    "top_label",
+]
 
 #: Resamples per pair in :func:`rank_report` (see the module docstring for the timing).
 DEFAULT_REPORT_N_BOOT = 200
@@ -70,6 +79,24 @@ class RankReport:
     seed: int | str | None
     ties: str = "expected"
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: each top-K size as asked (``"10"``, ``"5%"``) -> the K it resolved to on ``n_used``
+    top: dict[str, int] = field(default_factory=dict)
+
+    def p_at_top(self, spec: Any) -> Estimate:
+        """P@topK for a size as asked: ``rep.p_at_top("5%")`` or ``rep.p_at_top(10)``."""
+        return self.p_at_top_k[self._k_of(spec)]
+
+    def br_rank_at(self, spec: Any) -> Estimate:
+        """BR@K (as a rank out of ``n_used``) for a size as asked (``"5%"`` or ``10``)."""
+        return self.br_rank_at_k[self._k_of(spec)]
+
+    def _k_of(self, spec: Any) -> int:
+        label = top_label(spec)
+        if label not in self.top:
+            raise AnalysisError(
+                f"RankReport: no top-K size {label!r}; the report was asked for {list(self.top)}"
+            )
+        return self.top[label]
 
     def br_text(self, k: int) -> str:
         """BR@K as a rank with its denominator and interval: ``"3 / 15,625 [1, 12]"``."""
@@ -133,8 +160,11 @@ def rank_report(
     ----------
     y_true, y_score : array-like of float, shape (n,)
         Ground truth and proxy (higher is better for both).
-    k : int or iterable of int
-        Top-K sizes. A K larger than the number of valid pairs is skipped and noted.
+    k : int, str or iterable of them
+        Top-K sizes: counts (``10``) or percentages of the valid pairs (``"5%"``: K =
+        :func:`top_k_size`, so P@top-5% compares across sample sizes). A count larger than the
+        number of valid pairs is skipped and noted. ``RankReport.top`` maps each size as asked
+        to its K.
     n_boot : int
         Resamples of architectures (0: no intervals, no seed needed). Default 200.
     confidence : float
@@ -166,7 +196,7 @@ def rank_report(
         {"y_true": y_true, "y_score": y_score}, where=where, nan_policy=nan_policy, min_n=3
     )
     notes: list[str] = []
-    ks = _top_k_sizes(k, x.size, notes, where)
+    ks, top = _top_k_sizes(k, x.size, notes, where)
     finite = bool(np.isfinite(x).all() and np.isfinite(y).all())
     if not finite:
         notes.append("pearson_r left out: infinite values")
@@ -193,21 +223,86 @@ def rank_report(
         ci_method=method,
         seed=seed_label(seed) if n_boot else None,
         notes=tuple(notes),
+        top=top,
     )
 
 
-def _top_k_sizes(k: Any, n: int, notes: list[str], where: str) -> tuple[int, ...]:
-    """The K sizes to report, sorted and distinct; a K above ``n`` is skipped with a note."""
-    raw_ks = (k,) if isinstance(k, int | np.integer) and not isinstance(k, bool) else tuple(k)
-    ks = []
-    for kk in raw_ks:
-        if isinstance(kk, bool) or not isinstance(kk, int | np.integer) or kk < 1:
-            raise AnalysisError(f"{where}: every k must be a positive integer, got {kk!r}")
-        if kk > n:
-            notes.append(f"k={int(kk)} skipped: only {n} valid pairs")
-        else:
-            ks.append(int(kk))
-    return tuple(sorted(set(ks)))
+def parse_top(spec: Any) -> list[int | str]:
+    """Top-K sizes from ``"10,1%,5%"`` (or a list of ints and ``"N%"`` strings): counts stay
+    ints, fractions of the scored architectures stay strings (``"5%"``). Checked, not coerced
+    silently: ``"0%"``, ``"150%"``, ``"-3"``, ``"ten"`` and ``0.05`` are refused."""
+    items = spec.split(",") if isinstance(spec, str) else spec
+    if isinstance(items, int | np.integer) and not isinstance(items, bool):
+        items = [items]
+    try:
+        items = list(items)
+    except TypeError:
+        raise AnalysisError(f"top-K sizes: expected e.g. '10,1%,5%', got {spec!r}") from None
+    if not items:
+        raise AnalysisError("top-K sizes: none given")
+    return [_one_top(x) for x in items]
+
+
+def _one_top(x: Any) -> int | str:
+    if isinstance(x, int | np.integer) and not isinstance(x, bool):
+        if x < 1:
+            raise AnalysisError(f"top-K size {x!r}: a count must be a positive integer")
+        return int(x)
+    if isinstance(x, str):
+        t = x.strip()
+        if t.endswith("%"):
+            try:
+                pct = float(t[:-1])
+            except ValueError:
+                pct = float("nan")
+            if not 0 < pct <= 100:
+                raise AnalysisError(
+                    f"top-K size {x!r}: a fraction must be a percentage in (0, 100], e.g. '5%'"
+                )
+            return f"{pct:g}%"
+        if t.isdigit() and int(t) >= 1:
+            return int(t)
+    raise AnalysisError(
+        f"top-K size {x!r}: expected a positive count (10) or a percentage of the scored "
+        "architectures ('5%')"
+    )
+
+
+def top_label(spec: Any) -> str:
+    """How a top-K size is named: ``"10"`` or ``"5%"``."""
+    return str(_one_top(spec))
+
+
+def top_k_size(spec: Any, n: int) -> int:
+    """K for a size as asked, on ``n`` items: a count as given; ``"p%"`` is
+    ``max(1, floor(p / 100 * n + 0.5))`` (5% of 15,625 is 781, of 15,284 is 764)."""
+    s = _one_top(spec)
+    if isinstance(s, int):
+        return s
+    return max(1, int(np.floor(float(s[:-1]) / 100.0 * n + 0.5)))
+
+
+def _top_k_sizes(
+    k: Any, n: int, notes: list[str], where: str
+) -> tuple[tuple[int, ...], dict[str, int]]:
+    """The K sizes to report, sorted and distinct, and each size as asked -> its K; a count
+    above ``n`` is skipped with a note."""
+    raw = (k,) if isinstance(k, int | np.integer | str) and not isinstance(k, bool) else tuple(k)
+    ks, top = set(), {}
+    for kk in raw:
+        try:
+            spec = _one_top(kk)
+        except AnalysisError as exc:
+            raise AnalysisError(
+                f"{where}: every k must be a positive integer or 'N%': {exc}"
+            ) from None
+        size = top_k_size(spec, n)
+        if size > n:
+            notes.append(f"k={size} skipped: only {n} valid pairs")
+            continue
+        ks.add(size)
+        top[str(spec)] = size
+    return tuple(sorted(ks)), top
 
 
 def _requests(tau_variant: str, ks: tuple[int, ...], *, pearson: bool) -> list[Request]:

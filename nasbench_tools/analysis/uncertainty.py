@@ -265,7 +265,10 @@ class PairedBootstrapTest:
     replicates: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
 
 
-def _bootstrap_pvalue(diffs: np.ndarray, alternative: str) -> float:
+def bootstrap_pvalue(diffs: np.ndarray, alternative: str) -> float:
+    """The bootstrap p-value of "the difference is 0" from resampled differences (NaN ones
+    left out): the share on the other side of 0, with the +1 correction, so it never reaches 0;
+    ``"two-sided"`` doubles the smaller tail (capped at 1). NaN without a valid resample."""
     d = diffs[~np.isnan(diffs)]
     if not d.size:
         return float("nan")
@@ -337,7 +340,7 @@ def paired_bootstrap_test(
     ra, rb = replicates([psa, psb], [[req], [req]], x.size, n_boot, rng)
     diffs = ra[req.label] - rb[req.label]
     low, high, n_valid, _ = interval(ea - eb, diffs, confidence, method)
-    p = _bootstrap_pvalue(diffs, alternative)
+    p = bootstrap_pvalue(diffs, alternative)
     return PairedBootstrapTest(
         req.label,
         ea,
@@ -529,6 +532,9 @@ class SeedAgreement:
     method: str
     n_boot: int
     seed: int | str | None
+    #: per term (a pair key or a run), the top-K size used (top-K metrics; ``k="5%"`` resolves
+    #: on each term's own number of architectures), else empty
+    k_used: dict[Any, int] = field(default_factory=dict)
 
 
 def _agreement_term(
@@ -573,7 +579,9 @@ def seed_agreement(
         At least two runs over the same architectures, in the same order.
     metric, k, variant, n_boot, confidence, method, seed
         As :func:`bootstrap_ci`; ``n_boot=0`` skips the intervals. Architectures are resampled
-        once for all terms.
+        once for all terms. For a top-K metric ``k`` may be a percentage (``"5%"``): each term
+        then uses K = :func:`~nasbench_tools.analysis.top_k_size` of its own number of
+        architectures (``k_used``), as a proxy's P@top-5% does.
     nan_policy : {"raise", "omit"}
         ``"omit"``: each term uses the architectures that have the values it needs (a pair: both
         runs; a run against the rest: that run and at least one other, the rest being the mean of
@@ -591,9 +599,9 @@ def seed_agreement(
     check_choice("nan_policy", nan_policy, ("raise", "omit"), where)
     labels, mat = _run_matrix(runs, where)
     terms = _agreement_terms(labels, mat, BOOTSTRAP_METRICS[metric], where, nan_policy)
-    req = make_request(metric, k, variant, min(t.ps.n for t in terms), where)
-    values = [point_values(t.ps, [req])[req.label] for t in terms]
-    reps = _term_replicates(terms, req, mat.shape[0], n_boot, seed, where)
+    reqs = [_term_request(metric, k, variant, t.ps.n, where) for t in terms]
+    values = [point_values(t.ps, [r])[r.label] for t, r in zip(terms, reqs)]
+    reps = _term_replicates(terms, reqs, mat.shape[0], n_boot, seed, where)
 
     def est(value: float, r: np.ndarray | None) -> Estimate:
         return estimate(value, r, confidence, method) if n_boot else Estimate(value)
@@ -605,8 +613,9 @@ def seed_agreement(
         return est(v, r)
 
     estimates = [est(v, r) for v, r in zip(values, reps)]
+    label = reqs[0].label if isinstance(k, int | np.integer | None) else f"{metric}@{k}"
     return SeedAgreement(
-        metric=req.label,
+        metric=label,
         between=mean_of("pair"),
         rest=mean_of("rest"),
         pairs={t.key: e for t, e in zip(terms, estimates) if t.kind == "pair"},
@@ -619,7 +628,20 @@ def seed_agreement(
         method=method,
         n_boot=n_boot,
         seed=seed_label(seed) if n_boot else None,
+        k_used={t.key: r.k for t, r in zip(terms, reqs) if r.k is not None},
     )
+
+
+def _term_request(metric: str, k: Any, variant: str, n: int, where: str):
+    """The request of one agreement term; a percentage ``k`` resolves on the term's ``n``."""
+    if isinstance(k, str):
+        from .rank_summary import top_k_size
+
+        try:
+            k = top_k_size(k, n)
+        except AnalysisError as exc:
+            raise AnalysisError(f"{where}: {exc}") from None
+    return make_request(metric, k, variant, n, where)
 
 
 def _run_matrix(runs: Any, where: str) -> tuple[list, np.ndarray]:
@@ -672,14 +694,15 @@ def _agreement_terms(
 
 
 def _term_replicates(
-    terms: list[_Term], req, n: int, n_boot: int, seed: Any, where: str
+    terms: list[_Term], reqs: list, n: int, n_boot: int, seed: Any, where: str
 ) -> list[np.ndarray]:
-    """Replicates of every term over the same resamples of all ``n`` architectures (each term
-    sees the weights of its own rows); empty arrays without a bootstrap."""
+    """Replicates of every term (with its own request) over the same resamples of all ``n``
+    architectures (each term sees the weights of its own rows); empty arrays without a
+    bootstrap."""
     reps: list[list[np.ndarray]] = [[] for _ in terms]
     if n_boot:
         rng = rng_from(seed, where)
         for w in bootstrap_weights(n, n_boot, rng):
-            for store, t in zip(reps, terms):
+            for store, t, req in zip(reps, terms, reqs):
                 store.append(evaluate(t.ps, w[t.rows], [req])[req.label])
     return [np.concatenate(r) if r else np.zeros(0) for r in reps]

@@ -6,12 +6,19 @@ unless asked (a seed label, or 'all'). Examples:
   nbt query nb201 6111 --dataset cifar10-valid --split x-valid --epochs 200
   nbt query nb201 all --dataset cifar100 --split ori-test --epochs 200 --seed all -o c100.csv
   nbt query nb101 ff92c322c5d9d3d587d9c146a63d0807 --dataset cifar10 --split valid --epochs 108
+  nbt query nb201 all --dataset cifar10-valid --split x-valid --epochs 200 --top 10
+  nbt query nb201 all --dataset cifar100 --metric params --sort asc --top 1%
+
+With ARCH = all, --sort orders the rows by the value (desc: best accuracy first) and --top keeps
+the first K (a count, or a percentage of the architectures with a value), ranked 1..K; a metric
+other than accuracy (higher is better) or loss (lower) needs --sort to say which way is best.
 """
 
 from __future__ import annotations
 
 import argparse
 
+from ..errors import QueryError
 from ..groundtruth.target import open_ground_truth
 from ._common import print_json
 
@@ -34,6 +41,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--point", default="final")
     p.add_argument("--missing", choices=("raise", "nan"), default="raise")
     p.add_argument(
+        "--sort",
+        choices=("desc", "asc"),
+        help="ARCH=all: order rows by the value, largest first (desc) or smallest first (asc)",
+    )
+    p.add_argument(
+        "--top",
+        metavar="K",
+        help="ARCH=all: keep the K best rows (a count, or a percentage such as 1%%); the order "
+        "is --sort's, or best first (accuracy: desc, loss: asc)",
+    )
+    p.add_argument(
+        "--names",
+        choices=("key", "readable"),
+        default="key",
+        help="column names of ARCH=all: the stable key (cifar100||0|params|final; default) or "
+        "readable (cifar100 params)",
+    )
+    p.add_argument(
         "-o",
         "--output",
         help="CSV file for ARCH=all (default: stdout); written atomically, its folder must exist",
@@ -50,8 +75,25 @@ def run(args) -> int:
         point=args.point,
     )
     key = gt.resolve(q["dataset"], q["split"], q["epochs"], q["metric"], q["point"])
+    if args.arch != "all" and (args.sort or args.top):
+        raise QueryError("--sort and --top rank the whole space: give ARCH = all")
     if args.arch == "all":
-        df = gt.table(columns=[q], seed=args.seed, missing=args.missing)
+        if args.top is not None:
+            if args.seed == "all":
+                raise QueryError("--top ranks by the seed mean or one seed, not --seed all")
+            if args.sort is None and args.metric not in ("accuracy", "loss"):
+                raise QueryError(
+                    f"--top by --metric {args.metric}: say which way is best with --sort desc "
+                    "(largest first) or --sort asc"
+                )
+            largest = None if args.sort is None else args.sort == "desc"
+            df = gt.top(args.top, seed=args.seed, largest=largest, **q)
+        else:
+            df = gt.table(columns=[q], seed=args.seed, missing=args.missing, names=args.names)
+            if args.sort:
+                df = df.sort_values(
+                    df.columns[-1], ascending=args.sort == "asc", kind="stable", na_position="last"
+                )
         if args.output:
             from ..groundtruth.store import AtomicOutput
 

@@ -22,7 +22,7 @@ from .axis import ArchAxis
 from .benchmarks import BENCHMARKS, get_benchmark
 from .columns import SPLIT_METRICS, Column, ColumnSet, Key
 
-__all__ = ["ArchAxis", "GroundTruth", "load", "open_path"]
+__all__ = ["ArchAxis", "GroundTruth", "column_label", "load", "open_path"]
 
 
 # Hints for the commonest wrong queries: (dataset, split) asked -> ((dataset, split) most likely
@@ -59,6 +59,8 @@ _DATASET_ALIASES = {
 }
 #: The keys a column dict of :meth:`GroundTruth.table` may hold.
 _QUERY_FIELDS = ("dataset", "split", "epochs", "metric", "point")
+#: What a column dict of :meth:`GroundTruth.table` may hold besides the query.
+_COLUMN_FIELDS = (*_QUERY_FIELDS, "name")
 _MISSING = ("raise", "nan")
 
 
@@ -404,30 +406,56 @@ class GroundTruth:
             )
         return value
 
-    def table(self, *, columns: Sequence[dict] | None = None, seed="mean", missing: str = "nan"):
+    def table(
+        self,
+        *,
+        columns: Sequence[dict] | None = None,
+        seed="mean",
+        missing: str = "nan",
+        names: str = "key",
+    ):
         """A pandas DataFrame, one row per architecture.
 
         ``columns``: a list of query dicts (``{"dataset":..., "split":..., "epochs":...}``, keys
-        among ``dataset`` (required), ``split``, ``epochs``, ``metric``, ``point``), each giving
-        one column named by its key; by default every column of the ground truth. The frame holds
-        copies: changing it changes nothing here.
+        among ``dataset`` (required), ``split``, ``epochs``, ``metric``, ``point`` and ``name``),
+        each giving one column; by default every column of the ground truth. A column is named
+        by its ``name`` if the dict has one, else by ``names``: ``"key"`` (default, the stable
+        key ``cifar100||0|params|final``, as stores name columns) or ``"readable"``
+        (``cifar100 params``, ``cifar10-valid x-valid 200 epochs accuracy``; see
+        :func:`column_label`). Per-seed columns (``seed="all"``) end in ``|seed=777`` or
+        `` seed 777``. The frame holds copies: changing it changes nothing here.
         """
         import pandas as pd
 
         _check_missing_arg(missing)
-        keys = (
-            self.columns
-            if columns is None
-            else [self._column_query(c, i) for i, c in _items(columns)]
-        )
+        if names not in ("key", "readable"):
+            raise QueryError(f"names must be 'key' or 'readable', got {names!r}")
+        if columns is None:
+            keys, given = self.columns, [None] * len(self._keys)
+        else:
+            keys = [self._column_query(c, i) for i, c in _items(columns)]
+            given = [_column_name(c, i) for i, c in _items(columns)]
+
+        def label(k: Key, name: str | None) -> str:
+            if name is not None:
+                return name
+            return column_label(k) if names == "readable" else k.to_str()
+
         data = {}
-        for k in keys:
+        for k, name in zip(keys, given):
+            base = label(k, name)
             if seed == "all" and self._column(k).seeds:
                 col = self._column(k)
                 for j, s in enumerate(col.seeds):
-                    data[f"{k.to_str()}|seed={s}"] = col.values[:, j]
+                    data[
+                        f"{base}|seed={s}"
+                        if names == "key" and name is None
+                        else f"{base} seed {s}"
+                    ] = col.values[:, j]
             else:
-                data[k.to_str()] = self.vector(
+                if base in data:
+                    raise QueryError(f"table(): two columns are named {base!r}; give each a name=")
+                data[base] = self.vector(
                     dataset=k.dataset,
                     split=k.split or None,
                     epochs=k.epochs or None,
@@ -442,15 +470,84 @@ class GroundTruth:
             df.insert(0, "arch_str", sp.strings(self.archs.keys))
         return df
 
+    def top(
+        self,
+        k,
+        *,
+        dataset: str,
+        split: str | None = None,
+        epochs: int | None = None,
+        seed="mean",
+        metric: str = "accuracy",
+        point: str = "final",
+        largest: bool | None = None,
+    ):
+        """The ``k`` best architectures by one column, best first, as a pandas DataFrame.
+
+        Parameters
+        ----------
+        k : int or str
+            A count (``10``) or a share of the architectures that have a value (``"1%"``:
+            ``max(1, floor(p / 100 * n + 0.5))``, the rule of the report's P@top-K).
+        dataset, split, epochs, seed, metric, point
+            As :meth:`vector` (``seed="all"`` is refused: rank by the mean or by one seed).
+        largest : bool, optional
+            Whether larger is better. Default: True for ``accuracy``, False for ``loss``; other
+            metrics (``params``, ``flops``, ``latency``, ``time``) must say which.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by ``rank`` (1 = best), with the space's key column (``index`` /
+            ``module_hash``), ``arch_str`` where the space has one, and the value in a column
+            named by :func:`column_label`. Architectures without a value are left out. Ties are
+            broken by position on the axis (benchmark order): the first listed wins.
+        """
+        import pandas as pd
+
+        if isinstance(seed, str) and seed == "all":
+            raise QueryError("top(): rank by seed='mean' or by one seed, not 'all'")
+        if largest is None:
+            if metric not in ("accuracy", "loss"):
+                raise QueryError(
+                    f"top(): say whether a larger {metric!r} is better (largest=True or False)"
+                )
+            largest = metric == "accuracy"
+        if not isinstance(largest, bool):
+            raise QueryError(f"largest must be True or False, got {largest!r}")
+        key = self.resolve(dataset, split, epochs, metric, point)
+        v = np.asarray(
+            self.vector(
+                dataset=dataset,
+                split=split,
+                epochs=epochs,
+                seed=seed,
+                metric=metric,
+                point=point,
+                missing="nan",
+            ),
+            dtype=float,
+        )
+        rows = np.flatnonzero(~np.isnan(v))
+        n = _top_count(k, rows.size)
+        order = rows[np.argsort(-v[rows] if largest else v[rows], kind="stable")][:n]
+        sp = get_space(self.space)
+        keys = [self.archs.keys[i] for i in order]
+        df = pd.DataFrame({sp.key_column: keys}, index=pd.RangeIndex(1, n + 1, name="rank"))
+        if "arch_str" in sp.alt_key_columns:
+            df["arch_str"] = sp.strings(keys)
+        df[column_label(key, seed)] = v[order]
+        return df
+
     def _column_query(self, c, i: int) -> Key:
         if not isinstance(c, Mapping):
             raise QueryError(
-                f"columns[{i}] must be a dict with keys among {list(_QUERY_FIELDS)}, got {c!r}"
+                f"columns[{i}] must be a dict with keys among {list(_COLUMN_FIELDS)}, got {c!r}"
             )
-        unknown = sorted(map(str, set(c) - set(_QUERY_FIELDS)))
+        unknown = sorted(map(str, set(c) - set(_COLUMN_FIELDS)))
         if unknown:
             raise QueryError(
-                f"columns[{i}]: unknown key(s) {unknown}; a column dict takes {list(_QUERY_FIELDS)}"
+                f"columns[{i}]: unknown key(s) {unknown}; a column dict takes {list(_COLUMN_FIELDS)}"
                 " (seed and missing are arguments of table())"
             )
         if "dataset" not in c:
@@ -487,6 +584,46 @@ class GroundTruth:
             raise QueryError(f"cannot sample {n} distinct archs: only {len(pool)} {what}")
         rows = rng.choice(pool, size=n, replace=False)
         return [self.archs[int(r)] for r in rows]
+
+
+def column_label(key: Key, seed="mean") -> str:
+    """A column's name for people: ``cifar10-valid x-valid 200 epochs accuracy``,
+    ``cifar100 params``; a point other than ``final`` and a seed other than the mean are
+    appended (``... halfway``, ``... seed 777``)."""
+    parts = [key.dataset, key.split]
+    if key.epochs:
+        parts.append(f"{key.epochs} epochs")
+    parts.append(key.metric)
+    if key.point != "final":
+        parts.append(key.point)
+    if not (isinstance(seed, str) and seed == "mean"):
+        parts.append(f"seed {seed}")
+    return " ".join(p for p in parts if p)
+
+
+def _column_name(c, i: int) -> str | None:
+    name = c.get("name") if isinstance(c, Mapping) else None
+    if name is not None and (not isinstance(name, str) or not name):
+        raise QueryError(f"columns[{i}]: name must be a non-empty str, got {name!r}")
+    return name
+
+
+def _top_count(k, n: int) -> int:
+    """K from a count or a share ``"p%"`` of ``n`` (the rule of
+    :func:`nasbench_tools.analysis.top_k_size`), at most ``n``."""
+    if isinstance(k, str) and k.strip().endswith("%"):
+        try:
+            pct = float(k.strip()[:-1])
+        except ValueError:
+            pct = float("nan")
+        if not 0 < pct <= 100:
+            raise QueryError(f"top(): k={k!r}: a share must be a percentage in (0, 100]")
+        return min(n, max(1, int(np.floor(pct / 100.0 * n + 0.5))))
+    if isinstance(k, str) and k.strip().isdigit():
+        k = int(k.strip())
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+        raise QueryError(f"top(): k must be a positive count or a percentage like '1%', got {k!r}")
+    return min(n, int(k))
 
 
 def _frozen(col: Column) -> Column:

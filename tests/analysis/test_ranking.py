@@ -450,3 +450,45 @@ def test_import_is_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+# ----------------------------------------------------------------------------- top-K as a share
+def test_top_k_as_a_share_of_n_resolves_per_sample():
+    from nasbench_tools.analysis import parse_top, rank_report, top_k_size
+
+    # the defect: K fixed at 10/50/100 while n ranges from 292 to 15,625
+    assert parse_top("10,1%,5%") == [10, "1%", "5%"]
+    assert parse_top([10, " 5 % ".replace(" ", ""), "2.50%"]) == [10, "5%", "2.5%"]
+    assert [top_k_size("5%", n) for n in (292, 724, 15_284, 15_625)] == [15, 36, 764, 781]
+    assert top_k_size("0.01%", 100) == 1  # never 0
+    for bad in ("0%", "150%", "-3", "ten", 0.05, 0, True):
+        with pytest.raises(AnalysisError):
+            parse_top([bad])
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=300)
+    s = y + rng.normal(size=300)
+    r = rank_report(y, s, k=(10, "5%"), n_boot=0)
+    assert r.top == {"10": 10, "5%": 15} and r.ks == (10, 15)
+    assert r.p_at_top("5%").value == pytest.approx(p_at_top_k(y, s, 15).statistic)
+    assert r.p_at_top(10) is r.p_at_top_k[10]
+    with pytest.raises(AnalysisError, match="no top-K size '1%'"):
+        r.p_at_top("1%")
+    s[:40] = np.nan
+    r = rank_report(y, s, k=("5%",), n_boot=0, nan_policy="omit")
+    assert r.top == {"5%": 13}  # 5% of the 260 scored
+
+
+def test_seed_agreement_with_a_share_uses_each_terms_own_k():
+    from nasbench_tools.analysis import seed_agreement
+
+    rng = np.random.default_rng(1)
+    base = rng.normal(size=400)
+    runs = {s: base + rng.normal(scale=0.3, size=400) for s in (1, 2, 3)}
+    runs[3][200:] = np.nan  # run 3 exists for 200 architectures
+    sa = seed_agreement(runs, "p_at_top_k", k="5%", n_boot=0, nan_policy="omit")
+    assert sa.k_used[(1, 2)] == 20 and sa.k_used[(1, 3)] == 10 and sa.k_used[1] == 20
+    assert sa.metric == "p_at_top_k@5%"
+    ok = ~np.isnan(runs[3])
+    assert sa.pairs[(1, 3)].value == pytest.approx(
+        p_at_top_k(runs[1][ok], runs[3][ok], 10).statistic
+    )

@@ -15,7 +15,7 @@ PKG = Path(nasbench_tools.__file__).parent
 MODULES = sorted(
     [
         *(PKG / "analysis").glob("*.py"),
-        PKG / "report.py",
+        *(PKG / "report").glob("*.py"),
         PKG / "scores.py",
         PKG / "_io.py",
         PKG / "groundtruth" / "target.py",
