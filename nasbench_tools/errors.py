@@ -17,6 +17,7 @@ __all__ = [
     "NasbenchToolsError",
     "OutputPathError",
     "QueryError",
+    "RecalibrationError",
     "ResourceLimitError",
     "ScoreTableError",
     "StoreCorruptError",
@@ -87,6 +88,10 @@ class StoreVersionError(NasbenchToolsError):
 
 class InvalidChoiceError(NasbenchToolsError, ValueError):
     """A supernet choice (active paths per block) has the wrong shape or values for its space."""
+
+
+class RecalibrationError(NasbenchToolsError, ValueError):
+    """BN recalibration was asked for more images than it was given (or an unknown preset)."""
 
 
 class DatasetNotFoundError(NasbenchToolsError, FileNotFoundError):

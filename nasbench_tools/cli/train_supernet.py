@@ -1,8 +1,10 @@
 """Train a weight-sharing supernet (SPOS, FairNAS, MixPath or one-shot) on an image dataset.
 
-Writes OUT/config.json (resolved config and provenance), OUT/log.jsonl and a checkpoint per
-epoch in OUT/checkpoints/. After an interruption, `--out OUT --resume` (the original flags may be
-repeated) continues exactly where the last checkpoint left off.
+Writes OUT/config.json (resolved config and provenance, thread count included), OUT/log.jsonl,
+the initial weights OUT/checkpoints/init.pt and a checkpoint per epoch in OUT/checkpoints/; each
+epoch's line is printed as the epoch ends. After an interruption, `--out OUT --resume` (the
+original flags may be repeated) continues exactly where the last checkpoint left off, with the
+run's recorded thread count.
 
 Example: an NB201 supernet (C=16, N=1) on 10,000 Fashion-MNIST images at 16x16 for 5 epochs,
 with 2 fixed children evaluated after each epoch; it took 113 s on this project's 2-core machine
@@ -20,8 +22,6 @@ import json
 
 NAME = "train-supernet"
 HELP = "train an NB201 or MixPath-NB101 supernet with SPOS, FairNAS, MixPath or one-shot sampling"
-
-_MODEL_KEYS = ("C", "N", "num_nodes", "stem_channels", "num_stacks", "cells_per_stack")
 
 
 def _value(text: str):
@@ -105,74 +105,64 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--amp", action=argparse.BooleanOptionalAction, default=None, help="mixed precision (CUDA)"
     )
-    g.add_argument("--threads", type=int, help="torch CPU threads")
+    g.add_argument(
+        "--threads",
+        type=int,
+        help="torch CPU threads (default: the process's count); recorded, and restored by --resume",
+    )
     g = p.add_argument_group("evaluation and logging")
-    g.add_argument("--eval-children", type=int, help="fixed random children evaluated per epoch")
+    g.add_argument(
+        "--eval-children",
+        type=int,
+        help="children evaluated after every epoch, drawn once from the training sampler",
+    )
     g.add_argument("--eval-bn", help="BN recalibration preset: spos, abs, mixpath, cumulative")
+    g.add_argument(
+        "--eval-bn-images",
+        type=int,
+        help="training images the recalibration forwards (default: the preset's count)",
+    )
     g.add_argument("--log-every", type=int)
     g.add_argument("--keep-checkpoints", type=int)
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def _config(args):
-    from pathlib import Path
+def _flags(args) -> dict:
+    """The run's flags as :meth:`TrainConfig.with_flags` takes them (``None``: not given)."""
+    skip = {"out", "resume", "preset", "sampler_opt", "no_progress", "command", "_run"}
+    flags = {k: v for k, v in vars(args).items() if k not in skip}
+    flags["sampler_options"] = _pairs(args.sampler_opt, "--sampler-opt")
+    return flags
 
+
+def _config(args):
     from ..supernet.config import TrainConfig
 
-    saved = Path(args.out) / "config.json"
-    if args.resume and saved.is_file():  # start from the run's own config; flags override it
-        d = json.loads(saved.read_text())["config"]
-    else:
-        d = (TrainConfig.from_preset(args.preset) if args.preset else TrainConfig()).to_dict()
-    model = dict(d["model"])
-    for key in _MODEL_KEYS:
-        value = getattr(args, key)
-        if value is not None:
-            model[key] = value
-    d["model"] = model
-    if args.sampler is not None and args.sampler != d["sampler"]:
-        d["sampler_options"] = {}
-    skip = {
-        "norm_decay",
-        "out",
-        "resume",
-        "preset",
-        "sampler_opt",
-        "no_progress",
-        "threads",
-        "command",
-        "_run",
-        *_MODEL_KEYS,
-    }
-    for key, value in vars(args).items():
-        if key not in skip and value is not None:
-            d[key] = value
-    if args.norm_decay is not None:
-        d["no_wd_on_norm"] = not args.norm_decay
-    d["sampler_options"] = {**d["sampler_options"], **_pairs(args.sampler_opt, "--sampler-opt")}
-    if d.get("grad_clip") == 0:
-        d["grad_clip"] = None
-    return TrainConfig.from_dict(d)
+    return TrainConfig.for_run(args.out, resume=args.resume, preset=args.preset, flags=_flags(args))
+
+
+def _epoch_line(rec: dict) -> str:
+    line = (
+        f"epoch {rec['epoch']:>3}  loss {rec['loss']:.4f}  train acc {rec['train_accuracy']:6.2f}%  "
+        f"{rec['images_per_s']:8.1f} img/s  update coverage {rec['update_coverage']['mean']:.3f}"
+    )
+    if rec.get("distinct_archs") is not None:
+        line += f"  distinct archs {rec['distinct_archs']}"
+    if "eval" in rec:
+        line += f"  children acc {rec['eval']['mean_accuracy']:.2f}%"
+    return line
 
 
 def run(args) -> int:
-    import torch
-
     from ..supernet.train import train_supernet
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
     config = _config(args)
-    result = train_supernet(config, args.out, resume=args.resume, progress=not args.no_progress)
-    for rec in result.history:
-        line = (
-            f"epoch {rec['epoch']:>3}  loss {rec['loss']:.4f}  train acc {rec['train_accuracy']:6.2f}%  "
-            f"{rec['images_per_s']:8.1f} img/s"
-        )
-        if rec.get("distinct_archs") is not None:
-            line += f"  distinct archs {rec['distinct_archs']}"
-        if "eval" in rec:
-            line += f"  children acc {rec['eval']['mean_accuracy']:.2f}%"
-        print(line)
+    result = train_supernet(
+        config,
+        args.out,
+        resume=args.resume,
+        progress=not args.no_progress,
+        on_epoch_end=lambda epoch, rec: print(_epoch_line(rec), flush=True),
+    )
     print(f"run folder: {result.out_dir}")
     return 0

@@ -49,6 +49,13 @@ class ChoiceSpace:
     node_blocks : tuple of tuple of int
         For spaces whose blocks are edges into nodes: the blocks feeding each node. Used by
         samplers that reject nodes whose every input is the zero path (ABS's SPOS, spec 3.4).
+    edges : tuple of (int, int)
+        For spaces whose blocks are the edges of a cell DAG: ``(source, destination)`` node of
+        each block, listed in order of destination; node 0 is the cell input and the highest
+        node its output. Lets samplers tell which ops can receive a gradient
+        (:meth:`live_blocks`).
+    weightless_paths : tuple of int
+        Paths without parameters (NB201: ``none``, ``skip_connect``, ``avg_pool_3x3``).
     path_names, alternative_names : tuple of str
         Labels for logs and reports.
     """
@@ -59,8 +66,21 @@ class ChoiceSpace:
     num_alternatives: int = 1
     zero_path: int | None = None
     node_blocks: tuple[tuple[int, ...], ...] = ()
+    edges: tuple[tuple[int, int], ...] = ()
+    weightless_paths: tuple[int, ...] = ()
     path_names: tuple[str, ...] = field(default=())
     alternative_names: tuple[str, ...] = field(default=())
+
+    def __post_init__(self):
+        if self.edges:
+            dsts = [d for _, d in self.edges]
+            if len(self.edges) != self.num_blocks or dsts != sorted(dsts):
+                raise InvalidChoiceError(
+                    f"edges must list one (source, destination) per block ({self.num_blocks}) "
+                    f"in order of destination, got {self.edges}"
+                )
+            if any(not 0 <= s < d for s, d in self.edges):
+                raise InvalidChoiceError(f"every edge must run from a lower node, got {self.edges}")
 
     @property
     def num_choices(self) -> int:
@@ -135,6 +155,42 @@ class ChoiceSpace:
                 rows.append(tuple((int(p), int(row[p])) for p in np.flatnonzero(row != OFF)))
             out.append(rows)
         return out
+
+    def live_blocks(self, paths: np.ndarray) -> np.ndarray:
+        """Which blocks of single-path cells lie on a path from the cell input to its output.
+
+        Parameters
+        ----------
+        paths : (..., num_blocks) int array
+            The path of every block (``flat // num_alternatives``).
+
+        Returns
+        -------
+        (..., num_blocks) bool array
+            ``True`` where the block's op is not the zero path, its source node receives the
+            input through non-zero ops, and its destination reaches the output through them.
+            Only such ops get a gradient: a *dead* node (all inputs zero) feeds zeros, so the
+            weights of ops leaving it get a zero gradient, and ops into a node whose output
+            reaches nothing are not on the loss's graph. Without :attr:`edges` every block not on
+            the zero path is live. A cell with no live block outputs zeros and so cuts the
+            gradient of every layer before it.
+        """
+        paths = np.asarray(paths)
+        on = paths != self.zero_path if self.zero_path is not None else np.ones(paths.shape, bool)
+        if not self.edges:
+            return on
+        n = self.edges[-1][1] + 1
+        on_k = np.moveaxis(on, -1, 0).copy()  # (blocks, ...): contiguous per block
+        none = np.zeros(paths.shape[:-1], dtype=bool)
+        fwd = [~none] + [none] * (n - 1)  # node reached from the input
+        bwd = [none] * (n - 1) + [~none]  # node reaching the output
+        for k, (s, d) in enumerate(self.edges):
+            fwd[d] = fwd[d] | (on_k[k] & fwd[s])
+        for k in reversed(range(len(self.edges))):
+            s, d = self.edges[k]
+            bwd[s] = bwd[s] | (on_k[k] & bwd[d])
+        live = [on_k[k] & fwd[s] & bwd[d] for k, (s, d) in enumerate(self.edges)]
+        return np.stack(live, axis=-1)
 
     def num_active(self, choice: np.ndarray) -> np.ndarray:
         """Active paths per ``(group, block)``."""

@@ -146,6 +146,10 @@ class MixPathNB101Supernet(nn.Module):
                 out = self.pool(out)
         return self.classifier(out.mean(dim=(2, 3)))
 
+    def op_parameters(self) -> list[nn.Parameter]:
+        """The parameters of the candidate nodes' ops (projection and op of every alternative)."""
+        return [p for cell in self.cells for p in cell.nodes.parameters()]
+
     # ------------------------------------------------------------------ NB101 identity
     def spec_of(self, choice: np.ndarray) -> ModelSpec | None:
         """The NB101 cell of a choice shared by all cells (``None`` for differing per-cell ones).

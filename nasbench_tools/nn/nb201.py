@@ -250,15 +250,17 @@ class SearchCell(nn.Module):
             )
         self._keys = [f"{dst}<-{src}" for src, dst in EDGES]
         self.edge_norm = edge_norm
+        # the path norm sees at most the 4 non-zero ops of an edge ('none' adds nothing)
         self.edge_norms = (
             None
             if edge_norm == "none"
-            else nn.ModuleList(make_path_norm(edge_norm, C_out, len(OPS), False) for _ in EDGES)
+            else nn.ModuleList(make_path_norm(edge_norm, C_out, len(OPS) - 1, False) for _ in EDGES)
         )
 
     def _edge(self, k: int, x: torch.Tensor, active, weights) -> torch.Tensor | None:
+        """Sum of the edge's active non-zero ops, normalised by the path norm of their count."""
         ops = self.edges[self._keys[k]]
-        out = None
+        out, count = None, 0
         for p, _alt in active:
             if p == _ZERO:
                 continue
@@ -266,9 +268,10 @@ class SearchCell(nn.Module):
             if weights is not None:
                 y = y * weights[:, p].view(-1, 1, 1, 1)
             out = y if out is None else out + y
+            count += 1
         if out is not None and self.edge_norms is not None:
             norm: PathNorm = self.edge_norms[k]
-            out = norm(out, len(active))
+            out = norm(out, count)
         return out
 
     def forward(self, x: torch.Tensor, active, example_mask=None) -> torch.Tensor:
@@ -306,7 +309,8 @@ class NB201Supernet(_Skeleton):
         training with ghost batch norm.
     edge_norm : {"none", "single", "shadow"}
         Normalisation of each edge's sum of active ops (MixPath, spec 2.1); ``"none"`` keeps the
-        benchmark's cell exactly.
+        benchmark's cell exactly. ``"shadow"`` selects its BN by the number of active ops that
+        are not ``none`` (1..4): ``{none, nor_conv_3x3}`` uses the same BN as ``{nor_conv_3x3}``.
     """
 
     def __init__(
@@ -337,6 +341,8 @@ class NB201Supernet(_Skeleton):
             num_alternatives=1,
             zero_path=_ZERO,
             node_blocks=_NODE_BLOCKS,
+            edges=EDGES,
+            weightless_paths=_weightless(self.cells[self.searchable[0]]),
             path_names=OPS,
             alternative_names=("",),
         )
@@ -368,6 +374,10 @@ class NB201Supernet(_Skeleton):
             else:
                 feature = cell(feature)
         return self._head(feature)
+
+    def op_parameters(self) -> list[nn.Parameter]:
+        """The parameters of the candidate ops (every edge of every searchable cell)."""
+        return [p for pos in self.searchable for p in self.cells[pos].edges.parameters()]
 
     # ------------------------------------------------------------------ arch <-> choice
     def choice_of(self, arch, shared: bool = True) -> np.ndarray:
@@ -417,6 +427,12 @@ class NB201Supernet(_Skeleton):
                 else:
                     raise KeyError(f"no supernet tensor for {name} ({key})")
         return net
+
+
+def _weightless(cell: SearchCell) -> tuple[int, ...]:
+    """The ops (paths) of ``cell`` without parameters: ``none``, ``skip_connect``, ``avg_pool``."""
+    ops = next(iter(cell.edges.values()))
+    return tuple(p for p, op in enumerate(ops) if not list(op.parameters()))
 
 
 def _supernet_key(name: str, arch: Arch) -> str:

@@ -10,7 +10,15 @@ Importing this package imports torch.
 from .config import PRESETS, TrainConfig
 from .models import SUPERNETS, build_supernet, list_supernets
 from .recalibrate import BN_PRESETS, BNRecalibration, bn_snapshot, evaluate, recalibrate_bn
-from .samplers import SAMPLERS, Draw, Sampler, list_samplers, make_sampler, register_sampler
+from .samplers import (
+    SAMPLERS,
+    Draw,
+    Sampler,
+    draw_children,
+    list_samplers,
+    make_sampler,
+    register_sampler,
+)
 from .train import TrainResult, latest_checkpoint, load_supernet, train_supernet
 
 __all__ = [
@@ -25,6 +33,7 @@ __all__ = [
     "TrainResult",
     "bn_snapshot",
     "build_supernet",
+    "draw_children",
     "evaluate",
     "latest_checkpoint",
     "list_samplers",

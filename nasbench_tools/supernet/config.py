@@ -18,16 +18,30 @@ norm clipped at 5 (NAS-Bench-201's search scripts); seed 0. Presets (:data:`PRES
 Weight decay is applied only to the parameters the step used: gradients are reset to ``None``
 before every step and PyTorch's SGD skips parameters without a gradient (no decay, no momentum),
 which is SPOS's trick and Bender et al.'s "L2 only on the used parts".
+
+**Which config a run uses.** :meth:`TrainConfig.for_run` is the one place that decides it: a
+resumed run starts from its own ``config.json``, a new one from a preset or the defaults, and
+command-line style flags (:meth:`TrainConfig.with_flags`) override either. :meth:`TrainConfig.resumed`
+then checks the result against the saved run: every field must be equal except
+:data:`RESUME_MAY_CHANGE`, and the torch thread count, which changes floating-point results on
+CPU, is restored from the run when it is not given.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..errors import TrainConfigError
 
-__all__ = ["PRESETS", "RESUME_MAY_CHANGE", "TrainConfig"]
+__all__ = ["MODEL_KEYS", "PRESETS", "RESUME_MAY_CHANGE", "TrainConfig"]
+
+#: Flags of :meth:`TrainConfig.with_flags` that go into ``TrainConfig.model``.
+MODEL_KEYS = ("C", "N", "num_nodes", "stem_channels", "num_stacks", "cells_per_stack")
 
 
 @dataclass
@@ -64,11 +78,21 @@ class TrainConfig:
     device : str
     amp : bool
         Mixed precision (CUDA only).
+    threads : int or None
+        torch CPU threads during the run (the process's count is restored afterwards). The
+        count changes floating-point results on CPU, so a run records it (``None``: the
+        process's current count) and a resume restores it.
     eval_children : int
-        At each epoch end, evaluate this many fixed random children on the validation split
-        with ``eval_bn`` recalibration (0: none).
+        At each epoch end, evaluate this many fixed children on the validation split with
+        ``eval_bn`` recalibration on training images (0: none). Children are drawn from the
+        training sampler's distribution at the end of training, one choice shared by every cell
+        (:func:`~nasbench_tools.supernet.samplers.draw_children`); the log records their
+        architecture keys and choices.
     eval_bn : str
         BN recalibration preset for those evaluations.
+    eval_bn_images : int or None
+        Training images that recalibration forwards (``None``: the preset's count). A training
+        split smaller than the count is refused before the run starts.
     log_every : int
         Steps between ``step`` records in the JSON-lines log.
     keep_checkpoints : int or None
@@ -104,8 +128,10 @@ class TrainConfig:
     seed: int = 0
     device: str = "cpu"
     amp: bool = False
+    threads: int | None = None
     eval_children: int = 0
     eval_bn: str = "cumulative"
+    eval_bn_images: int | None = None
     log_every: int = 50
     keep_checkpoints: int | None = None
 
@@ -132,9 +158,83 @@ class TrainConfig:
             ) from None
         return cls.from_dict({**base, **overrides})
 
+    def with_flags(self, flags: Mapping) -> TrainConfig:
+        """A copy with command-line style overrides applied.
+
+        ``flags`` maps field names to values; ``None`` values are skipped (a flag not given).
+        Besides the fields: :data:`MODEL_KEYS` (``C``, ``N``, ...) go into ``model``;
+        ``sampler_options`` is merged into the current options, which are dropped first when
+        ``sampler`` changes; ``norm_decay`` sets ``no_wd_on_norm`` to its negation; a
+        ``grad_clip`` of 0 disables clipping. Unknown names raise
+        :class:`~nasbench_tools.errors.TrainConfigError`.
+        """
+        flags = {k: v for k, v in flags.items() if v is not None}
+        d = self.to_dict()
+        d["model"] = {**d["model"], **{k: flags.pop(k) for k in MODEL_KEYS if k in flags}}
+        options = flags.pop("sampler_options", {})
+        if flags.get("sampler", d["sampler"]) != d["sampler"]:
+            d["sampler_options"] = {}
+        if "norm_decay" in flags:
+            d["no_wd_on_norm"] = not flags.pop("norm_decay")
+        d.update(flags)
+        d["sampler_options"] = {**d["sampler_options"], **options}
+        if d["grad_clip"] == 0:
+            d["grad_clip"] = None
+        return TrainConfig.from_dict(d)
+
+    @classmethod
+    def for_run(
+        cls,
+        out_dir: str | os.PathLike,
+        *,
+        resume: bool = False,
+        preset: str | None = None,
+        flags: Mapping | None = None,
+    ) -> TrainConfig:
+        """The config of a run in ``out_dir``: when resuming, the run's own ``config.json``
+        (``preset`` is then ignored), else ``preset`` or the defaults; ``flags`` override it
+        (:meth:`with_flags`)."""
+        saved = Path(out_dir) / "config.json"
+        if resume and saved.is_file():
+            base = cls.from_dict(read_saved_config(saved)["config"])
+        else:
+            base = cls.from_preset(preset) if preset else cls()
+        return base.with_flags(flags or {})
+
+    def resumed(self, saved: Mapping) -> TrainConfig:
+        """This (resolved) config continuing the run whose ``config.json`` holds ``saved``.
+
+        ``threads`` is taken from the run when it is ``None``; every other field must equal the
+        saved one, except :data:`RESUME_MAY_CHANGE`.
+        """
+        old = dict(saved["config"])
+        c = dataclasses.replace(self)
+        if c.threads is None:
+            c.threads = old.get("threads")
+            if c.threads is None:
+                raise TrainConfigError(
+                    "cannot resume: the saved run does not record its torch thread count (it was "
+                    "made by an older version); give threads (--threads N) with the count it ran with"
+                )
+        elif "threads" not in old:  # an older run: trust the count given
+            old["threads"] = c.threads
+        new = c.to_dict()
+        diff = sorted(
+            k
+            for k in set(old) | set(new)
+            if k not in RESUME_MAY_CHANGE and old.get(k) != new.get(k)
+        )
+        if diff:
+            details = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in diff)
+            raise TrainConfigError(
+                f"cannot resume: the configuration differs from the saved run ({details})"
+            )
+        return c
+
     def resolved(self) -> TrainConfig:
         """A copy with ``bn`` and ``augment`` defaults filled in, checked for consistency."""
         from ..datasets import DATASETS
+        from .recalibrate import BN_PRESETS
 
         c = dataclasses.replace(
             self, model=dict(self.model), sampler_options=dict(self.sampler_options)
@@ -156,11 +256,26 @@ class TrainConfig:
             (c.log_every >= 1, f"log_every must be >= 1, got {c.log_every}"),
             (c.keep_checkpoints is None or c.keep_checkpoints >= 1, "keep_checkpoints must be >= 1"),
             (not c.amp or c.device.startswith("cuda"), f"amp=True needs a CUDA device, got device={c.device!r}"),
+            (c.threads is None or c.threads >= 1, f"threads must be >= 1, got {c.threads}"),
+            (c.eval_children >= 0, f"eval_children must be >= 0, got {c.eval_children}"),
+            (c.eval_bn in BN_PRESETS, f"eval_bn must be one of {sorted(BN_PRESETS)}, got {c.eval_bn!r}"),
+            (c.eval_bn_images is None or c.eval_bn_images >= 1, f"eval_bn_images must be >= 1, got {c.eval_bn_images}"),
         ]  # fmt: skip
         for ok, message in checks:
             if not ok:
                 raise TrainConfigError(message)
         return c
+
+
+def read_saved_config(path: Path) -> dict:
+    """A run's ``config.json`` (resolved config and provenance)."""
+    try:
+        saved = json.loads(Path(path).read_text())
+        if not isinstance(saved, dict) or not isinstance(saved.get("config"), dict):
+            raise ValueError("no 'config' object")
+    except (OSError, ValueError) as exc:
+        raise TrainConfigError(f"{path} is not a run's config.json: {exc}") from None
+    return saved
 
 
 #: Fields a resumed run may change (they do not affect the numbers computed).

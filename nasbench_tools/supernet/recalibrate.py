@@ -18,14 +18,18 @@ average over the recalibration batches). Images are taken in the order given (AB
 20,000 training images); pass a shuffled or subset :class:`~nasbench_tools.datasets.ImageData`
 for SPOS's random batches.
 
+A preset forwards exactly its number of images: a calibration set with fewer raises
+:class:`~nasbench_tools.errors.RecalibrationError` (pass more images, or a
+:class:`BNRecalibration` with a smaller ``n_images``), never a silent smaller average.
+:func:`recalibrate_bn` returns the count and :func:`evaluate` reports it.
+
 :func:`bn_snapshot` saves and restores every BN's running statistics and momentum, so one
 candidate's statistics never leak into the next: :func:`evaluate` always runs inside it.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,7 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..datasets import ImageData, iterate_batches
-from ..errors import NasbenchToolsError
+from ..errors import NasbenchToolsError, RecalibrationError
 
 __all__ = [
     "BN_PRESETS",
@@ -83,9 +87,24 @@ def resolve_preset(preset: str | BNRecalibration) -> BNRecalibration:
     try:
         return BN_PRESETS[preset]
     except KeyError:
-        raise NasbenchToolsError(
+        raise RecalibrationError(
             f"unknown BN recalibration preset {preset!r}; expected one of {sorted(BN_PRESETS)}"
         ) from None
+
+
+def _size(images) -> int | None:
+    """Images in a calibration set, or ``None`` for an iterable of batches (unknown ahead)."""
+    if isinstance(images, ImageData | torch.Tensor):
+        return len(images)
+    return None
+
+
+def _too_few(preset, p: BNRecalibration, have: int) -> RecalibrationError:
+    name = preset if isinstance(preset, str) else "given"
+    return RecalibrationError(
+        f"BN recalibration preset {name!r} forwards {p.n_images:,} images but the calibration "
+        f"set has {have:,}; pass more images, or a BNRecalibration with n_images <= {have:,}"
+    )
 
 
 def bn_layers(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
@@ -97,24 +116,24 @@ def bn_layers(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
     ]
 
 
-@contextlib.contextmanager
-def bn_snapshot(model: nn.Module) -> Iterator[None]:
-    """Restore every BN's running mean/var, batch counter and momentum on exit."""
-    layers = bn_layers(model)
-    saved = [
-        (
-            m.running_mean.clone(),
-            m.running_var.clone(),
-            m.num_batches_tracked.clone(),
-            m.momentum,
-        )
-        for m in layers
-    ]
-    try:
-        yield
-    finally:
+class bn_snapshot:  # a lowercase name: it is used as a function, `with bn_snapshot(model):`
+    """Context manager: restore every BN's running mean/var, batch counter and momentum on exit
+    (an exception included)."""
+
+    def __init__(self, model: nn.Module):
+        self.layers = bn_layers(model)
+        self.saved = [
+            (m.running_mean.clone(), m.running_var.clone(), m.num_batches_tracked.clone(),
+             m.momentum)
+            for m in self.layers
+        ]  # fmt: skip
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc) -> None:
         with torch.no_grad():
-            for m, (mean, var, count, momentum) in zip(layers, saved):
+            for m, (mean, var, count, momentum) in zip(self.layers, self.saved):
                 m.running_mean.copy_(mean)
                 m.running_var.copy_(var)
                 m.num_batches_tracked.copy_(count)
@@ -137,7 +156,6 @@ def _image_batches(images, batch_size: int, device) -> Iterable[torch.Tensor]:
             yield (item[0] if isinstance(item, tuple | list) else item).to(device)
 
 
-@torch.no_grad()
 def recalibrate_bn(
     model: nn.Module,
     choice: np.ndarray | None,
@@ -152,39 +170,52 @@ def recalibrate_bn(
     model : nn.Module
         A supernet (called as ``model(x, choice)``) or a plain network (``choice=None``).
     choice : array or None
-    images : ImageData, tensor of normalised images, or iterable of batches
+    images : ImageData, tensor of normalised images, or iterable of batches (or of (x, y) pairs)
     preset : str or BNRecalibration
         See :data:`BN_PRESETS`.
 
     Returns
     -------
     int
-        Images forwarded. The model is left in eval mode; wrap the call in :func:`bn_snapshot`
-        (as :func:`evaluate` does) to undo it.
+        Images forwarded: exactly the preset's ``n_images`` (every image given when it is
+        ``None``). The model is left in eval mode; wrap the call in :func:`bn_snapshot` (as
+        :func:`evaluate` does) to undo it.
+
+    Raises
+    ------
+    RecalibrationError
+        ``images`` holds fewer than the preset's ``n_images`` (checked before anything runs for
+        :class:`~nasbench_tools.datasets.ImageData` and tensors, after the last batch for an
+        iterable, whose statistics are then already changed), or no image at all.
     """
     p = resolve_preset(preset)
+    have = _size(images)
+    if have is not None and p.n_images is not None and have < p.n_images:
+        raise _too_few(preset, p, have)
     device = device if device is not None else next(model.parameters()).device
-    layers = bn_layers(model)
-    for m in layers:
+    for m in bn_layers(model):
         if p.reset:
             m.reset_running_stats()
         m.momentum = p.momentum
     model.train()
     seen = 0
-    for x in _image_batches(images, p.batch_size, device):
-        if p.n_images is not None:
-            x = x[: p.n_images - seen]
-        if len(x) == 0:
-            break
-        _call(model, x, choice)
-        seen += len(x)
-        if p.n_images is not None and seen >= p.n_images:
-            break
+    with torch.no_grad():
+        for x in _image_batches(images, p.batch_size, device):
+            if p.n_images is not None:
+                x = x[: p.n_images - seen]
+            if len(x) > 0:  # an empty batch of an iterable is skipped
+                _call(model, x, choice)
+                seen += len(x)
+            if p.n_images is not None and seen >= p.n_images:
+                break
     model.eval()
+    if p.n_images is not None and seen < p.n_images:
+        raise _too_few(preset, p, seen)
+    if seen == 0:
+        raise RecalibrationError("BN recalibration got no images")
     return seen
 
 
-@torch.no_grad()
 def evaluate(
     model: nn.Module,
     choice: np.ndarray | None,
@@ -210,26 +241,35 @@ def evaluate(
     Returns
     -------
     dict
-        ``{"accuracy": percent, "loss": mean cross-entropy, "n": images}``.
+        ``{"accuracy": percent, "loss": mean cross-entropy, "n": images evaluated,
+        "calibration_images": images forwarded to recalibrate BN (0 without recalibration)}``.
     """
     if bn not in ("running", "batch"):
         raise NasbenchToolsError(f"bn must be 'running' or 'batch', got {bn!r}")
     device = device if device is not None else next(model.parameters()).device
     was_training = model.training
-    with bn_snapshot(model):
-        if recalibrate is not None:
-            recalibrate_bn(
-                model, choice, data if calibration_images is None else calibration_images,
-                recalibrate, device,
-            )  # fmt: skip
-        model.train(bn == "batch")
-        correct, loss_sum, n = 0, 0.0, 0
-        for x, y in iterate_batches(data, batch_size, device=device):
-            logits = _call(model, x, choice)
-            loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
-            correct += int((logits.argmax(1) == y).sum())
-            n += len(y)
-    model.train(was_training)
+    calibrated = 0
+    try:
+        with bn_snapshot(model), torch.no_grad():
+            if recalibrate is not None:
+                calibrated = recalibrate_bn(
+                    model, choice, data if calibration_images is None else calibration_images,
+                    recalibrate, device,
+                )  # fmt: skip
+            model.train(bn == "batch")
+            correct, loss_sum, n = 0, 0.0, 0
+            for x, y in iterate_batches(data, batch_size, device=device):
+                logits = _call(model, x, choice)
+                loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
+                correct += int((logits.argmax(1) == y).sum())
+                n += len(y)
+    finally:
+        model.train(was_training)
     if n == 0:
         raise NasbenchToolsError("evaluate() got an empty dataset")
-    return {"accuracy": 100.0 * correct / n, "loss": loss_sum / n, "n": n}
+    return {
+        "accuracy": 100.0 * correct / n,
+        "loss": loss_sum / n,
+        "n": n,
+        "calibration_images": calibrated,
+    }

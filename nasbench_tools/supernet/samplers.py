@@ -15,10 +15,25 @@ Registered samplers (:data:`SAMPLERS`, :func:`make_sampler`):
 ``fairnas``
     Strict fairness (Chu et al.; spec 4.2): every block draws a random permutation of its ``n``
     choices and the ``n`` single-path models are the columns, so each choice of each block is
-    trained exactly once per step. Gradients of the ``n`` models are summed (not averaged) before
+    *run* exactly once per step. Gradients of the ``n`` models are summed (not averaged) before
     the one optimizer step. ``batches="same"`` (default) feeds every model the same batch, as the
     reference re-implementation does; ``"distinct"`` gives each model its own batch, as the
     paper's figure describes (an epoch then has ``n`` times fewer steps).
+
+    *Forward fairness is not update fairness.* In a space with a zero op (NB201's ``none``) an
+    op that runs can still get no gradient: on an edge leaving a dead node (every input of the
+    node is ``none``, so the op sees zeros and its weight gradient is zero), on an edge into a
+    node whose output reaches nothing, or anywhere in a cell whose output is all zeros, which
+    also cuts every cell before it. ``fairness="forward"`` (default) is the reference
+    algorithm: every op runs once per step, and on NB201 a fraction of the op weights gets no
+    update at each step (the trainer logs it as ``update_coverage``). ``fairness="update"``
+    keeps the permutations (every op still runs exactly once per step) but redraws a cell's
+    permutations until, in each of the ``n`` models, every op with parameters lies on an
+    input-to-output path of non-zero ops (:meth:`~nasbench_tools.nn.choice.ChoiceSpace.live_blocks`),
+    so every op weight receives a gradient at every step. The draw is uniform over the
+    permutations that satisfy this, which is a different distribution of sub-networks: dead
+    nodes never occur, and ``none`` lands only where it cuts weightless ops (about 1 draw in 10
+    of NB201's is accepted per cell). In a space without a zero op the two are the same.
 ``mixpath``
     Multi-path (Chu et al., MixPath; spec 2.1): per block ``k ~ U{1..m}``, then a uniform
     ``k``-subset of the paths, then a uniform alternative per chosen path; the chosen paths'
@@ -31,7 +46,8 @@ Registered samplers (:data:`SAMPLERS`, :func:`make_sampler`):
     ``r(t) ** (1 / k)`` for a block with ``k`` paths, so all ``k`` are dropped with probability
     ``r(t)`` whatever ``k`` is; ``r(t)`` ramps linearly from 0 to ``drop_rate`` over
     ``ramp_fraction`` of training (``ramp="constant"`` keeps it at ``drop_rate``, as the paper's
-    ablation). When every path of a block is dropped one is kept, chosen uniformly. The zero
+    ablation); the trainer passes ``progress = t / (T - 1)`` at step ``t`` of ``T``, so the first
+    step has ``r = 0`` and the last ``r = drop_rate``. When every path of a block is dropped one is kept, chosen uniformly. The zero
     path (NB201 ``none``) is never "on": it adds nothing, so ``k`` counts the other paths.
     ``per_example`` draws an independent mask per example. These details, ``drop_rate=0.5``
     included, are unverified against the paper and are options for that reason.
@@ -56,6 +72,7 @@ __all__ = [
     "OneShotSampler",
     "SPOSSampler",
     "Sampler",
+    "draw_children",
     "list_samplers",
     "make_sampler",
     "register_sampler",
@@ -101,7 +118,8 @@ class Sampler(ABC):
     def sample(
         self, rng: np.random.Generator, progress: float = 0.0, batch_size: int | None = None
     ) -> list[Draw]:
-        """Draws for one step; ``progress`` in [0, 1] is the fraction of training done."""
+        """Draws for one step; ``progress`` in [0, 1] is the fraction of training done (0 at the
+        first step, 1 at the last)."""
 
     @abstractmethod
     def options(self) -> dict:
@@ -109,6 +127,22 @@ class Sampler(ABC):
 
     def config(self) -> dict:
         return {"name": self.name, **self.options()}
+
+    def child_sampler(self) -> Sampler:
+        """This sampler with one choice shared by every cell and one mask per batch: a draw is
+        then one child network (an architecture of the benchmark where the choice is single
+        path), from the distribution the sampler trains."""
+        options = {**self.options(), "sharing": "shared"}
+        if "per_example" in options:
+            options["per_example"] = False
+        return type(self)(self.space, **options)
+
+
+def draw_children(sampler: Sampler, rng: np.random.Generator, n: int) -> list[np.ndarray]:
+    """``n`` children from ``sampler``'s distribution at the end of training: the first draw of
+    ``n`` steps of :meth:`Sampler.child_sampler` at ``progress=1``."""
+    child = sampler.child_sampler()
+    return [child.sample(rng, progress=1.0)[0].choice for _ in range(n)]
 
 
 #: name -> Sampler subclass
@@ -183,13 +217,27 @@ class FairNASSampler(Sampler):
 
     name = "fairnas"
 
-    def __init__(self, space: ChoiceSpace, sharing: str = "per_cell", batches: str = "same"):
+    #: Candidate permutations per cell before ``fairness="update"`` gives up.
+    MAX_REDRAWS = 10_000
+    #: Candidates drawn (and checked at once) per round of redraws.
+    REDRAW_BATCH = 32
+
+    def __init__(
+        self,
+        space: ChoiceSpace,
+        sharing: str = "per_cell",
+        batches: str = "same",
+        fairness: str = "forward",
+    ):
         super().__init__(space)
         self.sharing = _check_choice(sharing, ("per_cell", "shared"), "fairnas sharing")
         self.batches = _check_choice(batches, ("same", "distinct"), "fairnas batches")
+        self.fairness = _check_choice(fairness, ("forward", "update"), "fairnas fairness")
+        self._weighted = np.ones(space.num_paths, dtype=bool)  # path -> has parameters
+        self._weighted[list(space.weightless_paths)] = False
 
     def options(self) -> dict:
-        return {"sharing": self.sharing, "batches": self.batches}
+        return {"sharing": self.sharing, "batches": self.batches, "fairness": self.fairness}
 
     @property
     def models_per_step(self) -> int:
@@ -205,7 +253,43 @@ class FairNASSampler(Sampler):
         n = s.num_choices
         # perms[g, b] is a random permutation of the n choices of block (g, b)
         perms = rng.permuted(np.broadcast_to(np.arange(n), (G, s.num_blocks, n)), axis=2)
+        if self.fairness == "update":
+            self._redraw_until_updated(rng, perms)
         return [Draw(s.from_flat(perms[:, :, k])) for k in range(n)]
+
+    def updates_every_op(self, perms: np.ndarray) -> np.ndarray:
+        """Per group: does every op with parameters get a gradient in its model?
+
+        ``perms`` is ``(G, num_blocks, n)`` flat choices (column ``k`` is model ``k``). A group
+        passes when, in every model, its cell outputs something (a live block) and every op with
+        parameters is live.
+        """
+        paths = np.swapaxes(perms, 1, 2) // self.space.num_alternatives  # (G, n, blocks)
+        live = self.space.live_blocks(paths)
+        weighted = self._weighted[paths]
+        ok = (live | ~weighted).all(axis=2) & live.any(axis=2)
+        return ok.all(axis=1)
+
+    def _redraw_until_updated(self, rng: np.random.Generator, perms: np.ndarray) -> None:
+        """Replace, in place, each group's permutations that fail :meth:`updates_every_op` by the
+        first passing one of fresh candidates (drawn :data:`REDRAW_BATCH` at a time), so a group
+        ends uniform over the passing permutations."""
+        _, B, n = perms.shape
+        bad = np.flatnonzero(~self.updates_every_op(perms))
+        for _ in range(-(-self.MAX_REDRAWS // self.REDRAW_BATCH)):
+            if bad.size == 0:
+                return
+            shape = (bad.size, self.REDRAW_BATCH, B, n)
+            cand = rng.permuted(np.broadcast_to(np.arange(n), shape), axis=3)
+            ok = self.updates_every_op(cand.reshape(-1, B, n)).reshape(shape[:2])
+            hit = ok.any(axis=1)
+            perms[bad[hit]] = cand[hit, ok[hit].argmax(axis=1)]
+            bad = bad[~hit]
+        if bad.size:
+            raise TrainConfigError(
+                f"fairnas fairness='update': no permutations in {self.MAX_REDRAWS} draws give every "
+                "op with parameters a gradient in this space; use fairness='forward'"
+            )
 
 
 # --------------------------------------------------------------------------- MixPath

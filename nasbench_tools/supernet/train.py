@@ -4,31 +4,47 @@
 folder::
 
     out_dir/config.json            resolved config + provenance (package/torch version, seed,
-                                   data sha256, sampler, parameter count)
+                                   threads, data sha256, sampler, parameter count)
     out_dir/log.jsonl              one JSON object per line: start, step (every log_every
                                    steps), epoch, end
+    out_dir/checkpoints/init.pt    the weights at initialisation (W0), before any step
     out_dir/checkpoints/epoch-NNNN.pt
+
+The folder is created only once the data are loaded and the configuration is checked, so a
+run that cannot start leaves nothing behind.
+
+A run is a few short steps: :func:`_setup` (config, data, model, folder), :func:`_train_epoch`
+(its steps, :func:`_train_step`), :func:`_evaluate_children` and :func:`_save_checkpoint`.
 
 One optimizer step: the sampler's draws (:mod:`nasbench_tools.supernet.samplers`) each run
 forward and backward on their batch, gradients accumulate (summed), the gradient is clipped and
-SGD steps once; the learning rate follows a per-step cosine from ``lr`` to ``lr_min``.
+SGD steps once; the learning rate follows a per-step cosine from ``lr`` to ``lr_min``. The
+sampler sees ``progress = t / (T - 1)`` at step ``t`` of ``T`` (0 at the first step, 1 at the
+last). Each step also measures its **update coverage**: the fraction of the candidate ops'
+weights (counted as scalars, by tensor) whose gradient is non-zero, i.e. that the step updates
+(weight decay aside). ``step`` records carry that step's value, ``epoch`` records the mean and
+minimum over the epoch. Single-path samplers cover few ops per step by design; for FairNAS see
+``fairness`` in :mod:`~nasbench_tools.supernet.samplers`.
 
 **Exact resume.** Every source of randomness of epoch ``e`` (data order, augmentation, sampled
 paths, torch's global generator) is seeded from ``(seed, e)`` at the start of the epoch, and a
-checkpoint is written (atomically) at the end of every epoch with the model, optimizer and
-gradient-scaler state. Resuming loads the newest checkpoint, drops log records of the
-unfinished epoch and continues; on CPU the result equals an uninterrupted run bit for bit.
+checkpoint is written atomically (a temporary file named after the process id, fsync, rename)
+at the end of every epoch with the model, optimizer and gradient-scaler state. The torch thread
+count is part of the config and is restored on resume. Resuming loads the newest checkpoint,
+drops log records of the unfinished epoch and continues; on CPU the result equals an
+uninterrupted run bit for bit.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
 import platform
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -40,10 +56,10 @@ from tqdm.auto import tqdm
 from .. import __version__
 from ..datasets import ImageData, iterate_batches, load
 from ..errors import TrainConfigError, TrainingDivergedError
-from .config import RESUME_MAY_CHANGE, TrainConfig
+from .config import TrainConfig, read_saved_config
 from .models import build_supernet
-from .recalibrate import evaluate
-from .samplers import MixPathSampler, Sampler, SPOSSampler, make_sampler
+from .recalibrate import BNRecalibration, evaluate, resolve_preset
+from .samplers import Sampler, draw_children, make_sampler
 
 __all__ = [
     "TrainResult",
@@ -55,6 +71,7 @@ __all__ = [
 ]
 
 CHECKPOINT_FORMAT = "nasbench_tools.supernet.checkpoint/1"
+INIT_CHECKPOINT = "init.pt"
 
 
 @dataclass
@@ -87,6 +104,7 @@ def latest_checkpoint(out_dir: str | os.PathLike) -> Path | None:
     return files[-1] if files else None
 
 
+# --------------------------------------------------------------------------- pieces
 def _load_data(c: TrainConfig) -> tuple[ImageData, ImageData]:
     names = ("search-train", "search-valid") if c.split == "search" else ("train", "test")
     common = {
@@ -123,16 +141,11 @@ def _optimizer(c: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
     )
 
 
-def _eval_children(model: nn.Module, c: TrainConfig) -> list[np.ndarray]:
-    if c.eval_children <= 0:
-        return []
-    space = model.space
-    rng = np.random.default_rng([c.seed, 4])
-    if space.num_alternatives == 1:
-        sampler = SPOSSampler(space, sharing="shared", reject_zero_nodes=True)
-    else:
-        sampler = MixPathSampler(space, sharing="shared")
-    return [sampler.sample(rng)[0].choice for _ in range(c.eval_children)]
+def _eval_preset(c: TrainConfig) -> BNRecalibration:
+    preset = resolve_preset(c.eval_bn)
+    if c.eval_bn_images is None:
+        return preset
+    return dataclasses.replace(preset, n_images=c.eval_bn_images)
 
 
 class _Log:
@@ -167,16 +180,54 @@ class _Log:
         return out
 
 
+def _temp_name(path: Path) -> Path:
+    """A temporary sibling of ``path`` that no other process writes: ``.NAME.PID.tmp``."""
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
 def _atomic_save(obj, path: Path) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    """``torch.save`` to a per-process temporary file, fsync, rename over ``path``."""
+    tmp = _temp_name(path)
+    try:
+        with open(tmp, "wb") as fh:
+            torch.save(obj, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
+        fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_stale_temps(folder: Path) -> None:
+    """Delete ``.NAME.PID.tmp`` files left by killed processes (never a live process's)."""
+    for tmp in folder.glob(".*.tmp"):
+        pid = tmp.name.rsplit(".", 2)[-2]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            tmp.unlink(missing_ok=True)
 
 
 def _provenance(c: TrainConfig, train: ImageData, valid: ImageData, model, sampler) -> dict:
     return {
         "config": c.to_dict(),
         "seed": c.seed,
+        "threads": c.threads,
         "nasbench_tools_version": __version__,
         "torch_version": torch.__version__,
         "python_version": platform.python_version(),
@@ -191,20 +242,281 @@ def _provenance(c: TrainConfig, train: ImageData, valid: ImageData, model, sampl
     }
 
 
-def _check_resume(saved: dict, c: TrainConfig, train: ImageData) -> None:
-    old, new = dict(saved["config"]), c.to_dict()
-    diff = sorted(
-        k for k in set(old) | set(new) if k not in RESUME_MAY_CHANGE and old.get(k) != new.get(k)
-    )
-    if diff:
-        details = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in diff)
+def _state(c: TrainConfig, model: nn.Module, epoch: int, **extra) -> dict:
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "epoch": epoch,
+        "model": model.state_dict(),
+        "config": c.to_dict(),
+        "nasbench_tools_version": __version__,
+        **extra,
+    }
+
+
+# --------------------------------------------------------------------------- the run
+@dataclass
+class _Run:
+    """Everything the steps of one run share."""
+
+    c: TrainConfig
+    out: Path
+    device: torch.device
+    train: ImageData
+    valid: ImageData
+    model: nn.Module
+    sampler: Sampler
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    log: _Log
+    steps_per_epoch: int
+    children: list[np.ndarray]
+    start_epoch: int = 0
+    seen_archs: set[str] = field(default_factory=set)
+
+    @property
+    def total_steps(self) -> int:
+        return self.steps_per_epoch * self.c.epochs
+
+
+@dataclass
+class _StepStats:
+    lr: float
+    loss: torch.Tensor  # mean over the step's models, on the device
+    correct: torch.Tensor
+    count: int
+    coverage: torch.Tensor
+
+
+def _resolve(config: TrainConfig, out: Path, resume: bool) -> tuple[TrainConfig, dict | None]:
+    """The resolved config (threads filled in) and the saved run's provenance when resuming."""
+    c = config.resolved()
+    ckpt_path = latest_checkpoint(out)
+    if ckpt_path is not None and not resume:
         raise TrainConfigError(
-            f"cannot resume: the configuration differs from the saved run ({details})"
+            f"{out} already holds a run ({ckpt_path.name}); resume it or use another folder"
         )
-    if saved["data"]["train"].get("sha256") != train.provenance.get("sha256"):
+    if ckpt_path is None:
+        if c.threads is None:
+            c = dataclasses.replace(c, threads=torch.get_num_threads())
+        return c, None
+    saved = read_saved_config(out / "config.json")
+    return c.resumed(saved), saved
+
+
+def _check_data(c: TrainConfig, train: ImageData, sampler: Sampler, saved: dict | None) -> int:
+    """Refuse data the run cannot use; returns the steps per epoch."""
+    if c.cutout >= train.image_size:
+        raise TrainConfigError(
+            f"cutout {c.cutout} would erase whole {train.image_size}x{train.image_size} images"
+        )
+    bpb = sampler.batches_per_step
+    steps_per_epoch = (len(train) // c.batch_size) // bpb
+    if steps_per_epoch < 1:
+        raise TrainConfigError(
+            f"{len(train)} training images give no full step of {bpb} batch(es) of {c.batch_size}"
+        )
+    need = _eval_preset(c).n_images
+    if c.eval_children > 0 and need is not None and need > len(train):
+        raise TrainConfigError(
+            f"eval_bn {c.eval_bn!r} recalibrates BN on {need:,} training images but the training "
+            f"split has {len(train):,}; set eval_bn_images (--eval-bn-images) to at most "
+            f"{len(train):,} or choose another eval_bn"
+        )
+    if saved is not None and saved["data"]["train"].get("sha256") != train.provenance.get("sha256"):
         raise TrainConfigError(
             "cannot resume: the training data differ from the saved run (sha256)"
         )
+    return steps_per_epoch
+
+
+def _setup(config: TrainConfig, out_dir: str | os.PathLike, resume: bool) -> _Run:
+    """Resolve, load and check everything, then create or reopen the run folder."""
+    out = Path(out_dir)
+    c, saved = _resolve(config, out, resume)
+    torch.set_num_threads(c.threads)
+    device = torch.device(c.device)
+    train, valid = _load_data(c)
+    model, sampler = _build(c, train)
+    steps_per_epoch = _check_data(c, train, sampler, saved)
+    w0 = _state(c, model, 0)  # the weights at initialisation, before anything is loaded
+    model.to(device)
+    run = _Run(
+        c, out, device, train, valid, model, sampler, _optimizer(c, model),
+        torch.amp.GradScaler("cuda", enabled=c.amp), _Log(out / "log.jsonl"), steps_per_epoch,
+        draw_children(sampler, np.random.default_rng([c.seed, 4]), c.eval_children),
+    )  # fmt: skip
+    ckpts = out / "checkpoints"
+    ckpts.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temps(ckpts)
+    if saved is None or not (ckpts / INIT_CHECKPOINT).is_file():
+        _atomic_save(w0, ckpts / INIT_CHECKPOINT)
+    if saved is None:
+        provenance = _provenance(c, train, valid, model, sampler)
+        (out / "config.json").write_text(json.dumps(provenance, indent=2, sort_keys=True) + "\n")
+        run.log.path.write_text("")
+    else:
+        _load_checkpoint(run, latest_checkpoint(out))
+    run.log.write(
+        {"event": "start", "epoch": run.start_epoch, "resumed": saved is not None,
+         "threads": c.threads}
+    )  # fmt: skip
+    return run
+
+
+def _load_checkpoint(run: _Run, path: Path) -> None:
+    state = torch.load(path, map_location=run.device, weights_only=True)
+    run.model.load_state_dict(state["model"])
+    run.optimizer.load_state_dict(state["optimizer"])
+    run.scaler.load_state_dict(state["scaler"])
+    run.start_epoch, run.seen_archs = int(state["epoch"]), set(state["distinct_archs"])
+    run.log.truncate_after(run.start_epoch)
+
+
+def _update_coverage(params: list[nn.Parameter]) -> torch.Tensor:
+    """Fraction of the scalars of ``params`` in tensors with a non-zero gradient."""
+    with_grad = [p for p in params if p.grad is not None]
+    total = sum(p.numel() for p in params)
+    if not with_grad or total == 0:
+        return torch.zeros(())
+    peaks = torch.stack(torch._foreach_norm([p.grad for p in with_grad], float("inf")))
+    sizes = torch.tensor([p.numel() for p in with_grad], dtype=torch.float32, device=peaks.device)
+    return ((peaks > 0).float() * sizes).sum() / total  # stays on the device: no host sync
+
+
+def _clip(run: _Run) -> None:
+    c = run.c
+    if c.grad_clip is None:
+        return
+    run.scaler.unscale_(run.optimizer)
+    used = [p for p in run.model.parameters() if p.grad is not None]
+    if c.grad_clip_mode == "norm":
+        torch.nn.utils.clip_grad_norm_(used, c.grad_clip)
+    else:
+        torch.nn.utils.clip_grad_value_(used, c.grad_clip)
+
+
+def _train_step(run: _Run, t: int, batches: list, rng: np.random.Generator) -> _StepStats:
+    """Step ``t``: the sampler's draws on ``batches``, gradients summed, clipped, one SGD step."""
+    c, model, device = run.c, run.model, run.device
+    lr = cosine_lr(t, run.total_steps, c.lr, c.lr_min)
+    for group in run.optimizer.param_groups:
+        group["lr"] = lr
+    progress = t / max(run.total_steps - 1, 1)
+    draws = run.sampler.sample(rng, progress=progress, batch_size=c.batch_size)
+    run.optimizer.zero_grad(set_to_none=True)
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    count = 0
+    for i, draw in enumerate(draws):
+        x, y = batches[i % len(batches)]
+        extra = {}
+        if draw.example_mask is not None:
+            extra["example_mask"] = torch.from_numpy(draw.example_mask).to(device)
+        with torch.autocast(device.type, dtype=torch.float16, enabled=c.amp):
+            logits = model(x, draw.choice, **extra)
+            loss = F.cross_entropy(logits, y)
+        run.scaler.scale(loss).backward()  # accumulates: the draws' gradients are summed
+        loss_sum += loss.detach().float()
+        correct += (logits.detach().argmax(1) == y).sum()
+        count += len(y)
+        key = model.arch_key(draw.choice)
+        if key is not None:
+            run.seen_archs.add(key)
+    coverage = _update_coverage(model.op_parameters())
+    _clip(run)
+    run.scaler.step(run.optimizer)
+    run.scaler.update()
+    return _StepStats(lr, loss_sum / len(draws), correct, count, coverage)
+
+
+def _epoch_batches(run: _Run, epoch: int) -> Iterator:
+    gen = torch.Generator().manual_seed(derive_seed(run.c.seed, 1, epoch))
+    return iterate_batches(
+        run.train, run.c.batch_size, shuffle=True, generator=gen, augment=run.c.augment,
+        cutout=run.c.cutout, drop_last=True, device=run.device,
+    )  # fmt: skip
+
+
+def _train_epoch(run: _Run, epoch: int, progress: bool) -> dict:
+    """Every step of ``epoch`` (0-based); returns its ``epoch`` log record."""
+    c = run.c
+    torch.manual_seed(derive_seed(c.seed, 3, epoch))
+    rng = np.random.default_rng([c.seed, 2, epoch])
+    batches = _epoch_batches(run, epoch)
+    bpb = run.sampler.batches_per_step
+    run.model.train()
+    # running sums stay on the device: no host synchronisation inside the step loop
+    loss_sum = torch.zeros((), device=run.device)
+    correct = torch.zeros((), dtype=torch.long, device=run.device)
+    coverages = []
+    t0, count, n_img = time.perf_counter(), 0, 0
+    bar = tqdm(
+        range(run.steps_per_epoch), desc=f"epoch {epoch + 1}/{c.epochs}", disable=not progress,
+        leave=False,
+    )  # fmt: skip
+    for step in bar:
+        t = epoch * run.steps_per_epoch + step
+        s = _train_step(run, t, [next(batches) for _ in range(bpb)], rng)
+        loss_sum += s.loss
+        correct += s.correct
+        count += s.count
+        coverages.append(s.coverage)
+        n_img += bpb * c.batch_size
+        if (t + 1) % c.log_every == 0:
+            run.log.write(
+                {"event": "step", "epoch": epoch + 1, "step": t + 1, "loss": float(s.loss),
+                 "lr": s.lr, "update_coverage": float(s.coverage)}
+            )  # fmt: skip
+        if progress and step % 10 == 0:
+            bar.set_postfix(loss=f"{float(s.loss):.3f}")
+    bar.close()
+    seconds = time.perf_counter() - t0
+    cov = torch.stack(coverages)
+    return {
+        "event": "epoch",
+        "epoch": epoch + 1,
+        "steps": run.steps_per_epoch,
+        "loss": float(loss_sum) / run.steps_per_epoch,
+        "train_accuracy": 100.0 * int(correct) / max(count, 1),
+        "lr": s.lr,
+        "images": n_img,
+        "seconds": seconds,
+        "images_per_s": n_img / seconds if seconds > 0 else None,
+        "distinct_archs": len(run.seen_archs) if run.seen_archs else None,
+        "update_coverage": {"mean": float(cov.mean()), "min": float(cov.min())},
+    }
+
+
+def _evaluate_children(run: _Run) -> dict:
+    """Accuracy of the run's fixed children on the validation split, BN recalibrated on
+    training images; the record names the children (arch keys and choices)."""
+    preset = _eval_preset(run.c)
+    kw = {"recalibrate": preset, "calibration_images": run.train, "device": run.device}
+    results = [evaluate(run.model, child, run.valid, **kw) for child in run.children]
+    accs = [r["accuracy"] for r in results]
+    return {
+        "children": len(run.children),
+        "arch_keys": [run.model.arch_key(child) for child in run.children],
+        "choices": [child.tolist() for child in run.children],
+        "accuracy": accs,
+        "mean_accuracy": float(np.mean(accs)),
+        "bn": run.c.eval_bn,
+        "calibration_images": results[0]["calibration_images"],
+    }
+
+
+def _save_checkpoint(run: _Run, epoch: int) -> None:
+    """``checkpoints/epoch-NNNN.pt`` after ``epoch`` (1-based) epochs; prune old ones."""
+    folder = run.out / "checkpoints"
+    state = _state(
+        run.c, run.model, epoch, global_step=epoch * run.steps_per_epoch,
+        optimizer=run.optimizer.state_dict(), scaler=run.scaler.state_dict(),
+        distinct_archs=sorted(run.seen_archs),
+    )  # fmt: skip
+    _atomic_save(state, folder / f"epoch-{epoch:04d}.pt")
+    if run.c.keep_checkpoints is not None:
+        for old in sorted(folder.glob("epoch-*.pt"))[: -run.c.keep_checkpoints]:
+            old.unlink()
 
 
 def train_supernet(
@@ -224,194 +536,69 @@ def train_supernet(
         Run folder; must not hold another run unless ``resume``.
     resume : bool
         Continue from the newest checkpoint in ``out_dir`` (a fresh start if there is none). The
-        resolved config must equal the saved one except :data:`RESUME_MAY_CHANGE`.
+        resolved config must equal the saved one except
+        :data:`~nasbench_tools.supernet.config.RESUME_MAY_CHANGE`; ``threads=None`` restores
+        the run's thread count.
     progress : bool
         Show a tqdm progress bar per epoch.
     on_epoch_end : callable, optional
         ``on_epoch_end(epoch, record)`` after each epoch's checkpoint is written.
     """
-    c = config.resolved()
-    out = Path(out_dir)
-    (out / "checkpoints").mkdir(parents=True, exist_ok=True)
-    log = _Log(out / "log.jsonl")
-    ckpt_path = latest_checkpoint(out)
-    if ckpt_path is not None and not resume:
-        raise TrainConfigError(
-            f"{out} already holds a run ({ckpt_path.name}); resume it or use another folder"
-        )
-
-    device = torch.device(c.device)
-    train, valid = _load_data(c)
-    if c.cutout >= train.image_size:
-        raise TrainConfigError(
-            f"cutout {c.cutout} would erase whole {train.image_size}x{train.image_size} images"
-        )
-    model, sampler = _build(c, train)
-    model.to(device)
-    optimizer = _optimizer(c, model)
-    scaler = torch.amp.GradScaler("cuda", enabled=c.amp)
-    provenance = _provenance(c, train, valid, model, sampler)
-    start_epoch, seen_archs = 0, set()
-    if ckpt_path is not None:
-        _check_resume(json.loads((out / "config.json").read_text()), c, train)
-        state = torch.load(ckpt_path, map_location=device, weights_only=True)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scaler.load_state_dict(state["scaler"])
-        start_epoch, seen_archs = int(state["epoch"]), set(state["distinct_archs"])
-        log.truncate_after(start_epoch)
-    else:
-        (out / "config.json").write_text(json.dumps(provenance, indent=2, sort_keys=True) + "\n")
-        log.path.write_text("")
-    log.write({"event": "start", "epoch": start_epoch, "resumed": ckpt_path is not None})
-
-    bpb = sampler.batches_per_step
-    steps_per_epoch = (len(train) // c.batch_size) // bpb
-    if steps_per_epoch < 1:
-        raise TrainConfigError(
-            f"{len(train)} training images give no full step of {bpb} batch(es) of {c.batch_size}"
-        )
-    total = steps_per_epoch * c.epochs
-    children = _eval_children(model, c)
-    params = [p for p in model.parameters()]
-    for epoch in range(start_epoch, c.epochs):
-        torch.manual_seed(derive_seed(c.seed, 3, epoch))
-        gen = torch.Generator().manual_seed(derive_seed(c.seed, 1, epoch))
-        rng = np.random.default_rng([c.seed, 2, epoch])
-        batches = iterate_batches(
-            train, c.batch_size, shuffle=True, generator=gen, augment=c.augment,
-            cutout=c.cutout, drop_last=True, device=device,
-        )  # fmt: skip
-        model.train()
-        # running sums stay on the device: no host synchronisation inside the step loop
-        loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), dtype=torch.long, device=device)
-        t0, count, n_img = time.perf_counter(), 0, 0
-        bar = tqdm(
-            range(steps_per_epoch),
-            desc=f"epoch {epoch + 1}/{c.epochs}",
-            disable=not progress,
-            leave=False,
-        )
-        for step in bar:
-            t = epoch * steps_per_epoch + step
-            lr = cosine_lr(t, total, c.lr, c.lr_min)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            group_batches = [next(batches) for _ in range(bpb)]
-            draws = sampler.sample(rng, progress=t / total, batch_size=c.batch_size)
-            optimizer.zero_grad(set_to_none=True)
-            step_loss = torch.zeros((), device=device)
-            for i, draw in enumerate(draws):
-                x, y = group_batches[i % bpb]
-                extra = {}
-                if draw.example_mask is not None:
-                    extra["example_mask"] = torch.from_numpy(draw.example_mask).to(device)
-                with torch.autocast(device.type, dtype=torch.float16, enabled=c.amp):
-                    logits = model(x, draw.choice, **extra)
-                    loss = F.cross_entropy(logits, y)
-                scaler.scale(loss).backward()
-                step_loss += loss.detach().float()
-                correct += (logits.detach().argmax(1) == y).sum()
-                count += len(y)
-                key = model.arch_key(draw.choice)
-                if key is not None:
-                    seen_archs.add(key)
-            if c.grad_clip is not None:
-                scaler.unscale_(optimizer)
-                used = [p for p in params if p.grad is not None]
-                if c.grad_clip_mode == "norm":
-                    torch.nn.utils.clip_grad_norm_(used, c.grad_clip)
-                else:
-                    torch.nn.utils.clip_grad_value_(used, c.grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
-            loss_sum += step_loss / len(draws)
-            n_img += bpb * c.batch_size
-            if (t + 1) % c.log_every == 0:
-                log.write(
-                    {
-                        "event": "step",
-                        "epoch": epoch + 1,
-                        "step": t + 1,
-                        "loss": float(step_loss) / len(draws),
-                        "lr": lr,
-                    }
+    threads_before = torch.get_num_threads()
+    try:
+        run = _setup(config, out_dir, resume)
+        for epoch in range(run.start_epoch, run.c.epochs):
+            record = _train_epoch(run, epoch, progress)
+            if run.children:
+                record["eval"] = _evaluate_children(run)
+            run.log.write(record)
+            if not math.isfinite(record["loss"]):
+                raise TrainingDivergedError(
+                    f"epoch {epoch + 1} of {run.out} ended with a non-finite loss "
+                    f"({record['loss']}); lower the learning rate or check the data (the last "
+                    "checkpoint is kept)"
                 )
-            if progress and step % 10 == 0:
-                bar.set_postfix(loss=f"{float(step_loss) / len(draws):.3f}")
-        bar.close()
-        seconds = time.perf_counter() - t0
-        record = {
-            "event": "epoch",
-            "epoch": epoch + 1,
-            "steps": steps_per_epoch,
-            "loss": float(loss_sum) / steps_per_epoch,
-            "train_accuracy": 100.0 * int(correct) / max(count, 1),
-            "lr": lr,
-            "images": n_img,
-            "seconds": seconds,
-            "images_per_s": n_img / seconds if seconds > 0 else None,
-            "distinct_archs": len(seen_archs) if seen_archs else None,
-        }
-        if children:
-            accs = [
-                evaluate(
-                    model, ch, valid, recalibrate=c.eval_bn, calibration_images=train, device=device
-                )["accuracy"]
-                for ch in children
-            ]
-            record["eval"] = {
-                "children": len(children),
-                "accuracy": accs,
-                "mean_accuracy": float(np.mean(accs)),
-            }
-        log.write(record)
-        if not math.isfinite(record["loss"]):
-            raise TrainingDivergedError(
-                f"epoch {epoch + 1} of {out} ended with a non-finite loss ({record['loss']}); "
-                "lower the learning rate or check the data (the last checkpoint is kept)"
-            )
-        _atomic_save(
-            {
-                "format": CHECKPOINT_FORMAT,
-                "epoch": epoch + 1,
-                "global_step": (epoch + 1) * steps_per_epoch,
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scaler": scaler.state_dict(),
-                "distinct_archs": sorted(seen_archs),
-                "config": c.to_dict(),
-                "nasbench_tools_version": __version__,
-            },
-            out / "checkpoints" / f"epoch-{epoch + 1:04d}.pt",
-        )
-        if c.keep_checkpoints is not None:
-            for old in sorted((out / "checkpoints").glob("epoch-*.pt"))[: -c.keep_checkpoints]:
-                old.unlink()
-        if on_epoch_end is not None:
-            on_epoch_end(epoch + 1, record)
-    log.write(
-        {
-            "event": "end",
-            "epoch": c.epochs,
-            "distinct_archs": len(seen_archs) if seen_archs else None,
-        }
-    )
-    return TrainResult(out, c.epochs, log.epochs(), len(seen_archs) if seen_archs else None, model)
+            _save_checkpoint(run, epoch + 1)
+            if on_epoch_end is not None:
+                on_epoch_end(epoch + 1, record)
+    finally:
+        torch.set_num_threads(threads_before)
+    distinct = len(run.seen_archs) if run.seen_archs else None
+    run.log.write({"event": "end", "epoch": run.c.epochs, "distinct_archs": distinct})
+    return TrainResult(run.out, run.c.epochs, run.log.epochs(), distinct, run.model)
+
+
+def _checkpoint_path(out: Path, checkpoint: str | os.PathLike | None) -> Path:
+    if checkpoint is None:
+        path = latest_checkpoint(out)
+        if path is None:
+            raise TrainConfigError(f"{out} holds no checkpoint")
+        return path
+    path = Path(checkpoint)
+    if path.parent == Path(".") and not path.is_file():  # a name: "init", "epoch-0003"
+        path = out / "checkpoints" / (path.name if path.suffix == ".pt" else f"{path.name}.pt")
+    if not path.is_file():
+        raise TrainConfigError(f"no checkpoint {checkpoint!r} in {out / 'checkpoints'}")
+    return path
 
 
 def load_supernet(
     out_dir: str | os.PathLike, checkpoint: str | os.PathLike | None = None, device="cpu"
 ):
-    """Rebuild a trained supernet from a run folder (newest checkpoint unless one is named).
+    """Rebuild a trained supernet from a run folder.
+
+    Parameters
+    ----------
+    out_dir : path
+        The run folder.
+    checkpoint : str or path, optional
+        The newest epoch checkpoint when omitted; a file; or a name in ``out_dir/checkpoints``:
+        ``"init"`` (the weights at initialisation, W0) or ``"epoch-0003"``.
 
     Returns ``(model, config)``; the data are loaded only to learn their shape.
     """
     out = Path(out_dir)
-    path = Path(checkpoint) if checkpoint is not None else latest_checkpoint(out)
-    if path is None:
-        raise TrainConfigError(f"{out} holds no checkpoint")
+    path = _checkpoint_path(out, checkpoint)
     state = torch.load(path, map_location=device, weights_only=True)
     c = TrainConfig.from_dict(state["config"])
     train, _ = _load_data(c)

@@ -242,7 +242,9 @@ def test_renamed_folder_keeps_working_and_says_release_unknown(tmp_path):
 
 
 def test_folder_in_worker_processes(monkeypatch, folder):
-    monkeypatch.setattr(reader, "PARALLEL_MIN_FILES", 0)
+    from nasbench_tools.groundtruth.formats import nb201_nats
+
+    monkeypatch.setattr(nb201_nats, "PARALLEL_MIN_FILES", 0)
     cs = read_nats_sss_folder(NATS_SSS, progress=False, workers=2)
     assert cs.keys.tolist() == CONFIGS
     for key, c in cs.columns.items():
@@ -256,6 +258,17 @@ def test_sniffer_tells_the_two_nats_spaces_apart(tmp_path):
     assert not is_nats_sss_folder(tmp_path)
     (tmp_path / "meta.pickle.pbz2").write_bytes(b"not bz2")
     assert not is_nats_sss_folder(tmp_path)
+
+
+def test_topology_sniffer_refuses_a_size_space_folder(tmp_path):
+    """Both NATS layouts share meta.pickle.pbz2: only the sss reader may claim an sss folder."""
+    from nasbench_tools.groundtruth.formats import READERS, nb201_nats
+
+    assert not nb201_nats._sniff_folder(NATS_SSS, b"")
+    assert nb201_nats._sniff_folder(NATS_TSS, b"")
+    (tmp_path / "meta.pickle.pbz2").write_bytes(b"not bz2")
+    assert nb201_nats._sniff_folder(tmp_path, b"")  # the tss reader says what is wrong
+    assert [n for n, r in READERS.items() if r.sniff(NATS_SSS, b"")] == ["nats-sss-folder"]
 
 
 def test_topology_folder_is_refused_naming_its_format():

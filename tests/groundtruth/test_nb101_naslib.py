@@ -140,7 +140,9 @@ def test_missing_repeat_field(tmp_path, nb101_dummy):
     del reps[2]["final_test_accuracy"]
     path = tmp_path / "x.pkl"
     path.write_bytes(pickle.dumps({H: (fixed, {108: reps})}, protocol=4))
-    with pytest.raises(CorruptFileError, match=rf"{H}: repeat 2 at 108 epochs lacks"):
+    with pytest.raises(
+        CorruptFileError, match=rf"{H}: repeat 2 at 108 epochs: lacks 'final_test_accuracy'"
+    ):
         read_any(path, progress=False)
 
 
@@ -148,3 +150,59 @@ def test_module_hashes_match_modelspec(nb101_dummy):
     # the file's keys are the official module hashes of its (pruned) cells
     for h, (fixed, _) in nb101_dummy.items():
         assert ModelSpec(fixed["module_adjacency"], fixed["module_operations"]).hash == h
+
+
+def _mutated(tmp_path, nb101_dummy, mutate) -> Path:
+    data = {
+        h: (dict(f), {b: [dict(r) for r in reps] for b, reps in c.items()})
+        for h, (f, c) in nb101_dummy.items()
+    }
+    mutate(data[H])
+    path = tmp_path / "nasbench_only108.pkl"
+    path.write_bytes(pickle.dumps(data, protocol=4))
+    return path
+
+
+@pytest.mark.parametrize(
+    "mutate, pattern",
+    [
+        (
+            lambda e: e[1].update({109: e[1][108]}),
+            r"computed_stats key 109 is not an NB101 epoch budget",
+        ),
+        (lambda e: e[1].update({108: e[1][108] * 5}), r"is not a list of 1 to 10 repeats"),
+        (
+            lambda e: e[1][108][0].update(final_test_accuracy=np.complex128(1j)),
+            r"final_test_accuracy is a complex128, not a number",
+        ),
+        (
+            lambda e: e[1][108][0].update(final_test_accuracy=True),
+            r"final_test_accuracy is a bool, not a number",
+        ),
+        (
+            lambda e: e[1][108][0].update(final_test_accuracy="0.9"),
+            r"final_test_accuracy is a str, not a number",
+        ),
+        (lambda e: e[1][108][0].update(final_test_accuracy=10**400), r"overflows a float"),
+        (
+            lambda e: e[1][108].__setitem__(0, [1, 2]),
+            r"repeat 0 at 108 epochs: expected a dict, found list",
+        ),
+        (
+            lambda e: e[0].update(module_adjacency="0101"),
+            r"module_adjacency is a str, not a matrix",
+        ),
+        (
+            lambda e: e[0].update(
+                module_adjacency=[[None] * len(e[0]["module_operations"])]
+                * len(e[0]["module_operations"])
+            ),
+            r"module_adjacency is .* object; expected",
+        ),
+    ],
+)
+def test_values_and_sizes_are_checked(tmp_path, nb101_dummy, mutate, pattern):
+    with pytest.raises(CorruptFileError, match=pattern):
+        read_any(
+            _mutated(tmp_path, nb101_dummy, mutate), format="naslib-nb101-pickle", progress=False
+        )

@@ -597,3 +597,152 @@ def test_legacy_stream_given_as_nats_file(tmp_path):
     with pytest.raises(CorruptFileError, match="bz2"):
         read_any(path, format="nats-tss-pickle", progress=False)
     assert os.listdir(tmp_path) == [path.name]
+
+
+# =========================================================================== hostile but well-formed
+def _pth_object() -> dict:
+    with zipfile.ZipFile(FULL_FORMATS["nb201-pth zip"]) as zf:
+        return pickle.loads(zf.read("NAS-Bench-201-fixture-zip/data.pkl"))  # trusted fixture
+
+
+def _write_pth(tmp_path: Path, obj: dict) -> Path:
+    path = tmp_path / "NAS-Bench-201-v1_1-x.pth"
+    path.write_bytes(_legacy(pickle.dumps(obj, protocol=2), pickle.dumps([], protocol=2)))
+    return path
+
+
+def _full_rec(obj: dict, arch: int = 0, seed: int = 777) -> dict:
+    return obj["arch2infos"][arch]["full"]["all_results"][("cifar10-valid", seed)]
+
+
+def test_a_relabelled_record_key_is_refused(tmp_path):
+    # one damaged byte in the key's seed (777 -> 776) used to relabel the record silently
+    obj = _pth_object()
+    results = obj["arch2infos"][0]["full"]["all_results"]
+    results[("cifar10-valid", 776)] = results.pop(("cifar10-valid", 777))
+    with pytest.raises(
+        CorruptFileError,
+        match=r"all_results has \('cifar10-valid', 776\) but dataset_seed lists \[777, 888, 999\]",
+    ):
+        read_any(_write_pth(tmp_path, obj), progress=False)
+
+
+@pytest.mark.parametrize(
+    "field, value, pattern",
+    [
+        ("name", "cifar100", r"the record's name is 'cifar100'"),
+        ("seed", "0776", r"the record's seed is '0776'"),
+        ("seed", "9" * 5000, r"the record's seed is '99999"),
+        (
+            "arch_config",
+            {"arch_str": "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"},
+            "arch_config's arch_str",
+        ),
+    ],
+)
+def test_fields_a_record_repeats_must_agree_with_its_key(tmp_path, field, value, pattern):
+    obj = _pth_object()
+    _full_rec(obj)[field] = value
+    with pytest.raises(CorruptFileError, match=pattern):
+        read_any(_write_pth(tmp_path, obj), progress=False)
+
+
+def test_unknown_hp_and_eval_set_are_refused(tmp_path):
+    obj = _pth_object()
+    obj["arch2infos"][0]["other"] = obj["arch2infos"][0]["full"]
+    with pytest.raises(CorruptFileError, match=r"hp 'other' is not one of"):
+        read_any(_write_pth(tmp_path, obj), progress=False)
+    obj = _pth_object()
+    _full_rec(obj)["eval_names"] = ["x-valid", "ori-test", "mystery"]
+    with pytest.raises(CorruptFileError, match=r"eval_names holds 'mystery', not one of"):
+        read_any(_write_pth(tmp_path, obj), progress=False)
+
+
+def test_a_deeply_nested_eval_name_is_refused_without_recursion(tmp_path):
+    # 100,000 nested lists (MARK-free EMPTY_LIST ... APPEND opcodes): str() of it recursed
+    obj = _pth_object()
+    _full_rec(obj)["eval_names"] = ["__DEEP__"]
+    marker = b"X\x08\x00\x00\x00__DEEP__"
+    data = pickle.dumps(obj, protocol=2)
+    assert data.count(marker) == 1
+    deep = b"]" * 100_000 + b"a" * 99_999
+    path = tmp_path / "x.pth"
+    path.write_bytes(_legacy(data.replace(marker, deep), pickle.dumps([], protocol=2)))
+    with pytest.raises(CorruptFileError, match=r"eval_names holds \[\[\[\[.*\]\]\]\], not one of"):
+        read_any(path, progress=False)
+
+
+def test_seeds_shared_by_reference_are_bounded(tmp_path):
+    # each seed is a whole column of the store (a shared record costs the file a few bytes)
+    obj = _pth_object()
+    state = obj["arch2infos"][0]["full"]
+    rec = _full_rec(obj)
+    for seed in range(1000, 1020):
+        state["all_results"][("cifar10-valid", seed)] = dict(rec, seed=f"{seed:04d}")
+        state["dataset_seed"]["cifar10-valid"].append(seed)
+    with pytest.raises(CorruptFileError, match=r"more than 16 seeds for cifar10-valid"):
+        read_any(_write_pth(tmp_path, obj), progress=False)
+
+
+def test_meta_archs_and_arch2infos_keys_are_checked_before_use(tmp_path):
+    obj = _pth_object()
+    obj["meta_archs"] = obj["meta_archs"] * 60
+    with pytest.raises(
+        CorruptFileError, match=r"meta_archs lists 17,100 architectures; NB201 has 15,625"
+    ):
+        read_any(_write_pth(tmp_path, obj), progress=False)
+    obj = _pth_object()
+    obj["arch2infos"]["x"] = obj["arch2infos"][0]  # mixed key types: sorted() raised TypeError
+    with pytest.raises(
+        CorruptFileError, match=r"arch2infos key 'x' is not an index into meta_archs"
+    ):
+        read_any(_write_pth(tmp_path, obj), progress=False)
+
+
+def test_an_integer_too_large_for_a_float_is_refused(tmp_path):
+    obj = _pth_object()
+    _full_rec(obj)["params"] = 10**400
+    with pytest.raises(CorruptFileError, match=r"params: the integer 1000.* overflows a float"):
+        read_any(_write_pth(tmp_path, obj), progress=False)
+
+
+def _naslib(tmp_path: Path, mutate) -> Path:
+    with open(NASLIB["cifar10-valid"], "rb") as fh:
+        data = pickle.load(fh)  # trusted fixture
+    first = next(iter(data))
+    mutate(data, data[first]["cifar10-valid"])
+    path = tmp_path / "nb201_cifar10_full_training.pickle"
+    path.write_bytes(pickle.dumps(data, protocol=4))
+    return path
+
+
+@pytest.mark.parametrize(
+    "mutate, pattern",
+    [
+        (
+            lambda d, r: r.update(
+                train_acc1es=r["train_acc1es"][:150], train_losses=r["train_losses"][:150]
+            ),
+            r"train_acc1es has 150 entries",
+        ),
+        (
+            lambda d, r: r["cost_info"].update(latency=[[0.1]]),
+            r"cost_info\['latency'\]: expected a number, found list",
+        ),
+        (
+            lambda d, r: r["cost_info"].update(params=10**400),
+            r"the integer 1000.* overflows a float",
+        ),
+        (
+            lambda d, r: r.update(train_acc1es=["x"] * 200),
+            r"train_acc1es: expected a flat list of numbers",
+        ),
+        (
+            lambda d, r: d.update({(0, 1, 2, 3, 4, float("inf")): d[next(iter(d))]}),
+            r"is not an NB201 architecture",
+        ),
+    ],
+)
+def test_naslib_nb201_values_are_checked(tmp_path, mutate, pattern):
+    with pytest.raises(CorruptFileError, match=pattern):
+        read_any(_naslib(tmp_path, mutate), format="naslib-nb201-pickle", progress=False)

@@ -219,3 +219,25 @@ def test_supernet_edge_shadow_norm_selects_by_count():
                 norm.bns[1].running_mean.fill_(5.0)
     assert torch.equal(sup(x, one), a1)
     assert not torch.allclose(sup(x, two), a2)
+
+
+def test_edge_shadow_bn_counts_none_as_no_path():
+    """``{none, nor_conv_3x3}`` on an edge is one active op: it uses BN_1 (index 0), as
+    ``{nor_conv_3x3}`` does, and computes the same output."""
+    torch.manual_seed(0)
+    sup = NB201Supernet(C=4, N=1, image_size=8, edge_norm="shadow")
+    x = torch.randn(4, 3, 8, 8)
+    conv, with_none = sup.space.empty(1), sup.space.empty(1)
+    conv[0, :, 3] = 0
+    with_none[0, :, [0, 3]] = 0
+    norms = [norm for pos in sup.searchable for norm in sup.cells[pos].edge_norms]
+    assert all(len(norm.bns) == 4 for norm in norms)  # at most 4 non-zero ops per edge
+    sup.train()
+    sup(x, with_none)
+    assert all(int(n.bns[0].num_batches_tracked) == 1 for n in norms)
+    assert all(int(bn.num_batches_tracked) == 0 for n in norms for bn in n.bns[1:])
+    sup.eval()
+    with torch.no_grad():
+        for n in norms:
+            n.bns[1].running_mean.fill_(5.0)
+    assert torch.equal(sup(x, with_none), sup(x, conv))

@@ -3,7 +3,12 @@ only on used ops, exact resume, provenance."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,11 +16,12 @@ import torch
 import torch.nn.functional as F
 
 from nasbench_tools.datasets import iterate_batches, load
-from nasbench_tools.errors import TrainConfigError, TrainingDivergedError
+from nasbench_tools.errors import NasbenchToolsError, TrainConfigError, TrainingDivergedError
 from nasbench_tools.supernet import train as train_mod
 from nasbench_tools.supernet.config import TrainConfig
 from nasbench_tools.supernet.samplers import make_sampler
 from nasbench_tools.supernet.train import load_supernet, train_supernet
+from tests.supernet._spies import TrainerSpy
 
 SMALL = {
     "model": {"C": 4, "N": 1},
@@ -121,21 +127,64 @@ def _count_calls(monkeypatch):
     return calls
 
 
-def test_fairnas_updates_every_choice_exactly_once_per_step(tmp_path, monkeypatch):
+def test_fairnas_runs_every_choice_exactly_once_per_step(tmp_path, monkeypatch):
+    """Forward fairness: every op module runs once per step ('none' is skipped, not run)."""
     calls = _count_calls(monkeypatch)
     cfg = _cfg(sampler="fairnas", subset=64, epochs=1, weight_decay=0.0)  # 2 steps
-    init = _initial_model(cfg).state_dict()
     result = train_supernet(cfg, tmp_path, progress=False)
     assert result.history[0]["steps"] == 2
     for name, n in calls.items():
         op = int(name.split(".")[-1])
-        assert n == (0 if op == 0 else 2), name  # 'none' adds zero and is skipped, not run
-    after = result.model.state_dict()
-    for key in init:
-        parts = key.split(".")
-        # ops into node 3 always reach the output, so every one of them got a gradient and moved
-        if len(parts) > 5 and parts[3].startswith("3<-") and key.endswith("op.1.weight"):
-            assert not torch.equal(init[key], after[key]), key
+        assert n == (0 if op == 0 else 2), name
+
+
+def _op_weights_with_gradient(spy, step) -> tuple[set[str], set[str]]:
+    """(op weight tensors with a non-zero gradient at ``step``, all op weight tensors)."""
+    ops = {n for n in step.grads if ".edges." in n}
+    moved = {n for n in ops if step.grads[n] is not None and bool(step.grads[n].ne(0).any())}
+    return moved, ops
+
+
+def _numel_fraction(step, names, ops) -> float:
+    return sum(step.before[n].numel() for n in names) / sum(step.before[n].numel() for n in ops)
+
+
+def test_fairnas_forward_fairness_leaves_op_weights_without_gradient_and_logs_it(
+    tmp_path, monkeypatch
+):
+    """The defect FairNAS's forward hooks could not see: every op runs, yet ops on dead nodes get
+    a zero gradient. The logged coverage is the fraction measured on the gradients."""
+    spy = TrainerSpy(monkeypatch)
+    cfg = _cfg(sampler="fairnas", subset=256, epochs=1, log_every=1, seed=0)  # 8 steps
+    train_supernet(cfg, tmp_path, progress=False)
+    logged = [
+        r["update_coverage"]
+        for r in map(json.loads, (tmp_path / "log.jsonl").read_text().splitlines())
+        if r["event"] == "step"
+    ]
+    measured = []
+    for step in spy.steps:
+        moved, ops = _op_weights_with_gradient(spy, step)
+        measured.append(_numel_fraction(step, moved, ops))
+    assert logged == pytest.approx(measured, abs=1e-6)
+    assert min(measured) < 1.0  # some op weights got no update although every op ran
+    epoch = train_mod._Log(tmp_path / "log.jsonl").epochs()[0]
+    assert epoch["update_coverage"]["mean"] == pytest.approx(np.mean(measured), abs=1e-6)
+    assert epoch["update_coverage"]["min"] == pytest.approx(min(measured), abs=1e-6)
+
+
+def test_fairnas_update_fairness_gives_every_op_weight_a_gradient_every_step(tmp_path, monkeypatch):
+    spy = TrainerSpy(monkeypatch)
+    cfg = _cfg(
+        sampler="fairnas", sampler_options={"fairness": "update"}, subset=256, epochs=1, seed=0
+    )
+    result = train_supernet(cfg, tmp_path, progress=False)
+    assert len(spy.steps) == 8
+    for step in spy.steps:
+        assert len(step.forwards) == 5  # still every op once per step
+        moved, ops = _op_weights_with_gradient(spy, step)
+        assert moved == ops
+    assert result.history[0]["update_coverage"] == {"mean": 1.0, "min": 1.0}
 
 
 def test_spos_step_leaves_unused_ops_untouched_weight_decay_included(tmp_path, monkeypatch):
@@ -170,7 +219,7 @@ def _epoch_records(path):
 @pytest.mark.parametrize(
     "case",
     [
-        {"eval_children": 1, "valid_subset": 32},
+        {"eval_children": 1, "valid_subset": 32, "eval_bn_images": 128},
         {"sampler": "oneshot", "ghost_batch_size": 8, "sampler_options": {"per_example": True}},
     ],
 )
@@ -184,7 +233,8 @@ def test_resume_equals_uninterrupted(case, tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         train_supernet(cfg, tmp_path / "cut", progress=False, on_epoch_end=kill)
-    assert sorted(p.name for p in (tmp_path / "cut" / "checkpoints").iterdir()) == ["epoch-0001.pt"]
+    names = sorted(p.name for p in (tmp_path / "cut" / "checkpoints").iterdir())
+    assert names == ["epoch-0001.pt", "init.pt"]
     resumed = train_supernet(cfg, tmp_path / "cut", resume=True, progress=False)
     a, b = full.model.state_dict(), resumed.model.state_dict()
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
@@ -204,7 +254,8 @@ def test_run_folder_provenance_and_checkpoints(tmp_path):
     assert len(prov["data"]["train"]["sha256"]) == 64
     assert prov["sampler"] == {"name": "spos", "sharing": "per_cell", "reject_zero_nodes": True}
     assert prov["config"]["bn"] == "none" and prov["config"]["augment"] == "none"
-    assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == ["epoch-0002.pt"]
+    names = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
+    assert names == ["epoch-0002.pt", "init.pt"]
     events = [
         json.loads(line)["event"] for line in (tmp_path / "log.jsonl").read_text().splitlines()
     ]
@@ -243,7 +294,7 @@ def test_configuration_errors(tmp_path):
         train_supernet(
             _cfg(epochs=1, subset=64, lr=1e30, grad_clip=None), tmp_path / "e", progress=False
         )
-    assert not list((tmp_path / "e" / "checkpoints").iterdir())
+    assert not list((tmp_path / "e" / "checkpoints").glob("epoch-*"))
     with pytest.raises(TrainConfigError, match="ghost"):
         train_supernet(
             _cfg(**CASES["mixpath-nb101-none"], ghost_batch_size=8), tmp_path / "c", progress=False
@@ -262,3 +313,141 @@ def test_amp_training_on_cuda(tmp_path):
     assert next(result.model.parameters()).is_cuda
     resumed = train_supernet(cfg, tmp_path, resume=True, progress=False)
     assert resumed.epochs_completed == 2
+
+
+# --------------------------------------------------------------------------- hardening defects
+def _interrupted(cfg, out, after_epoch=1):
+    def kill(epoch, record):
+        if epoch == after_epoch:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_supernet(cfg, out, progress=False, on_epoch_end=kill)
+
+
+def test_resume_restores_the_recorded_thread_count(tmp_path):
+    """A resume without a thread count runs with the run's recorded one, bit for bit."""
+    cfg = _cfg(subset=128, epochs=2, threads=1)
+    full = train_supernet(cfg, tmp_path / "full", progress=False)
+    _interrupted(cfg, tmp_path / "cut")
+    assert json.loads((tmp_path / "cut" / "config.json").read_text())["config"]["threads"] == 1
+    torch.set_num_threads(2)  # a new process with another default
+    seen = []
+    resumed = train_supernet(
+        dataclasses.replace(cfg, threads=None), tmp_path / "cut", resume=True, progress=False,
+        on_epoch_end=lambda e, r: seen.append(torch.get_num_threads()),
+    )  # fmt: skip
+    assert seen == [1] and torch.get_num_threads() == 2  # restored after the run
+    a, b = full.model.state_dict(), resumed.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    starts = [r for r in map(json.loads, (tmp_path / "cut/log.jsonl").read_text().splitlines())]
+    assert [r["threads"] for r in starts if r["event"] == "start"] == [1, 1]
+    with pytest.raises(TrainConfigError, match="threads: 1 -> 2"):
+        train_supernet(
+            dataclasses.replace(cfg, threads=2), tmp_path / "cut", resume=True, progress=False
+        )
+
+
+def test_eval_children_are_drawn_from_the_training_sampler_and_named_in_the_log(tmp_path):
+    """An NB101 MixPath supernet trained with SPOS (one node per cell) is evaluated on
+    single-node children, not on 2-4-node ones whose shadow BNs never trained."""
+    nb101 = {k: v for k, v in CASES["mixpath-nb101-shadow"].items() if k != "sampler"}
+    cfg = _cfg(
+        **nb101, sampler="spos", epochs=2, subset=64, eval_children=6, eval_bn_images=64,
+        valid_subset=32,
+    )  # fmt: skip
+    result = train_supernet(cfg, tmp_path, progress=False)
+    for rec in result.history:
+        ev = rec["eval"]
+        choices = [np.array(c, dtype=np.int8) for c in ev["choices"]]
+        assert len(choices) == ev["children"] == len(ev["accuracy"]) == 6
+        assert all((result.model.space.num_active(c) == 1).all() for c in choices)
+        assert ev["arch_keys"] == [result.model.arch_key(c) for c in choices]
+        assert all(len(k) == 32 for k in ev["arch_keys"])  # NB101 module hashes
+        assert ev["calibration_images"] == 64
+    assert result.history[0]["eval"]["choices"] == result.history[1]["eval"]["choices"]
+    # MixPath with m = 2 trains one or two nodes: so are its children
+    cfg = dataclasses.replace(
+        cfg, sampler="mixpath", sampler_options={"m": 2}, eval_children=20, epochs=1
+    )
+    result = train_supernet(cfg, tmp_path / "m2", progress=False)
+    counts = {
+        int(result.model.space.num_active(np.array(c))[0, 0])
+        for c in result.history[0]["eval"]["choices"]
+    }
+    assert counts == {1, 2}
+
+
+def test_oneshot_dropout_ramp_reaches_drop_rate_at_the_last_step(tmp_path, monkeypatch):
+    spy = TrainerSpy(monkeypatch)
+    cfg = _cfg(sampler="oneshot", sampler_options={"drop_rate": 0.4}, subset=128, epochs=2)
+    train_supernet(cfg, tmp_path, progress=False)
+    rates = [spy.sampler.rate(p) for p in spy.progress]
+    assert len(rates) == 8
+    assert rates[0] == 0.0 and rates[-1] == pytest.approx(0.4)
+    assert rates == pytest.approx([0.4 * t / 7 for t in range(8)])
+
+
+def test_recalibration_image_count_is_checked_before_the_run_starts(tmp_path):
+    with pytest.raises(TrainConfigError, match="20,000 training images.*has 64"):
+        train_supernet(_cfg(subset=64, eval_children=1), tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+def test_failed_data_load_or_bad_config_leaves_no_run_folder(tmp_path):
+    missing = _cfg(dataset="fashion-mnist", data_root=str(tmp_path / "nowhere"))
+    with pytest.raises(NasbenchToolsError, match="nowhere"):
+        train_supernet(missing, tmp_path / "a", progress=False)
+    assert not (tmp_path / "a").exists()
+    with pytest.raises(TrainConfigError, match="cutout"):
+        train_supernet(_cfg(cutout=8), tmp_path / "b", progress=False)
+    assert not (tmp_path / "b").exists()
+    with pytest.raises(TrainConfigError, match="no full step"):
+        train_supernet(_cfg(subset=16), tmp_path / "c", progress=False)
+    assert not (tmp_path / "c").exists()
+
+
+def test_init_checkpoint_holds_the_weights_before_the_first_step(tmp_path, monkeypatch):
+    spy = TrainerSpy(monkeypatch)
+    cfg = _cfg(subset=64, epochs=2)
+    train_supernet(cfg, tmp_path, progress=False)
+    w0, _ = load_supernet(tmp_path, "init")
+    first = spy.steps[0].before
+    assert all(torch.equal(p, first[n]) for n, p in w0.named_parameters())
+    last, _ = load_supernet(tmp_path)
+    assert not all(torch.equal(p, first[n]) for n, p in last.named_parameters())
+    saved = torch.load(tmp_path / "checkpoints" / "init.pt", weights_only=True)
+    assert saved["epoch"] == 0 and saved["config"] == cfg.resolved().to_dict() | {"threads": 1}
+    # a resumed run whose init.pt is gone rewrites the same W0
+    (tmp_path / "checkpoints" / "init.pt").unlink()
+    (tmp_path / "checkpoints" / "epoch-0002.pt").unlink()
+    monkeypatch.undo()
+    train_supernet(cfg, tmp_path, resume=True, progress=False)
+    again = torch.load(tmp_path / "checkpoints" / "init.pt", weights_only=True)["model"]
+    assert all(torch.equal(again[k], saved["model"][k]) for k in saved["model"])
+    with pytest.raises(TrainConfigError, match="no checkpoint 'best'"):
+        load_supernet(tmp_path, "best")
+
+
+def test_checkpoints_are_written_under_a_per_process_temporary_name(tmp_path, monkeypatch):
+    renames = []
+    real_replace = os.replace
+
+    def spy_replace(src, dst):
+        renames.append((Path(src).name, Path(dst).name))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(train_mod.os, "replace", spy_replace)
+    folder = tmp_path / "checkpoints"
+    folder.mkdir(parents=True)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = folder / f".epoch-0001.pt.{dead.pid}.tmp"
+    stale.write_bytes(b"partial")
+    ours = folder / f".epoch-0001.pt.{os.getpid()}.tmp"
+    train_supernet(_cfg(subset=32, epochs=1), tmp_path, resume=True, progress=False)
+    pid = os.getpid()
+    assert (f".epoch-0001.pt.{pid}.tmp", "epoch-0001.pt") in renames
+    assert (f".init.pt.{pid}.tmp", "init.pt") in renames
+    assert not stale.exists() and not ours.exists()
+    assert sorted(p.name for p in folder.iterdir()) == ["epoch-0001.pt", "init.pt"]

@@ -23,8 +23,6 @@ params and FLOPs columns are those of :class:`nasbench_tools.nn.nats_sss.NATSSiz
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import os
 import re
 from collections.abc import Mapping
 from functools import cache
@@ -37,8 +35,8 @@ from ...errors import CorruptFileError, NasbenchToolsError
 from ...spaces import nats_sss
 from ..columns import ColumnSet
 from . import register_reader
-from .nb201_nats import META, _arch_files, _read_bz2_pickle
-from .nb201_pth import Nb201Columns, _check_identity, _progress, extract_arch
+from .nb201_nats import META, _arch_files, _read_bz2_pickle, read_files
+from .nb201_pth import Nb201Columns, _check_identity, extract_arch
 
 __all__ = ["SPACE", "is_nats_sss_folder", "read_nats_sss_folder"]
 
@@ -46,10 +44,6 @@ __all__ = ["SPACE", "is_nats_sss_folder", "read_nats_sss_folder"]
 SPACE = "nats-sss"
 #: The format name this reader is registered under.
 FORMAT = "nats-sss-folder"
-#: Below this many files the folder is read in-process (starting workers costs more).
-PARALLEL_MIN_FILES = 256
-#: Most worker processes used by default.
-MAX_WORKERS = 16
 #: Budget keys of the records and the epochs each stands for.
 HP_EPOCHS = {"01": 1, "12": 12, "90": 90}
 
@@ -173,13 +167,6 @@ def _read_one(task: tuple[int, str, str]) -> tuple[int, dict]:
     return index, flat
 
 
-def _default_workers() -> int:
-    cpus = (
-        os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
-    )
-    return min(len(cpus), MAX_WORKERS)
-
-
 @register_reader(
     FORMAT, SPACE, is_nats_sss_folder, "NATS-Bench size search space -simple folder (NATS-sss)"
 )
@@ -206,19 +193,10 @@ def read_nats_sss_folder(
     row_of = {files[j][0]: r for r, j in enumerate(order)}
     acc = Nb201Columns(len(files))
 
-    workers = _default_workers() if workers is None else workers
-    desc = f"reading {folder.name}"
-    if workers <= 1 or len(tasks) < PARALLEL_MIN_FILES:
-        for task in _progress(tasks, progress, desc):
-            index, flat = _read_one(task)
-            acc.add(row_of[index], flat)
-    else:
-        methods = mp.get_all_start_methods()
-        ctx = mp.get_context("fork" if "fork" in methods else "spawn")
-        with ctx.Pool(workers) as pool:
-            results = pool.imap_unordered(_read_one, tasks, chunksize=32)
-            for index, flat in _progress(results, progress, desc, total=len(tasks)):
-                acc.add(row_of[index], flat)
+    for index, flat in read_files(
+        _read_one, tasks, workers=workers, folder=folder, progress=progress
+    ):
+        acc.add(row_of[index], flat)
     benchmark = _release(folder.name)
     meta_out = {
         "source_name": folder.name,

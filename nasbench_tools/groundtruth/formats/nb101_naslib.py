@@ -31,7 +31,7 @@ import numpy as np
 from ...errors import CorruptFileError, InvalidSpecError
 from ...spaces import nb101
 from ..columns import Column, ColumnSet, Key, SpecArray
-from ..safe_pickle import safe_load
+from ..safe_pickle import PickleStream, short_repr
 from . import register_reader
 from .nb201_pth import _progress
 
@@ -43,6 +43,9 @@ _HEAD = re.compile(
     rb"\x80[\x02-\x05](?:\x95.{8})?\}(?:\x94|q.|r.{4})?\(?(?:\x8c\x20|X\x20\x00\x00\x00)[0-9a-f]{32}",
     re.DOTALL,
 )
+#: The NB101 training budgets (epochs) and the most repeats per budget (NB101 has 3).
+BUDGETS = (4, 12, 36, 108)
+MAX_REPEATS = 10
 _SPLITS = (("train", "train_accuracy"), ("valid", "validation_accuracy"), ("test", "test_accuracy"))
 _POINTS = ("halfway", "final")
 #: Field order of one repeat's values: per point, the three accuracies then the training time.
@@ -63,27 +66,56 @@ def _cell(key: str, fixed: Any, where: str) -> tuple[np.ndarray, list[int], int]
         if name not in fixed:
             raise CorruptFileError(f"{where}: fixed_stats has no {name!r}")
     ops = fixed["module_operations"]
-    try:
-        adj = np.asarray(fixed["module_adjacency"])
-    except (TypeError, ValueError) as exc:
-        raise CorruptFileError(f"{where}: module_adjacency is not a matrix ({exc})") from None
+    adj = fixed["module_adjacency"]
+    if not isinstance(adj, np.ndarray | list):
+        raise CorruptFileError(f"{where}: module_adjacency is a {type(adj).__name__}, not a matrix")
     v = len(ops) if isinstance(ops, list | tuple) else -1
-    if not 2 <= v <= nb101.MAX_VERTICES or adj.shape != (v, v):
+    if not 2 <= v <= nb101.MAX_VERTICES or len(adj) != v:
         raise CorruptFileError(
-            f"{where}: module_adjacency {adj.shape} does not fit {v} operations (2..7 vertices)"
+            f"{where}: module_adjacency has {len(adj)} rows for {v} operations (2..7 vertices)"
+        )
+    try:
+        adj = np.asarray(adj)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise CorruptFileError(f"{where}: module_adjacency is not a matrix ({exc})") from None
+    if adj.shape != (v, v) or adj.dtype.kind not in "biuf":
+        raise CorruptFileError(
+            f"{where}: module_adjacency is {adj.shape} {adj.dtype}; expected ({v}, {v}) numbers"
         )
     if not np.isin(adj, (0, 1)).all() or np.tril(adj).any():
         raise CorruptFileError(f"{where}: module_adjacency is not a 0/1 upper-triangular matrix")
     if (
         ops[0] != nb101.INPUT
         or ops[-1] != nb101.OUTPUT
-        or any(o not in nb101.OPS for o in ops[1:-1])
+        or any(not isinstance(o, str) or o not in nb101.OPS for o in ops[1:-1])
     ):
-        raise CorruptFileError(f"{where}: module_operations {ops!r} are not input, ops..., output")
+        raise CorruptFileError(
+            f"{where}: module_operations {short_repr(ops)} are not input, ops..., output"
+        )
     params = fixed["trainable_parameters"]
     if isinstance(params, bool) or not isinstance(params, int | np.integer):
-        raise CorruptFileError(f"{where}: trainable_parameters is {params!r}, not an integer")
+        raise CorruptFileError(
+            f"{where}: trainable_parameters is {short_repr(params)}, not an integer"
+        )
     return adj.astype(np.int8), [_LABEL[o] for o in ops], int(params)
+
+
+def _repeat(rep: Any, where: str) -> list[float]:
+    """One repeat's values in :data:`_FIELDS` order, each checked to be a number."""
+    if not isinstance(rep, Mapping):
+        raise CorruptFileError(f"{where}: expected a dict, found {type(rep).__name__}")
+    out = []
+    for f in _FIELDS:
+        if f not in rep:
+            raise CorruptFileError(f"{where}: lacks {f!r}")
+        x = rep[f]
+        if isinstance(x, bool) or not isinstance(x, int | float | np.integer | np.floating):
+            raise CorruptFileError(f"{where}: {f} is a {type(x).__name__}, not a number")
+        try:
+            out.append(float(x))
+        except OverflowError:
+            raise CorruptFileError(f"{where}: {f} {short_repr(x)} overflows a float") from None
+    return out
 
 
 def _unpruned(mats: np.ndarray, nv: np.ndarray) -> np.ndarray:
@@ -111,16 +143,19 @@ def read_naslib_nb101(path: str | Path, *, progress: bool = True) -> ColumnSet:
     path = Path(path)
     src = str(path)
     with open(path, "rb") as fh:
-        data = safe_load(fh, source=src, reopen=lambda: open(path, "rb"))
-        if fh.read(1):
-            raise CorruptFileError(f"{src}: unexpected data after the pickle's end")
+        stream = PickleStream(fh.read, source=src)
+        data = stream.load()
+        if not stream.at_end():
+            raise CorruptFileError(
+                f"{src}: unexpected data after the pickle's end at byte {stream.position}"
+            )
     if not isinstance(data, dict) or not data:
         raise CorruptFileError(
             f"{src}: expected a non-empty {{module_hash: (fixed, computed)}} dict"
         )
     for key in data:
         if not isinstance(key, str) or not _HASH.match(key):
-            raise CorruptFileError(f"{src}: key {key!r} is not a 32-hex module hash")
+            raise CorruptFileError(f"{src}: key {short_repr(key)} is not a 32-hex module hash")
     keys = sorted(data)
     n = len(keys)
     mats = np.zeros((n, 7, 7), dtype=np.int8)
@@ -144,13 +179,14 @@ def read_naslib_nb101(path: str | Path, *, progress: bool = True) -> ColumnSet:
                 f"{where}: computed_stats is not a non-empty {{epochs: repeats}} dict"
             )
         for budget, repeats in computed.items():
-            if isinstance(budget, bool) or not isinstance(budget, int) or budget <= 0:
+            if isinstance(budget, bool) or not isinstance(budget, int) or budget not in BUDGETS:
                 raise CorruptFileError(
-                    f"{where}: computed_stats key {budget!r} is not an epoch budget"
+                    f"{where}: computed_stats key {short_repr(budget)} is not an NB101 epoch "
+                    f"budget {BUDGETS}"
                 )
-            if not isinstance(repeats, list | tuple) or not repeats:
+            if not isinstance(repeats, list | tuple) or not 1 <= len(repeats) <= MAX_REPEATS:
                 raise CorruptFileError(
-                    f"{where}: computed_stats[{budget}] is not a list of repeats"
+                    f"{where}: computed_stats[{budget}] is not a list of 1 to {MAX_REPEATS} repeats"
                 )
             arr = runs.get(budget)
             if arr is None or arr.shape[1] < len(repeats):
@@ -159,12 +195,7 @@ def read_naslib_nb101(path: str | Path, *, progress: bool = True) -> ColumnSet:
                     grown[:, : arr.shape[1]] = arr
                 arr = runs[budget] = grown
             for r, rep in enumerate(repeats):
-                try:
-                    arr[i, r] = [rep[f] for f in _FIELDS]
-                except (KeyError, TypeError, ValueError) as exc:
-                    raise CorruptFileError(
-                        f"{where}: repeat {r} at {budget} epochs lacks or garbles {exc}"
-                    ) from None
+                arr[i, r] = _repeat(rep, f"{where}: repeat {r} at {budget} epochs")
     for row in np.flatnonzero(_unpruned(mats, nv)):
         v = int(nv[row])
         names = {-1: nb101.INPUT, -2: nb101.OUTPUT} | dict(enumerate(nb101.OPS))

@@ -55,7 +55,7 @@ import numpy as np
 from ...errors import CorruptFileError, NasbenchToolsError
 from ...spaces import nb201
 from ..columns import Column, ColumnSet, Key
-from ..safe_pickle import safe_load
+from ..safe_pickle import PickleStream, short_repr
 from . import register_reader
 from .nb201_pth import UNITS, _progress
 
@@ -73,6 +73,8 @@ EVAL_LAYOUT = {
     "ImageNet16-120": ("ori-test", ("x-valid", "x-test")),
 }
 _LISTS = ("train_acc1es", "train_losses", "eval_acc1es", "eval_losses")
+#: Schedule lengths (epochs) a NASLib NB201 record may have: NB201's two (the files hold 200).
+SCHEDULES = (200, 12)
 
 
 #: A pickle (protocol 2-5) of a dict whose first key is an NB201 arch string.
@@ -93,32 +95,45 @@ def _arch_index(key: Any, where: str) -> int:
             return nb201.Arch.from_string(key).index
         if isinstance(key, Sequence) and len(key) == 6:
             return nb201.Arch.from_naslib(tuple(int(x) for x in key)).index
-    except (NasbenchToolsError, TypeError, ValueError) as exc:
+    except (NasbenchToolsError, TypeError, ValueError, OverflowError) as exc:
         raise CorruptFileError(
-            f"{where}: key {key!r} is not an NB201 architecture ({exc})"
+            f"{where}: key {short_repr(key)} is not an NB201 architecture "
+            f"({short_repr(str(exc), 200)})"
         ) from None
-    raise CorruptFileError(f"{where}: key {key!r} is neither an arch string nor a NASLib op tuple")
+    raise CorruptFileError(
+        f"{where}: key {short_repr(key)} is neither an arch string nor a NASLib op tuple"
+    )
 
 
 def _floats(seq: Any, what: str) -> np.ndarray:
     if isinstance(seq, Mapping) or isinstance(seq, str | bytes) or not hasattr(seq, "__len__"):
         raise CorruptFileError(f"{what}: expected a list of numbers, found {type(seq).__name__}")
+    if not isinstance(seq, list | tuple) or not all(
+        isinstance(x, float | int | np.floating | np.integer) and not isinstance(x, bool)
+        for x in seq
+    ):
+        raise CorruptFileError(f"{what}: expected a flat list of numbers")
     try:
         arr = np.asarray(seq, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise CorruptFileError(f"{what}: not a list of numbers ({exc})") from None
     if arr.ndim != 1:
         raise CorruptFileError(f"{what}: expected a flat list, found shape {arr.shape}")
     return arr
 
 
-def _scalar(value: Any, what: str) -> float:
-    if isinstance(value, list | tuple):  # NB201 stores latency as a list of measurements
-        vals = [_scalar(v, what) for v in value]
+def _scalar(value: Any, what: str, nested: bool = True) -> float:
+    if nested and isinstance(value, list | tuple):  # NB201 stores latency as a list of measurements
+        vals = [_scalar(v, what, nested=False) for v in value]
         return float(np.mean(vals)) if vals else np.nan
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
         raise CorruptFileError(f"{what}: expected a number, found {type(value).__name__}")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:
+        raise CorruptFileError(
+            f"{what}: the integer {short_repr(value)} overflows a float"
+        ) from None
 
 
 def _extract(rec: Any, dataset: str, where: str) -> dict[tuple[str, str, int, str], float]:
@@ -129,10 +144,11 @@ def _extract(rec: Any, dataset: str, where: str) -> dict[tuple[str, str, int, st
             raise CorruptFileError(f"{where}: missing {name!r}")
     lists = {name: _floats(rec[name], f"{where}: {name}") for name in _LISTS}
     epochs = len(lists["train_acc1es"])
-    if epochs == 0 or len(lists["train_losses"]) != epochs:
+    if epochs not in SCHEDULES or len(lists["train_losses"]) != epochs:
         raise CorruptFileError(
             f"{where}: train_acc1es has {epochs} entries and train_losses "
-            f"{len(lists['train_losses'])}; expected the same non-zero number of epochs"
+            f"{len(lists['train_losses'])}; expected the same number, one per epoch of an NB201 "
+            f"schedule {SCHEDULES}"
         )
     n_eval = len(lists["eval_acc1es"])
     if len(lists["eval_losses"]) != n_eval:
@@ -184,9 +200,12 @@ def read_naslib_nb201(path: str | Path, *, progress: bool = True) -> ColumnSet:
     path = Path(path)
     src = str(path)
     with open(path, "rb") as fh:
-        data = safe_load(fh, source=src, reopen=lambda: open(path, "rb"))
-        if fh.read(1):
-            raise CorruptFileError(f"{src}: unexpected data after the pickle's end")
+        stream = PickleStream(fh.read, source=src)
+        data = stream.load()
+        if not stream.at_end():
+            raise CorruptFileError(
+                f"{src}: unexpected data after the pickle's end at byte {stream.position}"
+            )
     if not isinstance(data, dict) or not data:
         raise CorruptFileError(f"{src}: expected a non-empty {{arch: {{dataset: record}}}} dict")
     index = {key: _arch_index(key, src) for key in data}
@@ -198,14 +217,17 @@ def read_naslib_nb201(path: str | Path, *, progress: bool = True) -> ColumnSet:
     for key in _progress(list(data), progress, f"reading {path.name}"):
         by_ds = data.pop(key)
         if not isinstance(by_ds, Mapping):
-            raise CorruptFileError(f"{src}: the value of {key!r} is not a {{dataset: record}} dict")
+            raise CorruptFileError(
+                f"{src}: the value of {short_repr(key)} is not a {{dataset: record}} dict"
+            )
         r = row[index[key]]
         for dataset, rec in by_ds.items():
-            if dataset not in EVAL_LAYOUT:
+            if not isinstance(dataset, str) or dataset not in EVAL_LAYOUT:
                 raise CorruptFileError(
-                    f"{src}: arch {key!r} has dataset {dataset!r}; expected one of {list(EVAL_LAYOUT)}"
+                    f"{src}: arch {short_repr(key)} has dataset {short_repr(dataset)}; expected "
+                    f"one of {list(EVAL_LAYOUT)}"
                 )
-            for k, v in _extract(rec, dataset, f"{src}: arch {key!r}, {dataset}").items():
+            for k, v in _extract(rec, dataset, f"{src}: arch {short_repr(key)}, {dataset}").items():
                 arr = values.get(k)
                 if arr is None:
                     arr = values[k] = np.full(len(keys), np.nan)

@@ -13,25 +13,38 @@ All files are bz2-compressed pickles (protocol 4), read with
 :mod:`~nasbench_tools.groundtruth.safe_pickle`. Columns follow the NB201 conventions in
 :mod:`.nb201_pth` (hp ``'200'`` is the 200-epoch schedule, ``'12'`` the 12-epoch one).
 
-The folder is read file by file (memory stays small), in worker processes when there are many
-files; bz2 decompression dominates (8-18 ms per architecture on one core, then 5 ms to unpickle). The single file has to be unpickled whole: about 1.5 MB of Python objects per
+The folder is read file by file (memory stays small), in worker processes when there are 256
+files or more (:class:`concurrent.futures.ProcessPoolExecutor`: a worker that dies becomes an
+error naming the folder, never a hang; on Linux workers are killed with the process that started
+them). The single file has to be unpickled whole: about 1.5 MB of Python objects per
 architecture, some 22 GB for the full space (the NATS-Bench API needs the same); prefer the folder.
+
+Every file is decompressed incrementally and refused past :func:`decompression_cap` (4 MiB or 32x
+its compressed size, whichever is larger; the real files need at most 39x, 1.4 MB), then
+unpickled by :class:`~nasbench_tools.groundtruth.safe_pickle.PickleStream` (its allocation bound:
+64 MiB + 32 bytes per decompressed byte).
 """
 
 from __future__ import annotations
 
 import bz2
+import concurrent.futures as cf
 import multiprocessing as mp
 import os
 import re
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ...errors import CorruptFileError
+from ...errors import CorruptFileError, NasbenchToolsError, ResourceLimitError
 from ..columns import ColumnSet
-from ..safe_pickle import safe_load, safe_loads
+from ..safe_pickle import PickleStream, short_repr
 from . import register_reader
 from .nb201_pth import (
     REQUIRED_KEYS,
@@ -43,7 +56,13 @@ from .nb201_pth import (
     map_meta_archs,
 )
 
-__all__ = ["read_nats_folder", "read_nats_pickle"]
+__all__ = [
+    "MIN_DECOMPRESSED",
+    "RATIO_DECOMPRESSED",
+    "decompression_cap",
+    "read_nats_folder",
+    "read_nats_pickle",
+]
 
 META = "meta.pickle.pbz2"
 _ARCH_FILE = re.compile(r"^(\d+)\.pickle\.pbz2$")
@@ -51,6 +70,22 @@ _ARCH_FILE = re.compile(r"^(\d+)\.pickle\.pbz2$")
 PARALLEL_MIN_FILES = 256
 #: Most worker processes used by default.
 MAX_WORKERS = 16
+#: Files per worker task.
+CHUNK_FILES = 32
+
+#: Decompression cap of one NATS file: ``max(MIN_DECOMPRESSED, RATIO_DECOMPRESSED x its compressed
+#: size)``. The real files decompress to 0.33 MB (per-arch, 3.9x), 1.4 MB (tss meta, 39x) and
+#: 0.54 MB (sss meta); the single-file archive holds the per-arch records (about 4x). Raise it with
+#: ``max_decompressed=`` for an unusual file.
+MIN_DECOMPRESSED = 4 << 20
+RATIO_DECOMPRESSED = 32
+#: Bytes of compressed input handed to the decompressor per step.
+_BZ2_STEP = 64 << 10
+
+
+def decompression_cap(compressed_size: int) -> int:
+    """The default decompression cap of a NATS file of ``compressed_size`` bytes."""
+    return max(MIN_DECOMPRESSED, RATIO_DECOMPRESSED * compressed_size)
 
 
 def _release(name: str) -> str:
@@ -58,30 +93,110 @@ def _release(name: str) -> str:
     return m.group(0) if m else "NATS-tss (release not in the file name)"
 
 
-def _read_bz2_pickle(path: Path, what: str = "") -> Any:
-    """bz2-decompress and restricted-unpickle a whole (small) file."""
-    raw = path.read_bytes()
-    try:
-        data = bz2.decompress(raw)
-    except (OSError, ValueError, EOFError) as exc:
-        raise CorruptFileError(
-            f"{path}: damaged or truncated bz2 stream ({exc}; the file has {len(raw)} bytes)"
-        ) from None
-    return safe_loads(data, source=str(path), where=what or "decompressed bz2 stream")
+class Bz2Source:
+    """A bz2 file decompressed incrementally, never beyond ``cap`` bytes.
+
+    ``read(n)`` returns at most ``n`` decompressed bytes (``b""`` at the end) and raises
+    :class:`~nasbench_tools.errors.ResourceLimitError` as soon as the output would pass ``cap``
+    (default :func:`decompression_cap` of the file's size). Concatenated bz2 streams (as
+    ``pbzip2`` writes) are read in turn; anything else after the last stream is an error.
+    """
+
+    def __init__(self, path: Path, cap: int | None = None):
+        self.path = path
+        self.fh = open(path, "rb")
+        self.size = os.fstat(self.fh.fileno()).st_size
+        self.cap = decompression_cap(self.size) if cap is None else cap
+        self.out = 0
+        self.dec = bz2.BZ2Decompressor()
+        self.streams = 0  # streams read to their end
+        self.fresh = True  # the current decompressor has produced nothing yet
+
+    def __enter__(self) -> Bz2Source:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.fh.close()
+
+    def read(self, n: int) -> bytes:
+        while True:
+            if self.dec.eof:
+                data = self.dec.unused_data or self.fh.read(_BZ2_STEP)
+                if not data:
+                    return b""
+                self.dec, self.fresh = bz2.BZ2Decompressor(), True
+                self.streams += 1
+            elif self.dec.needs_input:
+                data = self.fh.read(_BZ2_STEP)
+                if not data:
+                    raise CorruptFileError(
+                        f"{self.path}: damaged or truncated bz2 stream: the file ends after "
+                        f"{self.out:,} decompressed bytes, before the stream's end marker"
+                    )
+            else:
+                data = b""
+            try:
+                chunk = self.dec.decompress(data, max_length=min(n, self.cap + 1 - self.out))
+            except (OSError, ValueError, EOFError) as exc:
+                what = "data after the bz2 stream" if self.streams and self.fresh else "bz2 stream"
+                raise CorruptFileError(
+                    f"{self.path}: damaged or truncated {what} ({exc}), after {self.out:,} "
+                    "decompressed bytes"
+                ) from None
+            self.fresh = self.fresh and not chunk
+            self.out += len(chunk)
+            if self.out > self.cap:
+                raise ResourceLimitError(
+                    f"{self.path}: decompresses to more than {self.cap:,} bytes, the cap for a "
+                    f"{self.size:,}-byte NATS file (the larger of {MIN_DECOMPRESSED:,} and "
+                    f"{RATIO_DECOMPRESSED} x its size): a decompression bomb or not a NATS file; "
+                    "pass max_decompressed= to read a genuine larger file"
+                )
+            if chunk:
+                return chunk
+
+
+def _read_bz2_pickle(path: Path, what: str = "", cap: int | None = None) -> Any:
+    """bz2-decompress (bounded) and restricted-unpickle one NATS file."""
+    with Bz2Source(path, cap) as src:
+        stream = PickleStream(src.read, source=str(path))
+        obj = stream.load(what or "decompressed bz2 stream")
+        if not stream.at_end():
+            raise CorruptFileError(
+                f"{path}: unexpected data after the pickle's end at byte {stream.position} of the "
+                "decompressed bz2 stream"
+            )
+    return obj
 
 
 def _check_tss(meta_archs: Any, where: str) -> None:
     if isinstance(meta_archs, list) and meta_archs and isinstance(meta_archs[0], str):
         if not meta_archs[0].startswith("|"):
             raise CorruptFileError(
-                f"{where}: meta_archs[0] is {meta_archs[0]!r}: this looks like NATS-Bench's size "
+                f"{where}: meta_archs[0] is {short_repr(meta_archs[0])}: this looks like NATS-Bench's size "
                 "search space (sss), not the topology space this reader handles"
             )
 
 
 # =========================================================================== folder
 def _sniff_folder(path: Path, head: bytes) -> bool:
-    return path.is_dir() and (path / META).is_file()
+    """A folder with a meta file, unless its meta file lists size-space (NATS-sss) strings.
+
+    A meta file that cannot be read still counts: the reader, not the sniffer, says what is
+    wrong with it.
+    """
+    if not (path.is_dir() and (path / META).is_file()):
+        return False
+    try:
+        meta = _read_bz2_pickle(path / META)
+    except NasbenchToolsError:
+        return True
+    archs = meta.get("meta_archs") if isinstance(meta, dict) else None
+    first = archs[0] if isinstance(archs, list) and archs else None
+    return not (isinstance(first, str) and re.match(r"^\d+(:\d+){4}$", first))
 
 
 def _arch_files(folder: Path, n_meta: int) -> list[tuple[int, Path]]:
@@ -102,14 +217,109 @@ def _arch_files(folder: Path, n_meta: int) -> list[tuple[int, Path]]:
     return [(i, found[i][1]) for i in sorted(found)]
 
 
-def _read_one(task: tuple[int, str, str]) -> tuple[int, dict]:
-    """Worker: one per-arch file -> (file index, flat final-epoch record)."""
+def _read_one(task: tuple[int, str, str], cap: int | None = None) -> tuple[int, dict]:
+    """One per-arch file -> (file index, flat final-epoch record)."""
     index, fname, expected = task
     path = Path(fname)
-    obj = _read_bz2_pickle(path)
+    obj = _read_bz2_pickle(path, cap=cap)
     idx, astr, flat = extract_arch(obj, where=str(path))
     _check_identity(idx, astr, index, expected, str(path))
     return index, flat
+
+
+def _read_chunk(read_one: Callable[[Any], Any], tasks: list) -> list:
+    """Worker: a few per-arch files."""
+    return [read_one(t) for t in tasks]
+
+
+# =========================================================================== worker processes
+def _die_with_parent(parent: int, prctl: bool = True) -> None:
+    """Worker initializer: no worker outlives the process that started it.
+
+    On Linux the kernel sends SIGKILL when the parent dies (``PR_SET_PDEATHSIG``); elsewhere, and
+    as a fallback, a daemon thread polls the parent pid every 0.5 s and exits when it changes.
+    ``prctl=False`` leaves only the fallback (for tests).
+    """
+    if prctl and sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+        except (OSError, AttributeError):  # pragma: no cover - a libc without prctl
+            pass
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            threading.Event().wait(0.5)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="nbt-parent-watchdog", daemon=True).start()
+
+
+def default_workers() -> int:
+    """Worker processes a folder reader uses by default: the CPUs this process may use, at
+    most :data:`MAX_WORKERS`."""
+    cpus = (
+        os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
+    )
+    return min(len(cpus), MAX_WORKERS)
+
+
+def read_files(
+    read_one: Callable[[Any], tuple[int, dict]],
+    tasks: list,
+    *,
+    workers: int | None,
+    folder: Path,
+    progress: bool,
+) -> Iterator[tuple[int, dict]]:
+    """``read_one`` over the per-arch file ``tasks`` of ``folder``, with a progress bar.
+
+    In this process below :data:`PARALLEL_MIN_FILES` files or with ``workers=1``; otherwise in
+    ``workers`` processes (default :func:`default_workers`) that die with their parent. Results
+    come in any order. ``read_one`` must be a module-level function (or a partial of one).
+    """
+    workers = default_workers() if workers is None else workers
+    if workers <= 1 or len(tasks) < PARALLEL_MIN_FILES:
+        results: Iterator = (read_one(t) for t in tasks)
+    else:
+        results = _in_workers(read_one, tasks, workers, folder)
+    return _progress(results, progress, f"reading {folder.name}", total=len(tasks))
+
+
+def _in_workers(
+    read_one: Callable[[Any], tuple[int, dict]], tasks: list, workers: int, folder: Path
+) -> Iterator[tuple[int, dict]]:
+    """Results of ``read_one`` over ``tasks``, read by ``workers`` processes.
+
+    A worker that dies (killed, out of memory) becomes a :class:`NasbenchToolsError` naming the
+    folder, never a hang; on any error the remaining tasks are cancelled and the workers stopped.
+    """
+    methods = mp.get_all_start_methods()
+    ctx = mp.get_context("fork" if "fork" in methods else "spawn")
+    pool = cf.ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=_die_with_parent, initargs=(os.getpid(),)
+    )
+    try:
+        chunks = [tasks[i : i + CHUNK_FILES] for i in range(0, len(tasks), CHUNK_FILES)]
+        futures = {pool.submit(_read_chunk, read_one, c): c for c in chunks}
+        for fut in cf.as_completed(futures):
+            try:
+                results = fut.result()
+            except cf.process.BrokenProcessPool:
+                files = futures[fut]
+                raise NasbenchToolsError(
+                    f"{folder}: a worker process died (killed, or out of memory) while reading "
+                    f"{len(files)} files from {Path(files[0][1]).name} to {Path(files[-1][1]).name}"
+                    "; nothing was written. Rerun with workers=1 to read in this process"
+                ) from None
+            yield from results
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 @register_reader(
@@ -119,13 +329,18 @@ def _read_one(task: tuple[int, str, str]) -> tuple[int, dict]:
     "NATS-Bench tss -simple folder of per-arch .pickle.pbz2",
 )
 def read_nats_folder(
-    path: str | Path, *, progress: bool = True, workers: int | None = None
+    path: str | Path,
+    *,
+    progress: bool = True,
+    workers: int | None = None,
+    max_decompressed: int | None = None,
 ) -> ColumnSet:
     """Read a ``NATS-tss-*-simple/`` folder (every per-arch file present).
 
     ``workers``: processes to read with (default: the CPUs this process may use, at most 16; 1
     reads in-process). Measured on 4,000 archs with 16 cores: 11.9 ms per arch with 1 worker,
-    1.6 ms with 8, 0.9 ms with 16.
+    1.6 ms with 8, 0.9 ms with 16. ``max_decompressed``: decompression cap per file (default
+    :func:`decompression_cap` of its size).
     """
     folder = Path(path)
     if not folder.is_dir():
@@ -133,7 +348,7 @@ def read_nats_folder(
     meta_path = folder / META
     if not meta_path.is_file():
         raise CorruptFileError(f"{folder}: no {META} (not a NATS-Bench -simple folder)")
-    meta = _read_bz2_pickle(meta_path)
+    meta = _read_bz2_pickle(meta_path, cap=max_decompressed)
     if not isinstance(meta, dict) or "meta_archs" not in meta:
         raise CorruptFileError(f"{meta_path}: missing key 'meta_archs'")
     meta_archs = meta["meta_archs"]
@@ -147,25 +362,9 @@ def read_nats_folder(
     row_of = {files[j][0]: r for r, j in enumerate(order)}
     acc = Nb201Columns(len(files))
 
-    if workers is None:
-        cpus = (
-            os.sched_getaffinity(0)
-            if hasattr(os, "sched_getaffinity")
-            else range(os.cpu_count() or 1)
-        )
-        workers = min(len(cpus), MAX_WORKERS)
-    desc = f"reading {folder.name}"
-    if workers <= 1 or len(tasks) < PARALLEL_MIN_FILES:
-        for task in _progress(tasks, progress, desc):
-            index, flat = _read_one(task)
-            acc.add(row_of[index], flat)
-    else:
-        methods = mp.get_all_start_methods()
-        ctx = mp.get_context("fork" if "fork" in methods else "spawn")
-        with ctx.Pool(workers) as pool:
-            results = pool.imap_unordered(_read_one, tasks, chunksize=32)
-            for index, flat in _progress(results, progress, desc, total=len(tasks)):
-                acc.add(row_of[index], flat)
+    read = partial(_read_one, cap=max_decompressed)
+    for index, flat in read_files(read, tasks, workers=workers, folder=folder, progress=progress):
+        acc.add(row_of[index], flat)
     benchmark = _release(folder.name)
     meta_out = {
         "source_name": folder.name,
@@ -192,31 +391,22 @@ def _sniff_pickle(path: Path, head: bytes) -> bool:
 @register_reader(
     "nats-tss-pickle", "nb201", _sniff_pickle, "NATS-Bench tss single file NATS-tss-*.pickle.pbz2"
 )
-def read_nats_pickle(path: str | Path, *, progress: bool = True) -> ColumnSet:
-    """Read the single-file ``NATS-tss-v1_0-3ffb9.pickle.pbz2`` (the whole space in one pickle)."""
+def read_nats_pickle(
+    path: str | Path, *, progress: bool = True, max_decompressed: int | None = None
+) -> ColumnSet:
+    """Read the single-file ``NATS-tss-v1_0-3ffb9.pickle.pbz2`` (the whole space in one pickle).
+
+    ``max_decompressed``: decompression cap (default :func:`decompression_cap` of its size).
+    """
     path = Path(path)
     src = str(path)
-    try:
-        with bz2.BZ2File(path) as fh:
-            obj = safe_load(
-                fh, source=src, reopen=lambda: bz2.BZ2File(path), where="decompressed bz2 stream"
-            )
-            end = fh.tell()
-            if fh.read(1):
-                raise CorruptFileError(
-                    f"{src}: unexpected data after the pickle's end at byte {end} of the "
-                    "decompressed bz2 stream"
-                )
-    except (OSError, EOFError) as exc:
-        raise CorruptFileError(
-            f"{src}: damaged or truncated bz2 stream ({type(exc).__name__}: {exc})"
-        ) from None
+    obj = _read_bz2_pickle(path, cap=max_decompressed)
     if not isinstance(obj, dict):
         raise CorruptFileError(f"{src}: the pickle holds a {type(obj).__name__}, not a dict")
     for key in REQUIRED_KEYS:
         if key not in obj:
             raise CorruptFileError(
-                f"{src}: missing top-level key {key!r} (has {sorted(map(str, obj))})"
+                f"{src}: missing top-level key {key!r} (has {short_repr(sorted(map(str, obj)))})"
             )
     meta_archs = obj.pop("meta_archs")
     _check_tss(meta_archs, src)

@@ -9,11 +9,16 @@ containers:
   storage bytes (none here: ``net_state_dict`` is ``None`` in the released files);
 * the zip archive (torch >= 1.6): the object pickle is the member ``<name>/data.pkl``.
 
-Both are read with :mod:`~nasbench_tools.groundtruth.safe_pickle` (a file cannot run code; a tensor
-storage is refused). The object is unpickled whole, as ``torch.load`` does: the records of one
-architecture take about 1.5 MB of Python objects (measured on NATS-Bench records, the same schema),
-so the full v1_1 file needs some 20 GB of RAM once, while converting. ``'less'`` is the 12-epoch schedule (hp ``'12'``), ``'full'`` the 200-epoch
-one (hp ``'200'``); the ``epochs`` field of every record is checked against it.
+Both are read with :class:`~nasbench_tools.groundtruth.safe_pickle.PickleStream` (a file cannot run
+code, crash the interpreter or allocate past its bound; a tensor storage is refused), in chunks:
+the legacy stream from the file itself, the zip member through zipfile's reader after its declared
+size passed the cap ``max(MIN_MEMBER, RATIO_MEMBER x archive size)`` (8 MiB, 16x), its CRC
+checked. The object is unpickled whole, as ``torch.load`` does: the records of one architecture
+take about 1.5 MB of Python objects (measured on NATS-Bench records, the same schema), so the full
+v1_1 file needs some 20 GB of RAM once, while converting. ``'less'`` is the 12-epoch schedule (hp
+``'12'``), ``'full'`` the 200-epoch one (hp ``'200'``); the ``epochs`` field of every record is
+checked against it, and the fields a record repeats (``name``, ``seed``, ``arch_config``,
+``dataset_seed``) against its key.
 
 This module also holds what every NB201 reader shares: :func:`extract_arch` turns one
 architecture's ``{hp: ArchResults-state}`` (the same schema in ``.pth`` files and NATS-Bench
@@ -51,10 +56,10 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import CorruptFileError, NasbenchToolsError, UnsafePickleError
+from ...errors import CorruptFileError, NasbenchToolsError, ResourceLimitError, UnsafePickleError
 from ...spaces import nb201
 from ..columns import Column, ColumnSet, Key
-from ..safe_pickle import safe_load
+from ..safe_pickle import PickleStream, short_repr
 from . import register_reader
 
 __all__ = [
@@ -69,6 +74,11 @@ __all__ = [
 DATASETS = ("cifar10-valid", "cifar10", "cifar100", "ImageNet16-120")
 #: Hyper-parameter keys and the schedule length they stand for.
 HP_EPOCHS = {"less": 12, "full": 200, "12": 12, "200": 200}
+#: The eval sets an NB201 record may name.
+EVAL_SETS = ("x-valid", "x-test", "ori-test")
+#: Most seeds one column may have (NB201 has at most 3 per dataset and budget): a bound on what
+#: a small file whose records are shared by reference could make the reader allocate.
+MAX_SEEDS = 16
 UNITS = {"accuracy": "%", "loss": "", "time": "s", "params": "M", "flops": "MFLOPs", "latency": "s"}
 
 #: The legacy container's first pickle, as ``torch.save`` writes it: LONG1 of the magic number.
@@ -85,7 +95,12 @@ Flat = dict[tuple[str, str, int, str, int], float]
 def _num(value: Any, what: Callable[[], str]) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
         raise CorruptFileError(f"{what()}: expected a number, found {type(value).__name__}")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:
+        raise CorruptFileError(
+            f"{what()}: the integer {short_repr(value)} overflows a float"
+        ) from None
 
 
 def _get(mapping: Any, key: Any, what: Callable[[], str]) -> Any:
@@ -113,19 +128,29 @@ def extract_arch(
     cost_budget: dict[str, int] = {}  # dataset -> budget its cost values came from
     index = arch_str = None
     for hp, state in hp2state.items():
+        if not isinstance(hp, str) or hp not in hp_epochs:
+            raise CorruptFileError(
+                f"{where}: hp {short_repr(hp)} is not one of {sorted(hp_epochs)}"
+            )
         here = f"{where}, hp {hp!r}"
         idx = _get(state, "arch_index", lambda here=here: here)
         astr = _get(state, "arch_str", lambda here=here: here)
+        if isinstance(idx, bool) or not isinstance(idx, int) or not isinstance(astr, str):
+            raise CorruptFileError(
+                f"{here}: arch_index {short_repr(idx)} / arch_str {short_repr(astr)} are not an "
+                "int and a string"
+            )
         if index is None:
             index, arch_str = idx, astr
         elif (idx, astr) != (index, arch_str):
             raise CorruptFileError(
-                f"{here}: arch_index/arch_str {idx!r}/{astr!r} differ from another hp's "
-                f"{index!r}/{arch_str!r}"
+                f"{here}: arch_index/arch_str {idx}/{short_repr(astr)} differ from another "
+                f"hp's {index}/{short_repr(arch_str)}"
             )
         results = _get(state, "all_results", lambda here=here: here)
         if not isinstance(results, Mapping):
             raise CorruptFileError(f"{here}: all_results is not a dict")
+        listed = state.get("dataset_seed")
         for rkey, rec in results.items():
             if (
                 not isinstance(rkey, tuple)
@@ -135,12 +160,43 @@ def extract_arch(
                 or not isinstance(rkey[1], int)
             ):
                 raise CorruptFileError(
-                    f"{here}: all_results key {rkey!r} is not (dataset, seed) with a known dataset"
+                    f"{here}: all_results key {short_repr(rkey)} is not (dataset, seed) with a "
+                    "known dataset"
+                )
+            if isinstance(listed, Mapping) and not _lists(listed.get(rkey[0]), rkey[1]):
+                raise CorruptFileError(
+                    f"{here}: all_results has {rkey} but dataset_seed lists "
+                    f"{short_repr(listed.get(rkey[0]))} for {rkey[0]}"
                 )
             _extract_record(
                 rec, rkey[0], rkey[1], hp, f"{here}, {rkey}", flat, cost_budget, hp_epochs
             )
+            _check_record_identity(rec, rkey, astr, f"{here}, {rkey}")
     return index, arch_str, flat
+
+
+def _lists(seeds: Any, seed: int) -> bool:
+    return isinstance(seeds, list | tuple) and any(type(s) is int and s == seed for s in seeds)
+
+
+def _check_record_identity(rec: Mapping, rkey: tuple, arch_str: str, where: str) -> None:
+    """The fields a record repeats (``name``, ``seed``, ``arch_config['arch_str']``) must agree
+    with its key and architecture: a damaged key cannot silently relabel a record."""
+    name, seed = rec.get("name"), rec.get("seed")
+    if name is not None and name != rkey[0]:
+        raise CorruptFileError(f"{where}: the record's name is {short_repr(name)}")
+    # NATS-Bench writes the seed as a zero-padded string ('0777'); accept an int as well
+    if seed is not None and not (
+        (type(seed) is int and seed == rkey[1])
+        or (type(seed) is str and len(seed) <= 12 and seed.isdigit() and int(seed) == rkey[1])
+    ):
+        raise CorruptFileError(f"{where}: the record's seed is {short_repr(seed)}")
+    config = rec.get("arch_config")
+    if isinstance(config, Mapping) and config.get("arch_str", arch_str) != arch_str:
+        raise CorruptFileError(
+            f"{where}: arch_config's arch_str {short_repr(config.get('arch_str'))} differs "
+            "from the record's"
+        )
 
 
 def _extract_record(
@@ -149,8 +205,8 @@ def _extract_record(
     w = lambda: where  # noqa: E731
     epochs = _get(rec, "epochs", w)
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise CorruptFileError(f"{where}: epochs is {epochs!r}")
-    if hp in hp_epochs and hp_epochs[hp] != epochs:
+        raise CorruptFileError(f"{where}: epochs is {short_repr(epochs)}")
+    if hp_epochs[hp] != epochs:
         raise CorruptFileError(
             f"{where}: hp {hp!r} means {hp_epochs[hp]} epochs, record says {epochs}"
         )
@@ -168,6 +224,10 @@ def _extract_record(
     if not isinstance(names, list | tuple):
         raise CorruptFileError(f"{where}: eval_names is not a list")
     for name in names:
+        if not isinstance(name, str) or name not in EVAL_SETS:
+            raise CorruptFileError(
+                f"{where}: eval_names holds {short_repr(name)}, not one of {list(EVAL_SETS)}"
+            )
         k = f"{name}@{last}"
         flat[(dataset, str(name), epochs, "accuracy", seed)] = at("eval_acc1es", k)
         flat[(dataset, str(name), epochs, "loss", seed)] = at("eval_losses", k)
@@ -208,8 +268,9 @@ def _extract_record(
 class Nb201Columns:
     """Gathers per-arch flat records into per-seed columns over a fixed-size axis."""
 
-    def __init__(self, n: int):
+    def __init__(self, n: int, source: str = ""):
         self.n = n
+        self.source = source
         self._cols: dict[tuple[str, str, int, str], dict[int, np.ndarray]] = {}
 
     def add(self, row: int, flat: Flat) -> None:
@@ -220,6 +281,11 @@ class Nb201Columns:
                 by_seed = cols[(ds, split, ep, metric)] = {}
             arr = by_seed.get(seed)
             if arr is None:
+                if len(by_seed) >= MAX_SEEDS:
+                    raise CorruptFileError(
+                        f"{self.source}: more than {MAX_SEEDS} seeds for {ds} {split} {metric} at "
+                        f"{ep} epochs (NB201 has at most 3)"
+                    )
                 arr = by_seed[seed] = np.full(self.n, np.nan)
             arr[row] = value
 
@@ -239,16 +305,21 @@ def _our_strings() -> list[str]:
 
 def map_meta_archs(meta_archs: Any, where: str) -> np.ndarray:
     """Benchmark index of every entry of a file's ``meta_archs`` (checked against our table)."""
+    ours = _our_strings()
     if not isinstance(meta_archs, list | tuple) or not all(isinstance(s, str) for s in meta_archs):
         raise CorruptFileError(f"{where}: meta_archs is not a list of arch strings")
-    ours = _our_strings()
+    if len(meta_archs) > len(ours):
+        raise CorruptFileError(
+            f"{where}: meta_archs lists {len(meta_archs):,} architectures; NB201 has {len(ours):,}"
+        )
     if list(meta_archs) == ours:
         return np.arange(len(ours), dtype=np.int64)
     try:
         idx = np.array([nb201.Arch.from_string(s).index for s in meta_archs], dtype=np.int64)
     except NasbenchToolsError as exc:
         raise CorruptFileError(
-            f"{where}: meta_archs holds a string that is not an NB201 arch ({exc})"
+            f"{where}: meta_archs holds a string that is not an NB201 arch "
+            f"({short_repr(str(exc), 200)})"
         ) from None
     if len(np.unique(idx)) != len(idx):
         raise CorruptFileError(f"{where}: meta_archs lists an architecture twice")
@@ -273,12 +344,12 @@ def columnset_from_arch2infos(
     if not isinstance(arch2infos, dict):
         raise CorruptFileError(f"{where}: arch2infos is not a dict")
     bench_index = map_meta_archs(meta_archs, where)
-    file_indices = sorted(arch2infos)
-    for fi in file_indices:
+    for fi in arch2infos:
         if isinstance(fi, bool) or not isinstance(fi, int) or not 0 <= fi < len(bench_index):
             raise CorruptFileError(
-                f"{where}: arch2infos key {fi!r} is not an index into meta_archs"
+                f"{where}: arch2infos key {short_repr(fi)} is not an index into meta_archs"
             )
+    file_indices = sorted(arch2infos)
     keys = (
         bench_index[np.asarray(file_indices, dtype=np.int64)]
         if file_indices
@@ -286,7 +357,7 @@ def columnset_from_arch2infos(
     )
     order = np.argsort(keys, kind="stable")
     row_of = {fi: int(r) for r, fi in zip(np.argsort(order), file_indices)}
-    acc = Nb201Columns(len(file_indices))
+    acc = Nb201Columns(len(file_indices), where)
     for fi in _progress(file_indices, progress, f"reading {source_name}"):
         hp2state = arch2infos.pop(fi)
         idx, astr, flat = extract_arch(hp2state, where=f"{where}: arch {fi}")
@@ -300,8 +371,8 @@ def columnset_from_arch2infos(
 def _check_identity(idx, astr, expected_idx: int, expected_str: str, where: str) -> None:
     if idx != expected_idx or astr != expected_str:
         raise CorruptFileError(
-            f"{where}: the record says arch_index {idx!r}, arch_str {astr!r}; expected "
-            f"{expected_idx}, {expected_str!r}"
+            f"{where}: the record says arch_index {short_repr(idx)}, arch_str {short_repr(astr)}; "
+            f"expected {expected_idx}, {expected_str!r}"
         )
 
 
@@ -345,14 +416,16 @@ def read_nb201_pth(path: str | Path, *, progress: bool = True) -> ColumnSet:
     for key in REQUIRED_KEYS:
         if key not in obj:
             raise CorruptFileError(
-                f"{path}: missing top-level key {key!r} (has {sorted(map(str, obj))})"
+                f"{path}: missing top-level key {key!r} (has {short_repr(sorted(map(str, obj)))})"
             )
     arch2infos = obj["arch2infos"]
-    less = set()
-    if isinstance(arch2infos, dict) and arch2infos:
-        first = arch2infos[min(arch2infos)]
+    less: set[str] = set()
+    ints = [k for k in arch2infos if type(k) is int] if isinstance(arch2infos, dict) else []
+    if ints:  # (the keys themselves are checked when the records are read)
+        first = arch2infos[min(ints)]
         if isinstance(first, Mapping) and isinstance(first.get("less"), Mapping):
-            less = set(first["less"].get("dataset_seed", {}))
+            seeds = first["less"].get("dataset_seed", {})
+            less = {k for k in seeds if isinstance(k, str)} if isinstance(seeds, Mapping) else set()
     benchmark, how = _benchmark_name(path, less)
     meta_archs = obj.pop("meta_archs")
     del obj
@@ -380,56 +453,54 @@ def _load_container(path: Path) -> tuple[Any, str]:
     )
 
 
+#: Cap on the declared uncompressed size of the zip member ``data.pkl``: the larger of
+#: ``MIN_MEMBER`` and ``RATIO_MEMBER`` x the archive's size. ``torch.save`` stores the member
+#: uncompressed (its size is at most the archive's); the ratio admits a re-compressed archive.
+MIN_MEMBER = 8 << 20
+RATIO_MEMBER = 16
+
+
 def _load_legacy(path: Path) -> Any:
+    """The legacy stream: five pickles back to back, each read (bounded) from the file itself."""
     src = str(path)
+    size = path.stat().st_size
     with open(path, "rb") as fh:
-        size = path.stat().st_size
+        stream = PickleStream(fh.read, source=src)
 
-        def load(what: str):
-            start = fh.tell()
-
-            def reopen(start=start):
-                f = open(path, "rb")
-                f.seek(start)
-                return f
-
-            if start >= size:
+        def load(what: str) -> tuple[Any, int]:
+            start = stream.position
+            if stream.at_end():
                 raise CorruptFileError(
                     f"{src}: legacy torch stream ends at byte {start}, before its {what}"
                 )
-            return safe_load(
-                fh,
-                source=src,
-                reopen=reopen,
-                base_offset=start,
-                where=f"legacy torch stream, {what}",
-            )
+            return stream.load(f"legacy torch stream, {what}"), start
 
-        magic = load("magic number")
+        magic, _at = load("magic number")
         if magic != LEGACY_MAGIC:
             raise CorruptFileError(
-                f"{src}: legacy torch stream with a wrong magic number {magic!r} at byte 0"
+                f"{src}: legacy torch stream with a wrong magic number {short_repr(magic)} at byte 0"
             )
-        proto_at = fh.tell()
-        proto = load("protocol version")
+        proto, proto_at = load("protocol version")
         if proto != LEGACY_PROTOCOL:
             raise CorruptFileError(
-                f"{src}: legacy torch protocol version {proto!r} at byte {proto_at}; expected {LEGACY_PROTOCOL}"
+                f"{src}: legacy torch protocol version {short_repr(proto)} at byte {proto_at}; "
+                f"expected {LEGACY_PROTOCOL}"
             )
-        info_at = fh.tell()
-        sys_info = load("sys_info")
+        sys_info, info_at = load("sys_info")
         if not isinstance(sys_info, dict) or sys_info.get("little_endian") is False:
-            raise CorruptFileError(f"{src}: unexpected sys_info {sys_info!r} at byte {info_at}")
-        obj = load("object pickle")
-        keys_at = fh.tell()
-        storage_keys = load("storage keys")
-        if storage_keys:
-            raise UnsafePickleError(
-                f"{src}: the legacy stream lists {len(storage_keys)} tensor storages at byte "
-                f"{keys_at}; benchmark files hold none"
+            raise CorruptFileError(
+                f"{src}: unexpected sys_info {short_repr(sys_info)} at byte {info_at}"
             )
-        end = fh.tell()
-        if end != size:
+        obj, _at = load("object pickle")
+        storage_keys, keys_at = load("storage keys")
+        if storage_keys:
+            n = len(storage_keys) if isinstance(storage_keys, list | tuple) else "some"
+            raise UnsafePickleError(
+                f"{src}: the legacy stream lists {n} tensor storages at byte {keys_at}; "
+                "benchmark files hold none"
+            )
+        end = stream.position
+        if not stream.at_end():
             raise CorruptFileError(
                 f"{src}: {size - end} unexpected bytes after the legacy stream's end at byte {end}"
             )
@@ -437,28 +508,38 @@ def _load_legacy(path: Path) -> Any:
 
 
 def _load_zip(path: Path) -> Any:
+    """The zip container: the member ``<name>/data.pkl``, its declared size checked first."""
     src = str(path)
+    size = path.stat().st_size
+    cap = max(MIN_MEMBER, RATIO_MEMBER * size)
     try:
         with zipfile.ZipFile(path) as zf:
-            names = zf.namelist()
-            pkl = [n for n in names if n.endswith("/data.pkl") and n.count("/") == 1]
+            infos = zf.infolist()
+            pkl = [
+                i for i in infos if i.filename.endswith("/data.pkl") and i.filename.count("/") == 1
+            ]
             if len(pkl) != 1:
+                names = [i.filename for i in infos[:5]]
                 raise CorruptFileError(
                     f"{src}: a zip archive but not a torch container: no single <name>/data.pkl "
-                    f"member (members: {names[:5]}{'...' if len(names) > 5 else ''})"
+                    f"member (members: {short_repr(names, 200)}{'...' if len(infos) > 5 else ''})"
                 )
-            member = pkl[0]
-            with zf.open(member) as fh:
-                obj = safe_load(
-                    fh,
-                    source=src,
-                    reopen=lambda: zf.open(member),
-                    where=f"zip member {member}",
+            info = pkl[0]
+            member = info.filename
+            if info.file_size > cap or info.compress_size > size:
+                raise ResourceLimitError(
+                    f"{src}: zip member {member} declares {info.file_size:,} bytes "
+                    f"({info.compress_size:,} compressed) in the central directory; the cap for a "
+                    f"{size:,}-byte archive is {cap:,} (the larger of {MIN_MEMBER:,} and "
+                    f"{RATIO_MEMBER} x its size)"
                 )
-                rest = fh.read()  # reading to the end verifies the member's CRC-32
-                if rest:
+            with zf.open(info) as fh:  # reads at most info.file_size bytes, then checks the CRC
+                stream = PickleStream(fh.read, source=src)
+                obj = stream.load(f"zip member {member}")
+                if not stream.at_end():
                     raise CorruptFileError(
-                        f"{src}: {len(rest)} unexpected bytes after the pickle in zip member {member}"
+                        f"{src}: unexpected bytes after the pickle at byte {stream.position} of "
+                        f"zip member {member}"
                     )
     except zipfile.BadZipFile as exc:
         raise CorruptFileError(f"{src}: damaged zip archive: {exc}") from None
