@@ -53,6 +53,7 @@ from .domain import SAMPLERS, Domain, register_sampler
 from .oracle import Budget, CostSpec, Measure, MnasNetReward, Oracle, Session
 from .predictors import PREDICTORS, NumpyMLP, make_predictor, register_predictor
 from .protocols import PROTOCOLS, Protocol, get_protocol, list_protocols, register_protocol
+from .report import SearchSection, search_section
 from .run import run_search, run_searches, run_seeds
 from .strategy import (
     STRATEGIES,
@@ -82,6 +83,7 @@ __all__ = [
     "Oracle",
     "Protocol",
     "SearchError",
+    "SearchSection",
     "Session",
     "Strategy",
     "Survival",
@@ -109,5 +111,6 @@ __all__ = [
     "run_search",
     "run_searches",
     "run_seeds",
+    "search_section",
     "write_trajectories",
 ]

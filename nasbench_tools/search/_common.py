@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import NasbenchToolsError
 
-__all__ = ["SearchError", "check_int", "check_number", "check_options", "check_seed"]
+__all__ = ["SearchError", "best_first", "check_int", "check_number", "check_options", "check_seed"]
 
 
 class SearchError(NasbenchToolsError, ValueError):
@@ -64,3 +64,17 @@ def check_options(given: Mapping[str, Any], known: Mapping[str, Any], where: str
             f"{where}: unknown option(s) {unknown}; known: {', '.join(sorted(known)) or 'none'}"
         )
     return {**known, **given}
+
+
+def best_first(values: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` largest ``values``, largest first, ties in index order: the first
+    ``k`` of ``np.argsort(-values, kind="stable")``, without sorting all of ``values``."""
+    v = np.asarray(values)
+    k = min(int(k), v.size)
+    if k <= 0:
+        return np.zeros(0, dtype=np.intp)
+    if k == v.size:
+        return np.argsort(-v, kind="stable")
+    kth = np.partition(v, v.size - k)[v.size - k]  # the k-th largest value
+    cand = np.flatnonzero(v >= kth)  # every tie of it too, so the stable order is kept
+    return cand[np.argsort(-v[cand], kind="stable")][:k]

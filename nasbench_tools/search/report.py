@@ -17,6 +17,7 @@ under different settings are never put in one table) and gives, per setting:
 
 ``to_markdown()`` writes it (with the oracle's declaration: signal, report metric, cost, notes),
 ``figures(out_dir)`` the PNG/PDF files, ``numbers()`` a JSON-able dict of every number shown.
+:func:`search_section` does all three in one call (what a report calls).
 """
 
 from __future__ import annotations
@@ -37,7 +38,38 @@ from .analysis import (
 )
 from .trajectory import Trajectories, read_trajectories
 
-__all__ = ["SearchSection"]
+__all__ = ["SearchSection", "search_section"]
+
+
+def search_section(
+    trajectories: Sequence[Trajectories | str | Path],
+    out_dir: str | Path,
+    *,
+    at_queries: Sequence[int] = (),
+    fmt: str = "png",
+    link_base: str | Path | None = None,
+    n_boot: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[str, list[Path], dict]:
+    """The report's search section for ``trajectories``: ``(markdown, figure paths, numbers)``.
+
+    Figures are written into ``out_dir`` (which must exist); the Markdown links them relative to
+    ``link_base`` (default ``out_dir``: links are file names), so a report that writes its
+    Markdown into a folder above ``out_dir`` passes that folder. ``numbers`` is
+    :meth:`SearchSection.numbers`. Every other argument is :class:`SearchSection`'s.
+    """
+    section = SearchSection(
+        trajectories, at_queries=at_queries, n_boot=n_boot, confidence=confidence, seed=seed
+    )
+    written = section.figures(out_dir, fmt=fmt)
+    base = Path(out_dir if link_base is None else link_base)
+    links = {
+        sid: [p.relative_to(base).as_posix() if p.is_relative_to(base) else str(p) for p in ps]
+        for sid, ps in written.items()
+    }
+    paths = [p for ps in written.values() for p in ps]
+    return section.to_markdown(figures=links), paths, section.numbers()
 
 
 class SearchSection:

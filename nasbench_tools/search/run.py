@@ -20,10 +20,18 @@ Records
     ``predictor_tau_top`` (the same within the ``top_k`` best-predicted unqueried ones) and
     ``predictor_p_at_top``  (P@top-K, K = 100 or the pool's tenth if smaller, on the unqueried
     architectures), when ``track_predictor`` is on.
+Threads
+    :func:`run_searches` runs with one BLAS thread (``blas_threads=1``; through threadpoolctl,
+    which scikit-learn installs; without it the BLAS is left as it is). The predictors' matrix
+    products are small, so more threads only contend (a WeakNAS run of 1,000 queries took 3x
+    longer with OpenBLAS's default threads on the 2-core machine this was written on), and a
+    fixed thread count fixes the order of the floating-point sums, so a run's predictions do
+    not depend on the machine's core count.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import shutil
 from collections.abc import Mapping, Sequence
@@ -33,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from .._version import __version__
-from ._common import SearchError, check_int, check_seed
+from ._common import SearchError, best_first, check_int, check_seed
 from .oracle import Budget, Oracle
 from .strategy import check_rows, get_strategy, make_strategy, resolve_options
 from .trajectory import (
@@ -185,7 +193,7 @@ def _predictor_scores(oracle: Oracle, queried: list[int], pred: np.ndarray, stra
     if truth.size >= k:
         out["predictor_p_at_top"] = p_at_top_k(truth, score, k).statistic
     top_k = int(getattr(strat, "top_k", 100))
-    top = np.argsort(-score, kind="stable")[:top_k]
+    top = best_first(score, top_k)
     if top.size >= 3 and np.ptp(truth[top]) > 0 and np.ptp(score[top]) > 0:
         out["predictor_tau_top"] = kendall_tau(truth[top], score[top]).statistic
     return out
@@ -243,8 +251,12 @@ def run_searches(
     progress: bool = True,
     label: str | None = None,
     command: Sequence[str] | None = None,
+    blas_threads: int | None = 1,
 ) -> Trajectories:
-    """``repeats`` runs (seeds from ``seed``); with ``out``, written there (resumable)."""
+    """``repeats`` runs (seeds from ``seed``); with ``out``, written there (resumable).
+
+    ``blas_threads``: BLAS threads while running (``None``: leave them; see the module text).
+    """
     header = search_header(
         oracle,
         strategy,
@@ -268,35 +280,26 @@ def run_searches(
         parts_dir = out.with_name(out.name + ".parts")
         parts_dir.mkdir(exist_ok=True)
     chunks = [list(range(s, min(s + _CHUNK, repeats))) for s in range(0, repeats, _CHUNK)]
-    done: list[Trajectories] = []
     bar = _bar(repeats, progress, header["strategy"]["label"] or strategy)
     try:
-        for ci, runs in enumerate(chunks):
-            part = None if parts_dir is None else parts_dir / f"chunk-{ci:05d}.npz"
-            got = _reuse(part, header, seeds[runs]) if part is not None else None
-            if got is None:
-                got = concatenate(
-                    [
-                        _one(
-                            oracle,
-                            strategy,
-                            budget,
-                            int(seeds[i]),
-                            preset,
-                            options,
-                            track_predictor,
-                            header,
-                            bar,
-                        )
-                        for i in runs
-                    ],
-                    _chunk_header(header, runs),
+        with _blas_limit(blas_threads):
+            done = [
+                _chunk(
+                    ci,
+                    runs,
+                    parts_dir,
+                    header,
+                    seeds,
+                    bar,
+                    oracle,
+                    strategy,
+                    budget,
+                    preset,
+                    options,
+                    track_predictor,
                 )
-                if part is not None:
-                    write_trajectories(got, part, overwrite=True)
-            else:
-                bar.update(len(runs))
-            done.append(got)
+                for ci, runs in enumerate(chunks)
+            ]
     finally:
         bar.close()
     result = concatenate(done, header)
@@ -304,6 +307,38 @@ def run_searches(
         write_trajectories(result, out, overwrite=overwrite)
         shutil.rmtree(parts_dir, ignore_errors=True)
     return result
+
+
+def _chunk(ci, runs, parts_dir, header, seeds, bar, *run_args) -> Trajectories:
+    """Chunk ``ci`` (runs ``runs``): reused from ``parts_dir`` or computed (and saved there)."""
+    part = None if parts_dir is None else parts_dir / f"chunk-{ci:05d}.npz"
+    got = _reuse(part, header, seeds[runs]) if part is not None else None
+    if got is not None:
+        bar.update(len(runs))
+        return got
+    oracle, strategy, budget, preset, options, track = run_args
+    got = concatenate(
+        [
+            _one(oracle, strategy, budget, int(seeds[i]), preset, options, track, header, bar)
+            for i in runs
+        ],
+        _chunk_header(header, runs),
+    )
+    if part is not None:
+        write_trajectories(got, part, overwrite=True)
+    return got
+
+
+def _blas_limit(threads: int | None):
+    """A context limiting the BLAS threads to ``threads`` (``None``, or no threadpoolctl: none)."""
+    if threads is None:
+        return contextlib.nullcontext()
+    check_int(threads, "blas_threads", low=1)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(threads, user_api="blas")
 
 
 def _one(oracle, strategy, budget, seed, preset, options, track, header, bar) -> Trajectories:

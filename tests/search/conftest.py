@@ -11,6 +11,17 @@ from nasbench_tools.groundtruth.benchmarks import BENCHMARKS
 from nasbench_tools.search import CostSpec, Measure, Oracle, get_protocol
 from nasbench_tools.spaces import get_space
 
+#: Small options per registered strategy, so each does its real work within a few dozen queries
+#: (tests parametrised over ``list_strategies()`` look a strategy up here: a strategy registered
+#: without an entry fails them).
+SMALL = {
+    "random": {},
+    "rea": {"population": 5},
+    "reinforce": {},
+    "local-search": {"num_init": 3},
+    "weaknas": {"init_samples": 5, "per_iteration": 5, "top_k": 20},
+}
+
 #: The columns of the synthetic ground truths.
 SIGNAL = Key("d", "x-valid", 12, "accuracy")
 REPORT = Key("d", "ori-test", 200, "accuracy")

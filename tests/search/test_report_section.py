@@ -3,6 +3,8 @@ figures written."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -16,7 +18,7 @@ from nasbench_tools.search import (
     write_trajectories,
 )
 from nasbench_tools.search.displays import CurveDisplay, PredictorCurveDisplay, SurvivalDisplay
-from nasbench_tools.search.report import SearchSection
+from nasbench_tools.search.report import SearchSection, search_section
 
 
 @pytest.fixture(scope="module")
@@ -94,3 +96,18 @@ def test_displays_hold_the_values_they_draw(runs):
         CurveDisplay.from_trajectories([rs], n_boot=0).savefig("x.png")
     with pytest.raises(SearchError, match="metric must be"):
         PredictorCurveDisplay([], metric="rho")
+
+
+def test_search_section_returns_markdown_linking_the_figures_it_wrote(runs, tmp_path):
+    rs, rea, _ = runs
+    figdir = tmp_path / "figures"
+    figdir.mkdir()
+    md, paths, numbers = search_section([rs, rea], figdir, link_base=tmp_path, n_boot=50)
+    assert paths and all(p.parent == figdir and p.exists() for p in paths)
+    for p in paths:  # links relative to the Markdown's folder, each figure once
+        assert md.count(f"](figures/{p.name})") == 1
+    want = SearchSection([rs, rea], n_boot=50).numbers()
+    assert json.dumps(numbers, sort_keys=True) == json.dumps(want, sort_keys=True)  # NaN-safe
+    assert md == SearchSection([rs, rea], n_boot=50).to_markdown(
+        figures={numbers["settings"][0]["id"]: [f"figures/{p.name}" for p in paths]}
+    )

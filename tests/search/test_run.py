@@ -8,6 +8,7 @@ import pytest
 from nasbench_tools.search import (
     Budget,
     SearchError,
+    list_strategies,
     read_trajectories,
     run_search,
     run_searches,
@@ -15,7 +16,7 @@ from nasbench_tools.search import (
 )
 from nasbench_tools.search import run as run_module
 
-from .conftest import synthetic_gt, synthetic_oracle
+from .conftest import SMALL, synthetic_gt, synthetic_oracle
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +24,7 @@ def small():
     return synthetic_oracle(synthetic_gt("nb201", n=300))
 
 
-@pytest.mark.parametrize("strategy", ["random", "rea", "reinforce", "local-search", "weaknas"])
+@pytest.mark.parametrize("strategy", list_strategies())
 def test_the_answer_is_a_query_that_finished_within_the_budget(small, strategy):
     t = run_searches(
         small,
@@ -32,7 +33,7 @@ def test_the_answer_is_a_query_that_finished_within_the_budget(small, strategy):
         repeats=6,
         seed=1,
         progress=False,
-        options={"init_samples": 5, "per_iteration": 5} if strategy == "weaknas" else None,
+        options=SMALL[strategy],
     )
     for i in range(t.n_runs):
         sl = t.run_slice(i)

@@ -12,21 +12,13 @@ from nasbench_tools.search import (
     STRATEGIES,
     Budget,
     SearchError,
+    list_strategies,
     make_strategy,
     run_search,
 )
 from nasbench_tools.spaces import list_spaces
 
-from .conftest import space_axis, synthetic_gt, synthetic_oracle
-
-#: Small options so every strategy does its real work within a few dozen queries.
-SMALL = {
-    "random": {},
-    "rea": {"population": 5},
-    "reinforce": {},
-    "local-search": {"num_init": 3},
-    "weaknas": {"init_samples": 5, "per_iteration": 5, "top_k": 20},
-}
+from .conftest import SMALL, space_axis, synthetic_gt, synthetic_oracle
 
 
 def test_every_registered_strategy_has_small_options_here():
@@ -38,7 +30,7 @@ def space_oracle(request):
     return synthetic_oracle(synthetic_gt(request.param))
 
 
-@pytest.mark.parametrize("strategy", sorted(SMALL))
+@pytest.mark.parametrize("strategy", list_strategies())
 def test_strategies_propose_only_architectures_of_the_pool_for_every_space(space_oracle, strategy):
     o = space_oracle
     t = run_search(o, strategy, Budget(queries=40), seed=3, options=SMALL[strategy])
@@ -53,7 +45,7 @@ def test_strategies_propose_only_architectures_of_the_pool_for_every_space(space
             assert sp.key(sp.arch(k)) == k
 
 
-@pytest.mark.parametrize("strategy", sorted(SMALL))
+@pytest.mark.parametrize("strategy", list_strategies())
 def test_every_strategy_is_reproducible_from_its_seed(nb201_oracle, strategy):
     b = Budget(seconds=3000)
     a = run_search(nb201_oracle, strategy, b, seed=11, options=SMALL[strategy])
@@ -64,7 +56,7 @@ def test_every_strategy_is_reproducible_from_its_seed(nb201_oracle, strategy):
     assert not np.array_equal(a.q_key, d.q_key)
 
 
-@pytest.mark.parametrize("strategy", sorted(SMALL))
+@pytest.mark.parametrize("strategy", list_strategies())
 def test_strategies_need_a_generator(nb201_oracle, strategy):
     with pytest.raises(SearchError, match="Generator"):
         make_strategy(strategy, nb201_oracle.domain, 0)
@@ -329,3 +321,11 @@ def test_weaknas_paper_preset_is_the_readme_configuration():
         10,
         100,
     )
+
+
+@pytest.mark.parametrize("k", [0, 1, 7, 50, 199, 200, 500])
+def test_best_first_is_the_prefix_of_a_stable_descending_sort_with_ties(k):
+    from nasbench_tools.search._common import best_first
+
+    v = np.random.default_rng(k).integers(0, 12, size=200).astype(float)  # many ties
+    np.testing.assert_array_equal(best_first(v, k), np.argsort(-v, kind="stable")[:k])

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._common import SearchError, check_int, check_number
+from .._common import SearchError, best_first, check_int, check_number
 from ..predictors import PREDICTORS, make_predictor
 from ..strategy import Strategy, register_strategy
 
@@ -141,12 +141,11 @@ class WeakNAS(Strategy):
             score = _expected_improvement(
                 mean[free], preds[:, free].std(axis=0) * self.ei_std_scale, self._best_target()
             )
-            return free[np.argsort(-score, kind="stable")[:want]]
-        order = free[np.argsort(-mean[free], kind="stable")]
-        top = order[: self.top_k]
-        if top.size >= want:
-            return self.rng.choice(top, size=want, replace=False)
-        return order[:want]
+            return free[best_first(score, want)]
+        top = free[best_first(mean[free], max(self.top_k, want))]
+        if min(self.top_k, top.size) >= want:
+            return self.rng.choice(top[: self.top_k], size=want, replace=False)
+        return top[:want]
 
     def _targets(self) -> tuple[np.ndarray, float, float]:
         y = np.asarray(self.values, dtype=float)
