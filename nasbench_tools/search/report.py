@@ -243,14 +243,14 @@ class SearchSection:
         lines = [head, "|" + "---|" * 10]
         for r in num["rows"]:
             ri = r.get("ri_over_random")
-            ri_s = f"{ri['ri']:+.3f} [{ri['ci'][0]:+.3f}, {ri['ci'][1]:+.3f}]" if ri else "-"
+            ri_s = f"{ri['ri']:+.3f} {_ci(ri['ci'], '+.3f')}" if ri else "-"
             d = r.get("diff_to_best")
-            d_s = f"{d['diff']:+.3f} [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}]" if d else "best"
+            d_s = f"{d['diff']:+.3f} {_ci(d['ci'], '+.3f')}" if d else "best"
             oq = r["optimum_queried"]
             med = "" if np.isnan(oq["median_queries"]) else f", median {oq['median_queries']:.0f} q"
             lines.append(
                 f"| {r['strategy']} | {r['runs']} | {r['queries_per_run']:.1f} | "
-                f"{r['mean']:.3f} ± {r['std']:.3f} | [{r['ci'][0]:.3f}, {r['ci'][1]:.3f}] | "
+                f"{r['mean']:.3f}{_pm(r['std'], '.3f')} | {_ci(r['ci'], '.3f')} | "
                 f"{r['regret_mean']:.3f} | {100 * r['frac_optimal']:.1f}% | {ri_s} | {d_s} | "
                 f"{100 * oq['fraction']:.1f}%{med} |"
             )
@@ -272,7 +272,7 @@ class SearchSection:
                 vals.append(
                     "-"
                     if r is None
-                    else f"{r['mean']:.2f} ± {r['std']:.2f} [{r['ci'][0]:.2f}, {r['ci'][1]:.2f}]"
+                    else f"{r['mean']:.2f}{_pm(r['std'], '.2f')} {_ci(r['ci'], '.2f')}"
                 )
             lines.append(f"| {s} | {c} | " + " | ".join(vals) + " |")
         return "\n".join(lines)
@@ -339,6 +339,19 @@ class SearchSection:
                 )
             written[sid] = paths
         return written
+
+
+def _ci(ci, fmt: str) -> str:
+    """``[low, high]``, or ``[no interval]`` where there is none (a single run)."""
+    lo, hi = ci
+    if lo is None or hi is None or not (np.isfinite(lo) and np.isfinite(hi)):
+        return "[no interval]"
+    return f"[{lo:{fmt}}, {hi:{fmt}}]"
+
+
+def _pm(std, fmt: str) -> str:
+    """`` ± std``, or nothing where there is no spread to show (a single run)."""
+    return f" ± {std:{fmt}}" if std is not None and np.isfinite(std) else " (1 run)"
 
 
 def _measure(d: dict) -> str:

@@ -4,6 +4,7 @@ figures written."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -111,3 +112,16 @@ def test_search_section_returns_markdown_linking_the_figures_it_wrote(runs, tmp_
     assert md == SearchSection([rs, rea], n_boot=50).to_markdown(
         figures={numbers["settings"][0]["id"]: [f"figures/{p.name}" for p in paths]}
     )
+
+
+def test_a_single_run_has_no_interval_and_says_so(nb201_oracle):
+    b = Budget(seconds=3000)
+    rs = run_searches(nb201_oracle, "random", b, repeats=5, seed=0, progress=False)
+    one = run_searches(nb201_oracle, "rea", b, repeats=1, seed=0, progress=False)
+    md = SearchSection([rs, one], n_boot=50).to_markdown()
+    row = next(line for line in md.splitlines() if line.startswith("| rea |"))
+    assert row.count("[no interval]") == 1 and "(1 run)" in row and "nan" not in row
+    ri_cell = row.split("|")[8].strip()  # RI over random keeps the interval random's runs give
+    assert re.fullmatch(r"[+-]\d+\.\d{3} \[[+-]\d+\.\d{3}, [+-]\d+\.\d{3}\]", ri_cell)
+    rs_row = next(line for line in md.splitlines() if line.startswith("| random |"))
+    assert "[no interval]" not in rs_row
