@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shutil
 import subprocess
 import sys
@@ -52,9 +53,12 @@ def nbt_search(out: Path, name: str, args: list[str]) -> dict:
     shutil.rmtree(path.with_name(path.name + ".parts"), ignore_errors=True)  # no resuming
     cmd = [sys.executable, "-m", "nasbench_tools.cli", "search", *args, "-o", str(path)]
     print("$ nbt search " + " ".join(args) + f" -o {path}", file=sys.stderr, flush=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     res = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
     wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if res.returncode != 0:
         raise RuntimeError(f"nbt search {name} failed (exit {res.returncode})")
     from nasbench_tools.search import read_trajectories
@@ -62,6 +66,7 @@ def nbt_search(out: Path, name: str, args: list[str]) -> dict:
     t = read_trajectories(path)
     return {
         "wall_s": wall,
+        "cpu_s": cpu,
         "runs": t.n_runs,
         "queries": int(t.queries_per_run().sum()),
         "file": str(path),
@@ -150,7 +155,10 @@ def per_query(folder: Path, n: int) -> dict:
 
 def report(r: dict) -> str:
     t, q = r["searches"], r["per_query"]
-    lines = ["nbt search wall time (fresh process: import, oracle build, runs, file)"]
+    lines = [
+        "nbt search wall time (fresh process: import, oracle build, runs, file), and its CPU time "
+        "(user + system; the wall time grows with the machine's other load, the CPU time less so)"
+    ]
     for s, what in (
         ("random", "random search"),
         ("rea", "regularized evolution"),
@@ -159,13 +167,15 @@ def report(r: dict) -> str:
         x = t[s]
         lines.append(
             f"  nb201-cifar10 12,000 s, {what:22s} {x['runs']:4d} runs  {x['queries']:7,d} "
-            f"queries  {x['wall_s']:7.1f} s"
+            f"queries  {x['wall_s']:7.1f} s (CPU {x['cpu_s']:.1f} s)"
         )
-    lines.append(f"  the three together: {r['nb201_three_s']:.1f} s")
+    cpu3 = sum(t[s]["cpu_s"] for s in ("random", "rea", "reinforce"))
+    lines.append(f"  the three together: {r['nb201_three_s']:.1f} s (CPU {cpu3:.1f} s)")
     w = t["weaknas"]
     lines += [
         f"  weaknas-nb201-cifar10, WeakNAS (mlp-fast)  {w['runs']:4d} runs  {w['queries']:7,d} "
-        f"queries  {w['wall_s']:7.1f} s ({w['wall_s'] / max(w['runs'], 1):.1f} s per run)",
+        f"queries  {w['wall_s']:7.1f} s (CPU {w['cpu_s']:.1f} s; "
+        f"{w['wall_s'] / max(w['runs'], 1):.1f} s per run)",
         "",
         f"Per-query cost on one NATS-tss folder of {q['archs']:,} archs (cifar10-valid x-valid, "
         f"12 epochs, a random seed per query; {q['queries']:,} queries, median of 5 batches)",

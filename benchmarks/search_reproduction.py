@@ -7,6 +7,8 @@ the files ``benchmarks/search.py --out DIR`` wrote are reused and an interrupted
 * the NAS-Bench-201 protocol (12-epoch ``x-valid`` signal, 12,000 simulated s, 500 runs) for
   random search, regularized evolution and REINFORCE on CIFAR-10, CIFAR-100 and ImageNet16-120
   (``--protocol nb201-<dataset>``);
+* REINFORCE's learning rate on CIFAR-10 under the same protocol: 0.001, 0.1 and 0.5 beside the
+  default 0.01;
 * WeakNAS (default predictor), random search and regularized evolution at 1,000 queries under
   WeakNAS's setup (``--protocol weaknas-nb201-cifar10``: 200-epoch ``x-valid`` signal, a seed per
   architecture and run), 100 runs each; the section reads them at 100/150/200/1,000 queries, with
@@ -32,6 +34,8 @@ NB201 = ("cifar10", "cifar100", "imagenet16-120")
 AT_QUERIES = (100, 150, 200, 1000)
 PREDICTORS = ("mlp-fast", "gbdt", "rf", "gp")
 PREDICTOR_NS = (20, 50, 100, 200, 500)
+#: REINFORCE learning rates besides the default 0.01 (NB201's GRID-RL.sh sweeps 0.01-0.5).
+REINFORCE_LRS = (0.001, 0.1, 0.5)
 
 
 def commands(runs: int, weaknas_repeats: int) -> list[tuple[str, list[str]]]:
@@ -46,6 +50,17 @@ def commands(runs: int, weaknas_repeats: int) -> list[tuple[str, list[str]]]:
                     ["--strategy", s, "--protocol", f"nb201-{ds}", "--repeats", str(runs), *common],
                 )
             )
+    for lr in REINFORCE_LRS:  # the default, 0.01, is the run above
+        out.append(
+            (
+                f"nb201-cifar10-reinforce-lr{lr}",
+                [
+                    *("--strategy", "reinforce", "--protocol", "nb201-cifar10"),
+                    *("--repeats", str(runs), "--option", f"lr={lr}"),
+                    *("--label", f"reinforce lr={lr}", *common),
+                ],
+            )
+        )
     for s in ("weaknas", "random", "rea"):
         out.append(
             (
@@ -103,8 +118,8 @@ def predictor_table(repeats: int) -> str:
                 for j in range(len(PREDICTOR_NS))
             ]
             lines.append(f"| {name} | {m} | " + " | ".join(cells) + " |")
-        secs = ", ".join(f"{s:.2f}" for s in c.fit_seconds)
-        lines.append(f"| {name} | fit+predict s | {secs} |" + " |" * (len(PREDICTOR_NS) - 1))
+        secs = " | ".join(f"{s:.2f}" for s in c.fit_seconds)
+        lines.append(f"| {name} | fit + predict (s, mean) | {secs} |")
     return "\n".join(lines) + "\n"
 
 

@@ -33,11 +33,12 @@ class Reinforce(Strategy):
     Options
     -------
     lr : float
-        Adam's learning rate, default 0.01: the value NATS-Bench's runs use
-        (AutoDL-Projects ``exps/NATS-algos/run-all.sh`` and ``reinforce.py``'s header).
-        NB201's scripts leave it to the caller (``REINFORCE.sh``'s usage line shows 0.001, the
-        ``hps/GRID-RL.sh`` sweep 0.01-0.5). ``benchmarks/search_reproduction.py`` sweeps
-        0.001 / 0.01 / 0.1 / 0.5 on the embedded NB201 data.
+        Adam's learning rate, default 0.01: the value NATS-Bench's runs pass
+        (AutoDL-Projects ``exps/NATS-algos/run-all.sh``, ``--learning_rate 0.01`` for every
+        dataset and both spaces, and ``reinforce.py``'s header). NB201's scripts leave it to the
+        caller (``REINFORCE.sh``'s usage line shows 0.001, the ``hps/GRID-RL.sh`` sweep
+        0.01-0.5). ``benchmarks/search_reproduction.py`` also runs 0.001, 0.1 and 0.5 on the
+        embedded NB201 data (README: the table).
     ema_momentum : float
         Baseline momentum (default 0.9, ``--EMA_momentum 0.9``).
     init_std : float
