@@ -16,6 +16,7 @@ MODULES = (
     "nasbench_tools.groundtruth.formats",
     "nasbench_tools.groundtruth.benchmarks",
     "nasbench_tools.scores",
+    "nasbench_tools.search",
 )
 for _m in MODULES:
     importlib.import_module(_m)
@@ -24,6 +25,7 @@ REGISTRIES = {k: r for k, r in all_registries().items() if not k.startswith("tes
 
 def test_the_package_registries_are_all_here():
     assert {"search space", "encoding", "format", "benchmark"} <= set(REGISTRIES)
+    assert {"search strategy", "predictor", "search protocol", "random-architecture sampler"} <= set(REGISTRIES)
 
 
 @pytest.mark.parametrize("kind", sorted(REGISTRIES))
