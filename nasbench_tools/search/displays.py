@@ -141,13 +141,24 @@ class CurveDisplay(_Display):
         ax.set_xlabel(_X_LABELS.get(first.x_kind, first.x_kind))
         ax.set_ylabel(_Y_LABELS.get(first.y, first.y))
         if first.y == "regret":
-            ax.set_yscale("symlog", linthresh=0.05)
+            _regret_axis(ax)
         if self.title:
             ax.set_title(self.title, fontsize="medium")
         conf = round(100 * first.confidence)
         ax.legend(fontsize="small", title=f"mean over runs, {conf}% CI", title_fontsize="small")
         ax.grid(alpha=0.3)
         return self
+
+
+def _regret_axis(ax) -> None:
+    """Symmetric-log regret axis with ticks at 1, 2 and 5 of every decade, written as numbers
+    (matplotlib's default labels only the decades, often a single tick on a search's range)."""
+    from matplotlib.ticker import FuncFormatter, NullLocator, SymmetricalLogLocator
+
+    ax.set_yscale("symlog", linthresh=0.05)
+    ax.yaxis.set_major_locator(SymmetricalLogLocator(linthresh=0.05, base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    ax.yaxis.set_minor_locator(NullLocator())
 
 
 class SurvivalDisplay(_Display):

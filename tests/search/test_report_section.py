@@ -125,3 +125,20 @@ def test_a_single_run_has_no_interval_and_says_so(nb201_oracle):
     assert re.fullmatch(r"[+-]\d+\.\d{3} \[[+-]\d+\.\d{3}, [+-]\d+\.\d{3}\]", ri_cell)
     rs_row = next(line for line in md.splitlines() if line.startswith("| random |"))
     assert "[no interval]" not in rs_row
+
+
+def test_regret_axis_labels_several_ticks_within_the_curves(runs):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    rs, rea, _ = runs
+    d = CurveDisplay.from_trajectories([rs, rea], x="queries", y="regret", n_boot=0).plot()
+    d.figure_.canvas.draw()
+    lo, hi = d.ax_.get_ylim()
+    shown = [
+        t.get_text()
+        for t in d.ax_.get_yticklabels()
+        if t.get_text() and lo <= t.get_position()[1] <= hi
+    ]
+    assert len(shown) >= 3, shown  # not a lone "10^0"
+    assert all(float(s) >= 0 for s in shown)  # written as plain numbers
