@@ -20,6 +20,8 @@ MODULES = (
     "nasbench_tools.scores",
     "nasbench_tools.datasets",
     "nasbench_tools.supernet",
+    "nasbench_tools.search",
+    "nasbench_tools.proxies",
 )
 for _m in MODULES:
     importlib.import_module(_m)
@@ -28,8 +30,21 @@ REGISTRIES = {k: r for k, r in all_registries().items() if not k.startswith("tes
 
 def test_the_package_registries_are_all_here():
     assert {"search space", "encoding", "format", "benchmark"} <= set(REGISTRIES)
-    torch_side = {"dataset", "sampler", "supernet", "BN recalibration preset", "training preset"}
+    torch_side = {
+        "dataset",
+        "sampler",
+        "supernet",
+        "BN recalibration preset",
+        "training preset",
+        "proxy",
+    }
     assert torch_side <= set(REGISTRIES)
+    assert {
+        "search strategy",
+        "predictor",
+        "search protocol",
+        "random-architecture sampler",
+    } <= set(REGISTRIES)
 
 
 @pytest.mark.parametrize("kind", sorted(REGISTRIES))

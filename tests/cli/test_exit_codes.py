@@ -11,6 +11,7 @@ import pytest
 
 from nasbench_tools.cli.__main__ import main, subcommand_modules
 
+_SEARCH = ["--strategy", "random", "--repeats", "2"]
 #: Per subcommand, arguments that parse but that the library refuses (a bad value, a missing
 #: file, an unknown name). Every subcommand needs at least one case.
 BAD_ARGUMENTS = {
@@ -41,6 +42,11 @@ BAD_ARGUMENTS = {
         ["--proxy", "snip", "--sample", "2", "--out", "{tmp}/s.csv", "--no-progress"],
         ["--proxy", "synflow", "--shard", "3/2", "--out", "{tmp}/s.csv"],
         ["--proxy", "synflow", "--out", "{tmp}/missing/s.csv", "--no-progress"],
+    ],
+    "search": [
+        ["--strategy", "random", "--protocol", "nb201-cifar10", "--repeats", "2", "-o", "{tmp}/x"],
+        [*_SEARCH, "--protocol", "no-such-protocol", "--seed", "0", "-o", "{tmp}/x.npz"],
+        [*_SEARCH, "--protocol", "nb201-cifar10", "--budget", "1 hour", "--seed", "0", "-o", "x"],
     ],
     "train-supernet": [["--out", "{tmp}/run", "--sampler", "no-such-sampler"]],
 }
