@@ -130,7 +130,7 @@ def test_spos_preset_with_fewer_images_than_it_asks_for_raises():
             [torch.randn(100, 1, 2, 2)] * 3,
             BNRecalibration(400, 100, None, True),
         )
-    with pytest.raises(RecalibrationError, match="BN recalibration got no images"):
+    with pytest.raises(RecalibrationError, match="^BN recalibration got no images$"):
         recalibrate_bn(nn.BatchNorm2d(1), None, [], "mixpath")
 
 
@@ -148,6 +148,20 @@ def test_recalibration_forwards_exactly_the_presets_count_and_reports_it():
     assert recalibrate_bn(bn, None, x, preset) == 250 and seen == [100, 100, 50]
     seen.clear()
     assert recalibrate_bn(bn, None, x[:290], "mixpath") == 290 and seen == [96, 96, 96, 2]
+
+
+def test_recalibration_stops_reading_an_iterable_once_it_has_the_presets_count():
+    # a DataLoader that cycles, or a large one, must not be read past the images needed
+    bn = nn.BatchNorm2d(1)
+    pulled = []
+
+    def batches():
+        for _ in range(10):
+            pulled.append(1)
+            yield torch.randn(100, 1, 2, 2)
+
+    preset = BNRecalibration(n_images=300, batch_size=100, momentum=None, reset=True)
+    assert recalibrate_bn(bn, None, batches(), preset) == 300 and len(pulled) == 3
 
 
 @pytest.mark.parametrize("kind", ["tensor", "imagedata"])
