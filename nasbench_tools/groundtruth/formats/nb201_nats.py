@@ -275,20 +275,23 @@ def _in_workers(
     pool = cf.ProcessPoolExecutor(
         max_workers=workers, mp_context=ctx, initializer=_die_with_parent, initargs=(os.getpid(),)
     )
+    futures: dict = {}
+    where = ""
     try:
         chunks = [tasks[i : i + CHUNK_FILES] for i in range(0, len(tasks), CHUNK_FILES)]
-        futures = {pool.submit(_read_chunk, read_one, c): c for c in chunks}
+        for c in chunks:  # a worker may die while tasks are still being submitted
+            futures[pool.submit(_read_chunk, read_one, c)] = c
         for fut in cf.as_completed(futures):
-            try:
-                results = fut.result()
-            except cf.process.BrokenProcessPool:
-                files = futures[fut]
-                raise NasbenchToolsError(
-                    f"{folder}: a worker process died (killed, or out of memory) while reading "
-                    f"{len(files)} files from {Path(files[0][1]).name} to {Path(files[-1][1]).name}"
-                    "; nothing was written. Rerun with workers=1 to read in this process"
-                ) from None
-            yield from results
+            files = futures[fut]
+            where = f" while reading {len(files)} files from {Path(files[0][1]).name} to " + (
+                f"{Path(files[-1][1]).name}"
+            )
+            yield from fut.result()
+    except cf.process.BrokenProcessPool:
+        raise NasbenchToolsError(
+            f"{folder}: a worker process died (killed, or out of memory){where}; nothing was "
+            "written. Rerun with workers=1 to read in this process"
+        ) from None
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
