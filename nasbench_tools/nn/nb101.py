@@ -38,7 +38,7 @@ from torch import nn
 from ..errors import InvalidSpecError
 from ..spaces.nb101 import CONV1X1, CONV3X3, MAXPOOL3X3, ModelSpec
 
-__all__ = ["NB101Network", "conv_bn_relu", "vertex_channels"]
+__all__ = ["NB101Network", "build_network", "conv_bn_relu", "vertex_channels"]
 
 
 def conv_bn_relu(
@@ -206,3 +206,10 @@ class NB101Network(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.layers(self.stem(x))
         return self.classifier(out.mean(dim=(2, 3)))
+
+
+def build_network(spec, **options) -> NB101Network:
+    """The space's network builder (``Space.build_network``): ``NB101Network(spec, **options)``
+    (``num_classes``, ``in_channels``, ``stem_channels``, ``num_stacks``, ``cells_per_stack``,
+    ``bn_momentum``, ``bn_eps``; the benchmark's network by default)."""
+    return NB101Network(spec, **options)

@@ -36,7 +36,7 @@ from .choice import OFF, ChoiceSpace
 from .norms import PathNorm, make_path_norm
 from .ops import NormFactory, ResNetBasicBlock, batch_norm, make_op
 
-__all__ = ["NB201Network", "NB201Supernet", "cell_layout", "channel_layout"]
+__all__ = ["NB201Network", "NB201Supernet", "build_network", "cell_layout", "channel_layout"]
 
 _NODE_BLOCKS = ((0,), (1, 2), (3, 4, 5))  # edges (in EDGES order) entering nodes 1, 2, 3
 _ZERO = OPS.index("none")
@@ -454,3 +454,10 @@ def _decode_cached(space: ChoiceSpace, data: bytes, shape: tuple[int, ...]):
 
 def _decode(space: ChoiceSpace, data: bytes, shape: Sequence[int]):
     return _decode_cached(space, data, tuple(int(s) for s in shape))
+
+
+def build_network(arch, **options) -> NB201Network:
+    """The space's network builder (``Space.build_network``): ``NB201Network(arch, **options)``
+    (``C``, ``N``, ``num_classes``, ``in_channels``, ``image_size``, ``norm``; the benchmark's
+    network by default)."""
+    return NB201Network(arch, **options)
