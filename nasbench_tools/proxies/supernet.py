@@ -51,6 +51,7 @@ from __future__ import annotations
 import os
 import re
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,7 @@ from ..scores import ScoreTable
 from ..spaces import get_space
 from ..spaces.nb201 import EDGES, OPS, op_index_matrix
 from .angle import AngleError, AngleLayout, angle_stats, angles_from_stats, operator_means
+from .base import NETWORK_OPTIONS, ProxyError, ScoreRequest, register_proxy, settings
 
 __all__ = [
     "BN_CHOICES",
@@ -88,7 +90,7 @@ _DATA_NAMES = {
 }
 
 
-class SupernetProxyError(NasbenchToolsError, ValueError):
+class SupernetProxyError(ProxyError):
     """A supernet proxy cannot be computed from this run folder or with these options."""
 
 
@@ -115,18 +117,48 @@ def _state(path: Path) -> dict:
     return state
 
 
-def _load_model(run: Path, checkpoint: str | None, device: str = "cpu"):
-    """``(model, config, checkpoint path)`` for a run folder's checkpoint."""
-    from ..supernet.train import load_supernet
+@dataclass
+class _Loaded:
+    model: Any
+    config: Any
+    path: Path
+    train: Any
+    valid: Any
+
+
+#: The last loaded run (model, config, data), reused while its checkpoint file is unchanged. It is
+#: never handed out: callers get numbers, and :func:`evaluate` restores the BN statistics it
+#: recalibrates.
+_CACHE: dict[tuple, _Loaded] = {}
+
+
+def _load_model(run: Path, checkpoint: str | None, device: str = "cpu") -> _Loaded:
+    """The model, config and data of a run folder's checkpoint (the run's own two splits)."""
+    from ..supernet.config import TrainConfig
+    from ..supernet.train import _build, _load_data
 
     path = _checkpoint(run, checkpoint)
-    model, config = load_supernet(run, path, device=device)
+    st = path.stat()
+    key = (str(path.resolve()), st.st_mtime_ns, st.st_size, str(device))
+    if key in _CACHE:
+        return _CACHE[key]
+    state = _state(path)
+    try:
+        config = TrainConfig.from_dict(state["config"])
+    except (KeyError, TypeError, NasbenchToolsError) as exc:
+        raise SupernetProxyError(f"{path}: no usable training config ({exc})") from None
     if config.supernet != "nb201":
         raise SupernetProxyError(
             f"{run}: supernet {config.supernet!r}; the supernet proxies score NB201 "
             "architectures and need an `nb201` run"
         )
-    return model, config, path
+    train, valid = _load_data(config)
+    model, _ = _build(config, train)
+    model.load_state_dict(state["model"])
+    loaded = _Loaded(model.to(device).eval(), config, path, train, valid)
+    _CACHE.clear()
+    _CACHE[key] = loaded
+    return loaded
 
 
 def _epoch(path: Path) -> int:
@@ -191,7 +223,8 @@ def supernet_angles(
         )
     run = Path(run)
     k = _keys(keys)
-    model, _config, path = _load_model(run, checkpoint)
+    loaded = _load_model(run, checkpoint)
+    model, path = loaded.model, loaded.path
     ref_name = REFERENCES[reference]
     try:
         ref_path = _checkpoint(run, ref_name)
@@ -281,13 +314,14 @@ def one_shot_accuracies(
 
     from ..errors import RecalibrationError
     from ..supernet.recalibrate import evaluate
-    from ..supernet.train import _load_data
 
     preset = _preset(bn, bn_images)
     run = Path(run)
     k = _keys(keys)
-    model, config, path = _load_model(run, checkpoint, device)
-    train, valid = _load_data(config)
+    loaded = _load_model(run, checkpoint, device)
+    model, config, path, train, valid = (
+        loaded.model, loaded.config, loaded.path, loaded.train, loaded.valid
+    )  # fmt: skip
     names = ("search-train", "search-valid") if config.split == "search" else ("train", "test")
     if names[1] == "test":
         warnings.warn(
@@ -405,3 +439,74 @@ def operator_table(
         "archs_scored": len(k),
     }
     return ScoreTable("nb201", op_keys, {"abs_op_angle": means.reshape(-1)}, meta, level="operator")
+
+
+# --------------------------------------------------------------------------- registry
+def _checked(request: ScoreRequest) -> dict:
+    if get_space(request.space).name != "nb201":
+        raise SupernetProxyError(
+            f"supernet proxies score NB201 architectures, not {get_space(request.space).name}"
+        )
+    given = sorted(set(request.options) & NETWORK_OPTIONS)
+    if given:
+        raise SupernetProxyError(
+            f"supernet proxies take their network from the run folder; drop {', '.join(given)}"
+        )
+    return settings(request)
+
+
+@register_proxy(
+    "angle",
+    needs="supernet",
+    deterministic=True,
+    unit="rad",
+    description="ABS angle between a child's weights at a reference (W0) and now (Hu et al. 2020)",
+    group="supernet-angle",
+    defaults={"reference": "w0", "checkpoint": None},
+    chunk=0,
+)
+def _angle_proxy(request: ScoreRequest) -> dict[str, np.ndarray]:
+    s = _checked(request)
+    angles, _ = supernet_angles(
+        request.run, request.keys, reference=s["reference"], checkpoint=s["checkpoint"]
+    )
+    return {"angle": angles}
+
+
+_ONE_SHOT_DEFAULTS = {"checkpoint": None, "batch_size": 512}
+
+
+@register_proxy(
+    "oneshot_acc",
+    needs="supernet",
+    deterministic=True,
+    unit="percent",
+    description="top-1 of the child with supernet weights, BN recalibrated by preset `bn`",
+    group="supernet-oneshot",
+    defaults={**_ONE_SHOT_DEFAULTS, "bn": "cumulative", "bn_images": None},
+)
+@register_proxy(
+    "oneshot_acc_norebn",
+    needs="supernet",
+    deterministic=True,
+    unit="percent",
+    description="top-1 of the child with supernet weights and the supernet's BN statistics",
+    group="supernet-oneshot",
+    defaults=_ONE_SHOT_DEFAULTS,
+)
+def _one_shot_proxy(request: ScoreRequest) -> dict[str, np.ndarray]:
+    s = _checked(request)
+    common = {"checkpoint": s["checkpoint"], "batch_size": s["batch_size"]}
+    out = {}
+    if "oneshot_acc" in request.names:
+        if s["bn"] == "none":
+            raise SupernetProxyError("oneshot_acc with bn='none' is oneshot_acc_norebn; ask for it")
+        out["oneshot_acc"], _ = one_shot_accuracies(
+            request.run, request.keys, bn=s["bn"], bn_images=s["bn_images"],
+            device=request.device, **common,
+        )  # fmt: skip
+    if "oneshot_acc_norebn" in request.names:
+        out["oneshot_acc_norebn"], _ = one_shot_accuracies(
+            request.run, request.keys, bn="none", device=request.device, **common
+        )
+    return out

@@ -199,3 +199,58 @@ def test_one_shot_table_names_the_column_by_preset(run):
     assert t.columns == ["oneshot_acc_norebn"] and t.meta["one_shot"]["bn"] == "none"
     t = one_shot_table(run, KEYS[:2], bn="spos", bn_images=128)
     assert t.columns == ["oneshot_acc"] and t.meta["one_shot"]["bn_images"] == 128
+
+
+# ----------------------------------------------------------------------------- the registry
+def _request(run, names, keys=KEYS, **kw):
+    from nasbench_tools.proxies import ScoreRequest
+    from nasbench_tools.spaces import get_space
+
+    return ScoreRequest(get_space(kw.pop("space", "nb201")), keys, tuple(names), run=run, **kw)
+
+
+def test_registered_angle_is_the_functions_angle(run):
+    from nasbench_tools.proxies import compute_scores, get_proxy
+
+    p = get_proxy("angle")
+    assert p.needs == "supernet" and p.unit == "rad" and not p.negated and p.chunk == 0
+    got = compute_scores(_request(run, ["angle"]))["angle"]
+    np.testing.assert_array_equal(got, supernet_angles(run, KEYS)[0])
+    e1 = compute_scores(_request(run, ["angle"], options={"reference": "epoch1"}))["angle"]
+    np.testing.assert_array_equal(e1, supernet_angles(run, KEYS, reference="epoch1")[0])
+
+
+def test_one_shot_pair_together_equals_one_at_a_time(run):
+    from nasbench_tools.proxies import compute_scores
+
+    opts = {"bn_images": 128}
+    both = compute_scores(_request(run, ["oneshot_acc", "oneshot_acc_norebn"], options=opts))
+    alone = compute_scores(_request(run, ["oneshot_acc"], options=opts))["oneshot_acc"]
+    norebn = compute_scores(_request(run, ["oneshot_acc_norebn"]))["oneshot_acc_norebn"]
+    np.testing.assert_array_equal(both["oneshot_acc"], alone)
+    np.testing.assert_array_equal(both["oneshot_acc_norebn"], norebn)
+    want, _ = one_shot_accuracies(run, KEYS, bn="cumulative", bn_images=128)
+    np.testing.assert_array_equal(alone, want)
+
+
+def test_one_childs_recalibration_never_leaks_into_the_next(run):
+    keys = KEYS[:4]
+    fwd, _ = one_shot_accuracies(run, keys, bn="abs", bn_images=100)
+    back, _ = one_shot_accuracies(run, keys[::-1], bn="abs", bn_images=100)
+    np.testing.assert_array_equal(fwd, back[::-1])
+    plain, _ = one_shot_accuracies(run, keys, bn="none")  # the cached model is unchanged
+    again, _ = one_shot_accuracies(run, keys, bn="none")
+    np.testing.assert_array_equal(plain, again)
+
+
+def test_registry_refuses_options_that_make_no_sense(run):
+    from nasbench_tools.proxies import ProxyError, compute_scores
+
+    with pytest.raises(ProxyError, match="network from the run folder; drop C"):
+        compute_scores(_request(run, ["angle"], options={"C": 8}))
+    with pytest.raises(ProxyError, match="no option bn"):
+        compute_scores(_request(run, ["oneshot_acc_norebn"], options={"bn": "abs"}))
+    with pytest.raises(ProxyError, match="oneshot_acc_norebn"):
+        compute_scores(_request(run, ["oneshot_acc"], options={"bn": "none"}))
+    with pytest.raises(ProxyError, match="not nb101"):
+        compute_scores(_request(run, ["angle"], keys=np.array(["0" * 32]), space="nb101"))
