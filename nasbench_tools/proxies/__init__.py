@@ -13,6 +13,7 @@ from .base import (
     groups_of,
     list_proxies,
     register_proxy,
+    resolved_settings,
     settings,
 )
 
@@ -27,5 +28,6 @@ __all__ = [
     "groups_of",
     "list_proxies",
     "register_proxy",
+    "resolved_settings",
     "settings",
 ]

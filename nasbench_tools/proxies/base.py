@@ -60,6 +60,7 @@ __all__ = [
     "groups_of",
     "list_proxies",
     "register_proxy",
+    "resolved_settings",
     "settings",
 ]
 
@@ -67,7 +68,9 @@ __all__ = [
 NEEDS = ("nothing", "data", "supernet")
 
 #: Options passed to the network builder, accepted by every network-building proxy.
-NETWORK_OPTIONS = frozenset({"C", "N", "num_classes", "in_channels", "stem_channels"})
+NETWORK_OPTIONS = frozenset(
+    {"C", "N", "num_classes", "in_channels", "stem_channels", "num_stacks", "cells_per_stack"}
+)
 
 
 class ProxyError(NasbenchToolsError, ValueError):
@@ -137,6 +140,9 @@ class Proxy:
         The proxy's settings and their defaults (batch size, ...).
     chunk : int
         Keys per call: 1 (one network per architecture) or 0 (all keys at once).
+    resolve : callable, optional
+        ``resolve(ScoreRequest) -> dict``: the settings a request actually runs with (defaults,
+        options and what the data implies), for the table's metadata; :func:`settings` if absent.
     """
 
     name: str
@@ -149,6 +155,7 @@ class Proxy:
     compute: Callable[[ScoreRequest], dict[str, np.ndarray]]
     defaults: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     chunk: int = 1
+    resolve: Callable[[ScoreRequest], dict] | None = None
 
     def __post_init__(self):
         if self.needs not in NEEDS:
@@ -187,6 +194,7 @@ def register_proxy(
     group: str | None = None,
     defaults: Mapping[str, Any] | None = None,
     chunk: int = 1,
+    resolve: Callable[[ScoreRequest], dict] | None = None,
 ) -> Callable:
     """Decorator registering ``compute`` as proxy ``name`` (the function is returned unchanged).
 
@@ -207,6 +215,7 @@ def register_proxy(
                 compute=fn,
                 defaults=dict(defaults or {}),
                 chunk=chunk,
+                resolve=resolve,
             ),
         )
         return fn
@@ -253,6 +262,12 @@ def settings(request: ScoreRequest) -> dict[str, Any]:
     if request.batch_size is not None:
         merged["batch_size"] = int(request.batch_size)
     return merged
+
+
+def resolved_settings(request: ScoreRequest) -> dict[str, Any]:
+    """The settings ``request`` runs with, as its group's ``resolve`` reports them."""
+    p = get_proxy(request.names[0])
+    return dict(p.resolve(request)) if p.resolve is not None else settings(request)
 
 
 def compute_scores(request: ScoreRequest) -> dict[str, np.ndarray]:
