@@ -455,6 +455,53 @@ def _checked(request: ScoreRequest) -> dict:
     return settings(request)
 
 
+def _run_names(run: Path) -> tuple[str, str, str]:
+    """``(dataset, training split, validation split)`` of a run, from its ``config.json``."""
+    from ..supernet.config import read_saved_config
+
+    try:
+        config = read_saved_config(run / "config.json")["config"]
+    except NasbenchToolsError as exc:
+        raise SupernetProxyError(str(exc)) from None
+    if config.get("split", "search") == "search":
+        return config["dataset"], "search-train", "search-valid"
+    return config["dataset"], "train", "test"
+
+
+def _resolve_angle(request: ScoreRequest) -> dict:
+    """The angle's settings with the checkpoints named (``checkpoint=None`` = the newest)."""
+    s = _checked(request)
+    if s["reference"] not in REFERENCES:
+        raise SupernetProxyError(
+            f"unknown angle reference {s['reference']!r}; expected one of {sorted(REFERENCES)}"
+        )
+    run = Path(request.run)
+    path = _checkpoint(run, s["checkpoint"])
+    return {
+        **s,
+        "checkpoint": path.name,
+        "epoch": _epoch(path),
+        "reference_checkpoint": f"{REFERENCES[s['reference']]}.pt",
+    }
+
+
+def _resolve_one_shot(request: ScoreRequest) -> dict:
+    """The one-shot settings with the checkpoint, the recalibration images and splits named."""
+    s = _checked(request)
+    run = Path(request.run)
+    path = _checkpoint(run, s["checkpoint"])
+    dataset, train, valid = _run_names(run)
+    out = {**s, "checkpoint": path.name, "epoch": _epoch(path)}
+    out["evaluated_on"] = f"{dataset}:{valid}"
+    if "oneshot_acc" in request.names:
+        if s["bn"] == "none":
+            raise SupernetProxyError("oneshot_acc with bn='none' is oneshot_acc_norebn; ask for it")
+        preset = _preset(s["bn"], s["bn_images"])
+        out["bn_images"] = preset.n_images  # None: every training image (mixpath)
+        out["calibrated_on"] = f"{dataset}:{train}"
+    return out
+
+
 @register_proxy(
     "angle",
     needs="supernet",
@@ -464,6 +511,7 @@ def _checked(request: ScoreRequest) -> dict:
     group="supernet-angle",
     defaults={"reference": "w0", "checkpoint": None},
     chunk=0,
+    resolve=_resolve_angle,
 )
 def _angle_proxy(request: ScoreRequest) -> dict[str, np.ndarray]:
     s = _checked(request)
@@ -484,6 +532,7 @@ _ONE_SHOT_DEFAULTS = {"checkpoint": None, "batch_size": 512}
     description="top-1 of the child with supernet weights, BN recalibrated by preset `bn`",
     group="supernet-oneshot",
     defaults={**_ONE_SHOT_DEFAULTS, "bn": "cumulative", "bn_images": None},
+    resolve=_resolve_one_shot,
 )
 @register_proxy(
     "oneshot_acc_norebn",
@@ -493,6 +542,7 @@ _ONE_SHOT_DEFAULTS = {"checkpoint": None, "batch_size": 512}
     description="top-1 of the child with supernet weights and the supernet's BN statistics",
     group="supernet-oneshot",
     defaults=_ONE_SHOT_DEFAULTS,
+    resolve=_resolve_one_shot,
 )
 def _one_shot_proxy(request: ScoreRequest) -> dict[str, np.ndarray]:
     s = _checked(request)

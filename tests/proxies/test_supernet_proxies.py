@@ -254,3 +254,19 @@ def test_registry_refuses_options_that_make_no_sense(run):
         compute_scores(_request(run, ["oneshot_acc"], options={"bn": "none"}))
     with pytest.raises(ProxyError, match="not nb101"):
         compute_scores(_request(run, ["angle"], keys=np.array(["0" * 32]), space="nb101"))
+
+
+def test_table_metadata_names_the_checkpoints_and_splits_actually_used(run):
+    from nasbench_tools.proxies.base import resolved_settings
+
+    got = resolved_settings(_request(run, ["angle"], options={"reference": "epoch1"}))
+    assert got == {
+        "reference": "epoch1", "checkpoint": "epoch-0003.pt", "epoch": 3,
+        "reference_checkpoint": "epoch-0001.pt",
+    }  # fmt: skip
+    got = resolved_settings(_request(run, ["oneshot_acc", "oneshot_acc_norebn"]))
+    assert got["bn"] == "cumulative" and got["bn_images"] == 20000
+    assert got["evaluated_on"] == "digits:search-valid"
+    assert got["calibrated_on"] == "digits:search-train" and got["checkpoint"] == "epoch-0003.pt"
+    got = resolved_settings(_request(run, ["oneshot_acc_norebn"], options={"checkpoint": "init"}))
+    assert "bn" not in got and got["checkpoint"] == "init.pt" and got["epoch"] == 0
