@@ -270,3 +270,18 @@ def test_table_metadata_names_the_checkpoints_and_splits_actually_used(run):
     assert got["calibrated_on"] == "digits:search-train" and got["checkpoint"] == "epoch-0003.pt"
     got = resolved_settings(_request(run, ["oneshot_acc_norebn"], options={"checkpoint": "init"}))
     assert "bn" not in got and got["checkpoint"] == "init.pt" and got["epoch"] == 0
+
+
+def _supernet_proxies():
+    from nasbench_tools.proxies import PROXIES
+
+    return PROXIES.filter(lambda p: p.needs == "supernet")
+
+
+@pytest.mark.parametrize("name", _supernet_proxies())
+def test_every_supernet_proxy_scores_a_tiny_run(run, name):
+    from nasbench_tools.proxies import compute_scores, get_proxy
+
+    opts = {"bn_images": 64} if "bn" in get_proxy(name).defaults else {}
+    got = compute_scores(_request(run, [name], keys=KEYS[:2], options=opts))[name]
+    assert got.shape == (2,) and np.isfinite(got).all()
