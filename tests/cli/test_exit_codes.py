@@ -36,6 +36,12 @@ BAD_ARGUMENTS = {
         ["--out", "{tmp}/rep", "--target", "cifar10-valid:x-valid"],
         ["--out", "{tmp}/missing/rep", "--n-boot", "0", "--figures", "none"],
     ],
+    "score": [
+        ["--proxy", "no-such-proxy", "--out", "{tmp}/s.csv"],
+        ["--proxy", "snip", "--sample", "2", "--out", "{tmp}/s.csv", "--no-progress"],
+        ["--proxy", "synflow", "--shard", "3/2", "--out", "{tmp}/s.csv"],
+        ["--proxy", "synflow", "--out", "{tmp}/missing/s.csv", "--no-progress"],
+    ],
     "train-supernet": [["--out", "{tmp}/run", "--sampler", "no-such-sampler"]],
 }
 CASES = [(cmd, argv) for cmd, cases in sorted(BAD_ARGUMENTS.items()) for argv in cases]
