@@ -61,6 +61,7 @@ from ..errors import NasbenchToolsError
 from ..scores import ScoreTable
 from ..spaces import get_space
 from ..spaces.nb201 import EDGES, OPS, op_index_matrix
+from ..spaces.nb201 import SPACE as NB201_SPACE
 from .angle import AngleError, AngleLayout, angle_stats, angles_from_stats, operator_means
 from .base import NETWORK_OPTIONS, ProxyError, ScoreRequest, register_proxy, settings
 
@@ -78,6 +79,8 @@ __all__ = [
 
 #: Angle references: option -> checkpoint name in ``run/checkpoints``.
 REFERENCES = {"w0": "init", "epoch1": "epoch-0001"}
+#: The registered supernet (:mod:`nasbench_tools.supernet.models`) whose children are NB201 cells.
+NB201_SUPERNET = "nb201"
 #: ``bn`` choices of :func:`one_shot_accuracies`.
 BN_CHOICES = ("spos", "abs", "mixpath", "cumulative", "none")
 #: The run config's dataset name -> a score table's ``data``.
@@ -147,7 +150,7 @@ def _load_model(run: Path, checkpoint: str | None, device: str = "cpu") -> _Load
         config = TrainConfig.from_dict(state["config"])
     except (KeyError, TypeError, NasbenchToolsError) as exc:
         raise SupernetProxyError(f"{path}: no usable training config ({exc})") from None
-    if config.supernet != "nb201":
+    if config.supernet != NB201_SUPERNET:
         raise SupernetProxyError(
             f"{run}: supernet {config.supernet!r}; the supernet proxies score NB201 "
             "architectures and need an `nb201` run"
@@ -443,10 +446,9 @@ def operator_table(
 
 # --------------------------------------------------------------------------- registry
 def _checked(request: ScoreRequest) -> dict:
-    if get_space(request.space).name != "nb201":
-        raise SupernetProxyError(
-            f"supernet proxies score NB201 architectures, not {get_space(request.space).name}"
-        )
+    space = get_space(request.space)
+    if space is not NB201_SPACE:
+        raise SupernetProxyError(f"supernet proxies score NB201 architectures, not {space.name}")
     given = sorted(set(request.options) & NETWORK_OPTIONS)
     if given:
         raise SupernetProxyError(
