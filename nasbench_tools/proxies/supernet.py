@@ -114,8 +114,13 @@ def _checkpoint(run: Path, name: str | None) -> Path:
 def _state(path: Path) -> dict:
     import torch
 
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(state, dict) or "model" not in state:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises RuntimeError, UnpicklingError, EOFError, ...
+        raise SupernetProxyError(
+            f"{path}: unreadable checkpoint ({type(exc).__name__}: {str(exc)[:200]})"
+        ) from None
+    if not isinstance(state, dict) or not isinstance(state.get("model"), dict):
         raise SupernetProxyError(f"{path}: not a nasbench_tools supernet checkpoint")
     return state
 
@@ -157,7 +162,12 @@ def _load_model(run: Path, checkpoint: str | None, device: str = "cpu") -> _Load
         )
     train, valid = _load_data(config)
     model, _ = _build(config, train)
-    model.load_state_dict(state["model"])
+    try:
+        model.load_state_dict(state["model"])
+    except (RuntimeError, TypeError) as exc:
+        raise SupernetProxyError(
+            f"{path}: its weights do not fit the supernet its config describes ({str(exc)[:200]})"
+        ) from None
     loaded = _Loaded(model.to(device).eval(), config, path, train, valid)
     _CACHE.clear()
     _CACHE[key] = loaded

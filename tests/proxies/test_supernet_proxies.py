@@ -98,6 +98,13 @@ def test_missing_reference_and_bad_options_are_explained(run, tmp_path):
         one_shot_accuracies(run, KEYS, bn="ABS")
     with pytest.raises(SupernetProxyError, match="bn_images"):
         one_shot_accuracies(run, KEYS[:1], bn="abs")  # 20,000 images > 256 training images
+    good = (run / "checkpoints" / "epoch-0003.pt").read_bytes()
+    (copy / "checkpoints" / "epoch-0003.pt").write_bytes(good[: len(good) // 2])
+    with pytest.raises(SupernetProxyError, match="epoch-0003.pt: unreadable checkpoint"):
+        one_shot_accuracies(copy, KEYS[:1], bn="none")
+    (copy / "checkpoints" / "init.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(SupernetProxyError, match="init.pt: unreadable checkpoint"):
+        supernet_angles(copy, KEYS, checkpoint="init")
 
 
 def _by_hand(run, arch, n_calib):
