@@ -1,7 +1,8 @@
 """Image datasets for supernet and stand-alone training, held in memory as uint8 tensors.
 
-:func:`load` reads one split of a registered dataset (:data:`DATASETS`) from its standard on-disk
-format and returns an :class:`ImageData`; :func:`iterate_batches` yields normalised, optionally
+:func:`load` reads one split of a registered dataset (:data:`DATASETS`, a
+:class:`~nasbench_tools.registry.Registry`; :func:`register_dataset` adds one) from its standard
+on-disk format and returns an :class:`ImageData`; :func:`iterate_batches` yields normalised, optionally
 augmented float batches from it with an explicit :class:`torch.Generator`, so every epoch's order
 and augmentation are reproducible.
 
@@ -43,7 +44,6 @@ looked in and what to put there.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import os
 import pickle
@@ -55,7 +55,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ._io import sha256_of
 from .errors import CorruptFileError, DatasetNotFoundError, NasbenchToolsError
+from .registry import Registry
 
 __all__ = [
     "DATASETS",
@@ -66,6 +68,7 @@ __all__ = [
     "iterate_batches",
     "list_datasets",
     "load",
+    "register_dataset",
 ]
 
 SPLITS = ("train", "test", "search-train", "search-valid")
@@ -144,10 +147,8 @@ class ImageData:
         return (x - mean) / std
 
     def sha256(self) -> str:
-        h = hashlib.sha256()
-        h.update(self.images.contiguous().numpy().tobytes())
-        h.update(self.labels.contiguous().numpy().tobytes())
-        return h.hexdigest()
+        """sha256 of the image bytes followed by the label bytes (recorded in provenance)."""
+        return sha256_of((self.images.contiguous().numpy(), self.labels.contiguous().numpy()))
 
 
 # --------------------------------------------------------------------------- readers
@@ -278,47 +279,46 @@ _CIFAR100_STD = tuple(v / 255 for v in (68.2, 65.4, 70.4))
 _IN16_MEAN = tuple(v / 255 for v in (122.68, 116.66, 104.01))
 _IN16_STD = tuple(v / 255 for v in (63.22, 61.26, 65.09))
 
-#: name -> DatasetSpec
-DATASETS: dict[str, DatasetSpec] = {
-    "cifar10": DatasetSpec(
-        "cifar10", 10, 3, 32, _CIFAR10_MEAN, _CIFAR10_STD,
-        lambda: _torch_home() / "cifar.python", _read_cifar("cifar10"),
-        "train_halves", "crop_flip", 4, "cifar-10-batches-py/",
-    ),
-    "cifar100": DatasetSpec(
-        "cifar100", 100, 3, 32, _CIFAR100_MEAN, _CIFAR100_STD,
-        lambda: _torch_home() / "cifar.python", _read_cifar("cifar100"),
-        "test_halves", "crop_flip", 4, "cifar-100-python/",
-    ),
-    "imagenet16-120": DatasetSpec(
-        "imagenet16-120", 120, 3, 16, _IN16_MEAN, _IN16_STD,
-        lambda: _torch_home() / "cifar.python" / "ImageNet16", _read_imagenet16,
-        "test_halves", "crop_flip", 2, "train_data_batch_1..10, val_data",
-    ),
-    "fashion-mnist": DatasetSpec(
-        "fashion-mnist", 10, 1, 28, (0.2860,), (0.3530,),
-        lambda: Path("/usr/share/datasets/fashion-mnist"), _read_fashion_mnist,
-        "train_halves", "crop_flip", 2, "*-idx3-ubyte.gz, *-idx1-ubyte.gz",
-    ),
-    "digits": DatasetSpec(
-        "digits", 10, 1, 8, (0.3053,), (0.3759,),
-        lambda: Path("<scikit-learn>"), _read_digits,
-        "train_halves", "crop", 1, "(bundled with scikit-learn)", bundled=True,
-    ),
-}  # fmt: skip
+#: name -> DatasetSpec; an unknown name raises
+#: :class:`~nasbench_tools.errors.NasbenchToolsError` listing the known ones.
+DATASETS: Registry[DatasetSpec] = Registry("dataset")
+
+
+def register_dataset(spec: DatasetSpec) -> DatasetSpec:
+    """Add ``spec`` to :data:`DATASETS` under ``spec.name`` (a name already registered raises
+    :class:`~nasbench_tools.errors.NasbenchToolsError`)."""
+    return DATASETS.register(spec.name, spec)
+
+
+register_dataset(DatasetSpec(
+    "cifar10", 10, 3, 32, _CIFAR10_MEAN, _CIFAR10_STD,
+    lambda: _torch_home() / "cifar.python", _read_cifar("cifar10"),
+    "train_halves", "crop_flip", 4, "cifar-10-batches-py/",
+))  # fmt: skip
+register_dataset(DatasetSpec(
+    "cifar100", 100, 3, 32, _CIFAR100_MEAN, _CIFAR100_STD,
+    lambda: _torch_home() / "cifar.python", _read_cifar("cifar100"),
+    "test_halves", "crop_flip", 4, "cifar-100-python/",
+))  # fmt: skip
+register_dataset(DatasetSpec(
+    "imagenet16-120", 120, 3, 16, _IN16_MEAN, _IN16_STD,
+    lambda: _torch_home() / "cifar.python" / "ImageNet16", _read_imagenet16,
+    "test_halves", "crop_flip", 2, "train_data_batch_1..10, val_data",
+))  # fmt: skip
+register_dataset(DatasetSpec(
+    "fashion-mnist", 10, 1, 28, (0.2860,), (0.3530,),
+    lambda: Path("/usr/share/datasets/fashion-mnist"), _read_fashion_mnist,
+    "train_halves", "crop_flip", 2, "*-idx3-ubyte.gz, *-idx1-ubyte.gz",
+))  # fmt: skip
+register_dataset(DatasetSpec(
+    "digits", 10, 1, 8, (0.3053,), (0.3759,),
+    lambda: Path("<scikit-learn>"), _read_digits,
+    "train_halves", "crop", 1, "(bundled with scikit-learn)", bundled=True,
+))  # fmt: skip
 
 
 def list_datasets() -> list[str]:
-    return sorted(DATASETS)
-
-
-def _spec(name: str) -> DatasetSpec:
-    try:
-        return DATASETS[name]
-    except KeyError:
-        raise NasbenchToolsError(
-            f"unknown dataset {name!r}; expected one of {list_datasets()}"
-        ) from None
+    return DATASETS.names()
 
 
 # --------------------------------------------------------------------------- splits
@@ -376,7 +376,7 @@ def load(
     split_seed, subset_seed : int
         Seeds of the search-split halves (without ``split_file``) and of ``subset``.
     """
-    spec = _spec(name)
+    spec = DATASETS.get(name)
     if split not in SPLITS:
         raise NasbenchToolsError(f"unknown split {split!r}; expected one of {list(SPLITS)}")
     folder = Path(root) if root is not None else spec.default_root()

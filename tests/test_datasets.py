@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import collections
-import gzip
 import json
 import pickle
 from pathlib import Path
@@ -14,6 +13,9 @@ import torch
 
 from nasbench_tools import datasets as D
 from nasbench_tools.errors import CorruptFileError, DatasetNotFoundError, NasbenchToolsError
+
+from ._image_files import fake_cifar as _fake_cifar
+from ._image_files import write_idx as _write_idx
 
 FMNIST = Path("/usr/share/datasets/fashion-mnist")
 
@@ -63,12 +65,6 @@ def test_unknown_names():
 
 
 # --------------------------------------------------------------------------- Fashion-MNIST
-def _write_idx(path: Path, array: np.ndarray, compress: bool) -> None:
-    header = bytes([0, 0, 8, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
-    raw = header + array.astype(np.uint8).tobytes()
-    path.write_bytes(gzip.compress(raw) if compress else raw)
-
-
 @pytest.mark.parametrize("compress", [True, False])
 def test_fashion_mnist_idx_files_from_any_folder(tmp_path, compress):
     rng = np.random.default_rng(0)
@@ -110,26 +106,6 @@ def test_real_fashion_mnist_from_the_debian_package():
 
 
 # --------------------------------------------------------------------------- CIFAR (torchvision)
-def _fake_cifar(root: Path, which: str, n_per_batch: int = 6) -> None:
-    rng = np.random.default_rng(0)
-    key = "labels" if which == "cifar10" else "fine_labels"
-    folder = root / ("cifar-10-batches-py" if which == "cifar10" else "cifar-100-python")
-    folder.mkdir(parents=True)
-    names = (
-        [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
-        if which == "cifar10"
-        else ["train", "test"]
-    )
-    for name in names:
-        entry = {
-            "data": rng.integers(0, 256, (n_per_batch, 3072), dtype=np.uint8),
-            key: list(range(n_per_batch)),
-        }
-        (folder / name).write_bytes(pickle.dumps(entry))
-    meta = ("batches.meta", "label_names") if which == "cifar10" else ("meta", "fine_label_names")
-    (folder / meta[0]).write_bytes(pickle.dumps({meta[1]: [f"c{i}" for i in range(100)]}))
-
-
 @pytest.fixture
 def no_md5(monkeypatch):
     tvd = pytest.importorskip("torchvision.datasets")
@@ -240,3 +216,17 @@ def test_augment_crop_keeps_pixels_and_cutout_zeroes_a_square():
     assert (holes > 0).all() and (holes <= 16).all()
     with pytest.raises(NasbenchToolsError):
         D.augment_batch(x, g, "mixup", 0)
+
+
+def test_data_sha256_is_the_project_helper_over_images_then_labels():
+    # one sha256 helper in the project (groundtruth.store.sha256_of), here over arrays in memory;
+    # the digest is that of the image bytes followed by the label bytes, as runs recorded it
+    import hashlib
+
+    data = D.load("digits", "train", subset=50)
+    expected = hashlib.sha256(
+        data.images.numpy().tobytes() + data.labels.numpy().tobytes()
+    ).hexdigest()
+    assert data.sha256() == data.provenance["sha256"] == expected
+    data.labels[0] = (data.labels[0] + 1) % 10
+    assert data.sha256() != expected

@@ -39,7 +39,7 @@ def test_an_error_leaves_the_old_file_and_no_temporary(tmp_path):
 def test_existing_output_needs_overwrite(tmp_path):
     out = tmp_path / "a.csv"
     out.write_text("old")
-    with pytest.raises(OutputPathError, match="a.csv: exists; pass overwrite=True"):
+    with pytest.raises(OutputPathError, match="a.csv: already exists; pass overwrite=True"):
         with atomic_write(out):
             pass
     with atomic_write(out, overwrite=True) as tmp:
@@ -84,7 +84,7 @@ def test_failed_folder_write_keeps_the_old_folder(tmp_path):
         (lambda p: None, {"path": "missing/a.csv"}, "its folder .*missing does not exist"),
         (lambda p: (p / "d").mkdir(), {"path": "d"}, "d: is a folder; give a file path"),
         (lambda p: (p / "f").write_text(""), {"path": "f", "folder": True}, "not a folder"),
-        (lambda p: None, {"path": "x" * 300}, "cannot write in"),
+        (lambda p: None, {"path": "x" * 300}, "the file name is 300 bytes long"),
     ],
 )
 def test_bad_output_paths_are_refused_before_writing(tmp_path, make, kwargs, match):

@@ -20,6 +20,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..errors import TrainConfigError
+
 NAME = "train-supernet"
 HELP = "train an NB201 or MixPath-NB101 supernet with SPOS, FairNAS, MixPath or one-shot sampling"
 
@@ -37,7 +39,7 @@ def _pairs(items: list[str], flag: str) -> dict:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise SystemExit(f"nbt train-supernet: {flag} expects KEY=VALUE, got {item!r}")
+            raise TrainConfigError(f"{flag} expects KEY=VALUE, got {item!r}")
         out[key.replace("-", "_")] = _value(value)
     return out
 

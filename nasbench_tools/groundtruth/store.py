@@ -28,27 +28,21 @@ saying how to re-convert it.
 Writing is atomic (:class:`AtomicOutput`): the output path is checked before anything is read,
 the store is written to a temporary file in the same folder whose name holds the writer's pid,
 then renamed. A run that fails leaves nothing behind; a temporary file of a killed run is removed
-by the next run that writes to that folder.
+by the next run that writes that output (:mod:`nasbench_tools._io`).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import errno
-import hashlib
 import json
-import os
-import re
-import secrets
-import stat
 from pathlib import Path
 
 import numpy as np
 
+from .. import _io
 from .._version import __version__
 from ..errors import (
     NasbenchToolsError,
-    OutputPathError,
     StoreCorruptError,
     StoreVersionError,
 )
@@ -80,20 +74,6 @@ _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _H5_ERRORS = (OSError, KeyError, RuntimeError, ValueError, TypeError, IndexError)
 
 
-def sha256_of(path: str | Path, chunk: int = 1 << 22) -> str:
-    """sha256 of a file, or of a folder's files (sorted by relative path, names included)."""
-    path = Path(path)
-    h = hashlib.sha256()
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-    for f in files:
-        if path.is_dir():
-            h.update(str(f.relative_to(path)).encode() + b"\0")
-        with open(f, "rb") as fh:
-            while block := fh.read(chunk):
-                h.update(block)
-    return h.hexdigest()
-
-
 def is_store(path: str | Path) -> bool:
     """Cheap check: an HDF5 file (by magic bytes). Whether it is *our* store is checked on open."""
     path = Path(path)
@@ -104,151 +84,12 @@ def is_store(path: str | Path) -> bool:
 
 
 # =========================================================================== output paths
-#: Temporary files of :class:`AtomicOutput`: ``.nbt-<pid>-<8 hex>.tmp`` in the output's folder.
-_TMP = re.compile(r"^\.nbt-(\d+)-[0-9a-f]{8}\.tmp$")
-
-
-def check_output_path(path: str | Path, *, overwrite: bool) -> Path:
-    """Check that ``path`` can be written, before anything is read; returns it as a Path.
-
-    Raises :class:`OutputPathError` when its name is longer than the file system allows, ``path``
-    is a folder, exists and ``overwrite`` is false, or its folder is missing or not a folder.
-    Whether the folder is writable is checked by creating a file in it (:class:`AtomicOutput`).
-    """
-    path = Path(path)
-    if path.name in ("", ".", ".."):
-        raise OutputPathError(f"{str(path)!r}: not a file name; give a file path for the output")
-    parent = path.parent
-    name_max = _pathconf(parent, "PC_NAME_MAX", 255)
-    size = len(os.fsencode(path.name))
-    if size > name_max:
-        raise OutputPathError(
-            f"{path.name[:40]}...: the file name is {size} bytes long; the file system of "
-            f"{parent} allows at most {name_max}"
-        )
-    path_max = _pathconf(parent, "PC_PATH_MAX", 4096)
-    full = len(os.fsencode(os.path.abspath(path)))
-    if full >= path_max:
-        raise OutputPathError(
-            f"{str(path)[:60]}...: the path is {full} bytes long; at most {path_max - 1} allowed"
-        )
-    st = _stat(path)
-    if st is not None and stat.S_ISDIR(st.st_mode):
-        raise OutputPathError(f"{path}: is a folder; give a file name for the output")
-    if st is not None and not overwrite:
-        raise OutputPathError(
-            f"{path}: already exists; pass overwrite=True (nbt convert --force) to replace it"
-        )
-    pst = _stat(parent)
-    if pst is None:
-        raise OutputPathError(f"{path}: its folder {parent} does not exist; create it first")
-    if not stat.S_ISDIR(pst.st_mode):
-        raise OutputPathError(f"{path}: {parent} is not a folder")
-    return path
-
-
-def _stat(path: Path) -> os.stat_result | None:
-    """``path``'s stat, None when it does not exist; any other failure is an OutputPathError."""
-    try:
-        return path.stat()
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    except OSError as exc:  # a component too long, a loop of links, no permission to look
-        raise OutputPathError(f"{path}: cannot be used as an output ({exc.strerror})") from None
-
-
-def _pathconf(folder: Path, name: str, default: int) -> int:
-    try:
-        value = os.pathconf(folder, name)
-    except (OSError, ValueError, AttributeError):
-        return default
-    return value if value and value > 0 else default
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    except OSError:
-        return True
-    return True
-
-
-def remove_stale_temporaries(folder: str | Path) -> list[Path]:
-    """Remove the temporary files that writers killed before they finished left in ``folder``.
-
-    A temporary file is stale when the process named by the pid in its name no longer runs (a
-    running process with that pid, even an unrelated one, keeps it). Returns what was removed.
-    """
-    removed = []
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return removed
-    for entry in entries:
-        m = _TMP.match(entry.name)
-        if m is None or int(m.group(1)) == os.getpid() or _pid_alive(int(m.group(1))):
-            continue
-        try:
-            os.unlink(entry.path)
-        except OSError:
-            continue
-        removed.append(Path(entry.path))
-    return removed
-
-
-class AtomicOutput:
-    """Write a file atomically: checked and reserved before any input is read.
-
-    ``with AtomicOutput(path, overwrite=False) as out:`` checks ``path``
-    (:func:`check_output_path`), removes stale temporary files of killed writers from its folder
-    and creates this writer's temporary file there (``out.tmp``, its name unique to this process
-    and call), which proves the folder writable. Write to ``out.tmp``, then call
-    ``out.commit()``; leaving the block without committing (an error, Ctrl-C) removes the
-    temporary file, so nothing is left behind.
-    """
-
-    def __init__(self, path: str | Path, *, overwrite: bool):
-        self.path = check_output_path(path, overwrite=overwrite)
-        self.overwrite = overwrite
-        self.tmp: Path | None = None
-        self.committed = False
-
-    def __enter__(self) -> AtomicOutput:
-        folder = self.path.parent
-        remove_stale_temporaries(folder)
-        tmp = folder / f".nbt-{os.getpid()}-{secrets.token_hex(4)}.tmp"
-        try:
-            fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except OSError as exc:
-            why = {errno.EACCES: "permission denied", errno.EROFS: "read-only file system"}
-            raise OutputPathError(
-                f"{self.path}: cannot create a file in {folder} "
-                f"({why.get(exc.errno, exc.strerror or str(exc))}); choose a writable folder"
-            ) from None
-        os.close(fd)
-        self.tmp = tmp
-        return self
-
-    def commit(self) -> Path:
-        """Move the temporary file to the output path (refusing if it appeared meanwhile)."""
-        if self.tmp is None:
-            raise NasbenchToolsError("AtomicOutput.commit() outside its `with` block")
-        if not self.overwrite and self.path.exists():
-            raise OutputPathError(
-                f"{self.path}: was created by someone else while this run was writing; "
-                "pass overwrite=True (nbt convert --force) to replace it"
-            )
-        os.replace(self.tmp, self.path)
-        self.committed = True
-        return self.path
-
-    def __exit__(self, *exc) -> None:
-        if self.tmp is not None and not self.committed:
-            self.tmp.unlink(missing_ok=True)
+# One implementation for every layer (nasbench_tools._io); re-exported here, where the store's
+# callers and tests have always found them.
+check_output_path = _io.check_output_path
+remove_stale_temporaries = _io.remove_stale_temporaries
+AtomicOutput = _io.AtomicOutput
+sha256_of = _io.sha256_of
 
 
 # =========================================================================== writing

@@ -29,6 +29,7 @@ CPU, is restored from the run when it is not given.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import os
@@ -37,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import TrainConfigError
+from ..registry import Registry
 
 __all__ = ["MODEL_KEYS", "PRESETS", "RESUME_MAY_CHANGE", "TrainConfig"]
 
@@ -150,14 +152,9 @@ class TrainConfig:
 
     @classmethod
     def from_preset(cls, name: str, **overrides) -> TrainConfig:
-        """A preset of :data:`PRESETS` with ``overrides`` applied."""
-        try:
-            base = PRESETS[name]
-        except KeyError:
-            raise TrainConfigError(
-                f"unknown preset {name!r}; expected one of {sorted(PRESETS)}"
-            ) from None
-        return cls.from_dict({**base, **overrides})
+        """A preset of :data:`PRESETS` with ``overrides`` applied (the config holds its own copy
+        of the preset's ``model`` and ``sampler_options``)."""
+        return cls.from_dict(copy.deepcopy({**PRESETS.get(name), **overrides}))
 
     def with_flags(self, flags: Mapping) -> TrainConfig:
         """A copy with command-line style overrides applied.
@@ -235,19 +232,22 @@ class TrainConfig:
     def resolved(self) -> TrainConfig:
         """A copy with ``bn`` and ``augment`` defaults filled in, checked for consistency."""
         from ..datasets import DATASETS
+        from .models import SUPERNETS
         from .recalibrate import BN_PRESETS
+        from .samplers import SAMPLERS
 
         c = dataclasses.replace(
             self, model=dict(self.model), sampler_options=dict(self.sampler_options)
         )
+        # unknown names: each registry's "unknown X 'name'; known: ..." error, before any work
+        SUPERNETS.get(c.supernet)
+        SAMPLERS.get(c.sampler)
+        BN_PRESETS.get(c.eval_bn)
+        dataset = DATASETS.get(c.dataset)
         if c.bn is None:
             c.bn = "shadow" if c.supernet == "nb101-mixpath" else "none"
-        if c.dataset not in DATASETS:
-            raise TrainConfigError(
-                f"unknown dataset {c.dataset!r}; expected one of {sorted(DATASETS)}"
-            )
         if c.augment is None:
-            c.augment = DATASETS[c.dataset].augment
+            c.augment = dataset.augment
         checks = [
             (c.epochs >= 1, f"epochs must be >= 1, got {c.epochs}"),
             (c.batch_size >= 2, f"batch_size must be >= 2 (BatchNorm), got {c.batch_size}"),
@@ -259,7 +259,6 @@ class TrainConfig:
             (not c.amp or c.device.startswith("cuda"), f"amp=True needs a CUDA device, got device={c.device!r}"),
             (c.threads is None or c.threads >= 1, f"threads must be >= 1, got {c.threads}"),
             (c.eval_children >= 0, f"eval_children must be >= 0, got {c.eval_children}"),
-            (c.eval_bn in BN_PRESETS, f"eval_bn must be one of {sorted(BN_PRESETS)}, got {c.eval_bn!r}"),
             (c.eval_bn_images is None or c.eval_bn_images >= 1, f"eval_bn_images must be >= 1, got {c.eval_bn_images}"),
         ]  # fmt: skip
         for ok, message in checks:
@@ -282,9 +281,12 @@ def read_saved_config(path: Path) -> dict:
 #: Fields a resumed run may change (they do not affect the numbers computed).
 RESUME_MAY_CHANGE = ("log_every", "keep_checkpoints", "data_root", "split_file")
 
-#: name -> TrainConfig fields (see the module docstring)
-PRESETS: dict[str, dict] = {
-    "abs-nb201": {
+#: name -> TrainConfig fields (see the module docstring); an unknown name raises
+#: :class:`~nasbench_tools.errors.TrainConfigError` listing the known ones.
+PRESETS: Registry[dict] = Registry("training preset", error=TrainConfigError)
+PRESETS.register(
+    "abs-nb201",
+    {
         "supernet": "nb201",
         "model": {"C": 16, "N": 5},
         "sampler": "spos",
@@ -300,7 +302,10 @@ PRESETS: dict[str, dict] = {
         "grad_clip": 5.0,
         "seed": 0,
     },
-    "mixpath-nb101": {
+)
+PRESETS.register(
+    "mixpath-nb101",
+    {
         "supernet": "nb101-mixpath",
         "model": {"num_nodes": 4, "stem_channels": 128},
         "bn": "shadow",
@@ -320,4 +325,4 @@ PRESETS: dict[str, dict] = {
         "cutout": 16,
         "seed": 2020,
     },
-}
+)

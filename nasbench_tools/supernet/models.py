@@ -1,4 +1,4 @@
-"""Registry of trainable supernets: ``name -> builder``.
+"""Registry of trainable supernets (:data:`SUPERNETS`): ``name -> builder``.
 
 A builder takes the data shape (input channels, image size, classes), the path-norm kind
 (``"shadow"``, ``"single"`` or ``"none"``), an optional ghost-BN size and space-specific options,
@@ -27,10 +27,16 @@ from ..nn.nb101_mixpath import MixPathNB101Supernet
 from ..nn.nb201 import NB201Supernet
 from ..nn.norms import PATH_NORMS, ghost_norm
 from ..nn.ops import batch_norm
+from ..registry import Registry
 
 __all__ = ["SUPERNETS", "build_supernet", "list_supernets"]
 
+#: name -> builder(in_channels, image_size, num_classes, bn, ghost_batch_size, **options); an
+#: unknown name raises :class:`~nasbench_tools.errors.TrainConfigError` listing the known ones.
+SUPERNETS: Registry[Callable[..., nn.Module]] = Registry("supernet", error=TrainConfigError)
 
+
+@SUPERNETS.register("nb201")
 def _nb201(in_channels, image_size, num_classes, bn, ghost_batch_size, C=16, N=5, affine=False):
     norm = batch_norm if ghost_batch_size is None else ghost_norm(ghost_batch_size)
     return NB201Supernet(
@@ -39,6 +45,7 @@ def _nb201(in_channels, image_size, num_classes, bn, ghost_batch_size, C=16, N=5
     )  # fmt: skip
 
 
+@SUPERNETS.register("nb101-mixpath")
 def _mixpath(
     in_channels,
     image_size,
@@ -59,12 +66,8 @@ def _mixpath(
     )  # fmt: skip
 
 
-#: name -> builder(in_channels, image_size, num_classes, bn, ghost_batch_size, **options)
-SUPERNETS: dict[str, Callable[..., nn.Module]] = {"nb201": _nb201, "nb101-mixpath": _mixpath}
-
-
 def list_supernets() -> list[str]:
-    return sorted(SUPERNETS)
+    return SUPERNETS.names()
 
 
 def build_supernet(
@@ -79,12 +82,7 @@ def build_supernet(
 ) -> nn.Module:
     """Build the registered supernet ``name``; unknown names or options raise
     :class:`~nasbench_tools.errors.TrainConfigError`."""
-    try:
-        builder = SUPERNETS[name]
-    except KeyError:
-        raise TrainConfigError(
-            f"unknown supernet {name!r}; expected one of {list_supernets()}"
-        ) from None
+    builder = SUPERNETS.get(name)
     if bn not in PATH_NORMS:
         raise TrainConfigError(f"unknown bn {bn!r}; expected one of {sorted(PATH_NORMS)}")
     try:

@@ -39,6 +39,7 @@ from torch import nn
 
 from ..datasets import ImageData, iterate_batches
 from ..errors import NasbenchToolsError, RecalibrationError
+from ..registry import Registry
 
 __all__ = [
     "BN_PRESETS",
@@ -72,24 +73,30 @@ class BNRecalibration:
     reset: bool
 
 
-#: name -> BNRecalibration (see the module docstring)
-BN_PRESETS: dict[str, BNRecalibration] = {
-    "spos": BNRecalibration(n_images=25_600, batch_size=128, momentum=0.1, reset=True),
-    "abs": BNRecalibration(n_images=20_000, batch_size=512, momentum=0.1, reset=True),
-    "mixpath": BNRecalibration(n_images=None, batch_size=96, momentum=0.1, reset=False),
-    "cumulative": BNRecalibration(n_images=20_000, batch_size=512, momentum=None, reset=True),
-}
+#: name -> BNRecalibration (see the module docstring); an unknown name raises
+#: :class:`~nasbench_tools.errors.RecalibrationError` listing the known ones.
+BN_PRESETS: Registry[BNRecalibration] = Registry(
+    "BN recalibration preset", error=RecalibrationError
+)
+BN_PRESETS.register(
+    "spos", BNRecalibration(n_images=25_600, batch_size=128, momentum=0.1, reset=True)
+)
+BN_PRESETS.register(
+    "abs", BNRecalibration(n_images=20_000, batch_size=512, momentum=0.1, reset=True)
+)
+BN_PRESETS.register(
+    "mixpath", BNRecalibration(n_images=None, batch_size=96, momentum=0.1, reset=False)
+)
+BN_PRESETS.register(
+    "cumulative", BNRecalibration(n_images=20_000, batch_size=512, momentum=None, reset=True)
+)
 
 
 def resolve_preset(preset: str | BNRecalibration) -> BNRecalibration:
+    """``preset`` itself, or the preset of :data:`BN_PRESETS` it names."""
     if isinstance(preset, BNRecalibration):
         return preset
-    try:
-        return BN_PRESETS[preset]
-    except KeyError:
-        raise RecalibrationError(
-            f"unknown BN recalibration preset {preset!r}; expected one of {sorted(BN_PRESETS)}"
-        ) from None
+    return BN_PRESETS.get(preset)
 
 
 def _size(images) -> int | None:

@@ -5,7 +5,8 @@ A sampler turns a random generator into the sub-networks trained by **one optimi
 for FairNAS), each a choice array (:mod:`nasbench_tools.nn.choice`). The trainer runs forward and
 backward for every draw, accumulating gradients, then takes one optimizer step.
 
-Registered samplers (:data:`SAMPLERS`, :func:`make_sampler`):
+Registered samplers (:data:`SAMPLERS`, a :class:`~nasbench_tools.registry.Registry`;
+:func:`register_sampler`, :func:`list_samplers`, :func:`make_sampler`):
 
 ``spos``
     Uniform single path (Guo et al.; method spec 4.1). ``sharing="per_cell"`` draws every
@@ -63,6 +64,7 @@ import numpy as np
 
 from ..errors import TrainConfigError
 from ..nn.choice import OFF, ChoiceSpace
+from ..registry import Registry
 
 __all__ = [
     "SAMPLERS",
@@ -145,28 +147,24 @@ def draw_children(sampler: Sampler, rng: np.random.Generator, n: int) -> list[np
     return [child.sample(rng, progress=1.0)[0].choice for _ in range(n)]
 
 
-#: name -> Sampler subclass
-SAMPLERS: dict[str, type[Sampler]] = {}
+#: name -> Sampler subclass; an unknown name raises
+#: :class:`~nasbench_tools.errors.TrainConfigError` listing the known ones.
+SAMPLERS: Registry[type[Sampler]] = Registry("sampler", error=TrainConfigError)
 
 
 def register_sampler(cls: type[Sampler]) -> type[Sampler]:
-    """Class decorator adding ``cls`` to :data:`SAMPLERS` under ``cls.name``."""
-    SAMPLERS[cls.name] = cls
-    return cls
+    """Class decorator adding ``cls`` to :data:`SAMPLERS` under ``cls.name`` (a name already
+    registered raises :class:`~nasbench_tools.errors.NasbenchToolsError`)."""
+    return SAMPLERS.register(cls.name, cls)
 
 
 def list_samplers() -> list[str]:
-    return sorted(SAMPLERS)
+    return SAMPLERS.names()
 
 
 def make_sampler(name: str, space: ChoiceSpace, **options) -> Sampler:
     """Build the sampler registered as ``name`` for ``space``."""
-    try:
-        cls = SAMPLERS[name]
-    except KeyError:
-        raise TrainConfigError(
-            f"unknown sampler {name!r}; expected one of {list_samplers()}"
-        ) from None
+    cls = SAMPLERS.get(name)
     try:
         return cls(space, **options)
     except TypeError as exc:

@@ -29,11 +29,13 @@ minimum over the epoch. Single-path samplers cover few ops per step by design; f
 
 **Exact resume.** Every source of randomness of epoch ``e`` (data order, augmentation, sampled
 paths, torch's global generator) is seeded from ``(seed, e)`` at the start of the epoch, and a
-checkpoint is written atomically (a temporary file named after the process id, fsync, rename)
-at the end of every epoch with the model, optimizer and gradient-scaler state. The torch thread
-count is part of the config and is restored on resume. Resuming loads the newest checkpoint,
-drops log records of the unfinished epoch and continues; on CPU the result equals an
-uninterrupted run bit for bit.
+checkpoint with the model, optimizer and gradient-scaler state is written at the end of every
+epoch. Checkpoints, ``config.json`` and the truncated log are written atomically
+(:func:`~nasbench_tools._io.atomic_write`: a temporary file unique to the process and the call,
+fsync, rename), so a kill leaves the old file or the complete new one. The torch thread count
+is part of the config and is restored on resume. Resuming loads the newest checkpoint, drops log
+records of the unfinished epoch and continues; on CPU the result equals an uninterrupted run bit
+for bit.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .. import __version__
+from .._io import atomic_write
 from ..datasets import ImageData, iterate_batches, load
 from ..errors import TrainConfigError, TrainingDivergedError
 from .config import TrainConfig, read_saved_config
@@ -165,7 +168,7 @@ class _Log:
                 continue
             if rec.get("epoch", 0) <= epoch:
                 keep.append(line)
-        self.path.write_text("".join(f"{line}\n" for line in keep))
+        _write_text(self.path, "".join(f"{line}\n" for line in keep))
 
     def write(self, record: dict) -> None:
         with self.path.open("a") as fh:
@@ -182,47 +185,17 @@ class _Log:
         return out
 
 
-def _temp_name(path: Path) -> Path:
-    """A temporary sibling of ``path`` that no other process writes: ``.NAME.PID.tmp``."""
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+def _save(obj, path: Path) -> None:
+    """``torch.save`` of ``obj`` to ``path``, atomically (:func:`~nasbench_tools._io.atomic_write`:
+    a temporary unique to the process and the call, fsync, rename; temporaries that killed runs
+    left for ``path`` are removed first)."""
+    with atomic_write(path, overwrite=True) as tmp:
+        torch.save(obj, tmp)
 
 
-def _atomic_save(obj, path: Path) -> None:
-    """``torch.save`` to a per-process temporary file, fsync, rename over ``path``."""
-    tmp = _temp_name(path)
-    try:
-        with open(tmp, "wb") as fh:
-            torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
-        fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _remove_stale_temps(folder: Path) -> None:
-    """Delete ``.NAME.PID.tmp`` files left by killed processes (never a live process's)."""
-    for tmp in folder.glob(".*.tmp"):
-        pid = tmp.name.rsplit(".", 2)[-2]
-        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
-            tmp.unlink(missing_ok=True)
+def _write_text(path: Path, text: str) -> None:
+    with atomic_write(path, overwrite=True) as tmp:
+        tmp.write_text(text)
 
 
 def _provenance(c: TrainConfig, train: ImageData, valid: ImageData, model, sampler) -> dict:
@@ -349,13 +322,12 @@ def _setup(config: TrainConfig, out_dir: str | os.PathLike, resume: bool) -> _Ru
     )  # fmt: skip
     ckpts = out / "checkpoints"
     ckpts.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temps(ckpts)
     if saved is None or not (ckpts / INIT_CHECKPOINT).is_file():
-        _atomic_save(w0, ckpts / INIT_CHECKPOINT)
+        _save(w0, ckpts / INIT_CHECKPOINT)
     if saved is None:
         provenance = _provenance(c, train, valid, model, sampler)
-        (out / "config.json").write_text(json.dumps(provenance, indent=2, sort_keys=True) + "\n")
-        run.log.path.write_text("")
+        _write_text(out / "config.json", json.dumps(provenance, indent=2, sort_keys=True) + "\n")
+        _write_text(run.log.path, "")
     else:
         _load_checkpoint(run, latest_checkpoint(out))
     run.log.write(
@@ -515,7 +487,7 @@ def _save_checkpoint(run: _Run, epoch: int) -> None:
         optimizer=run.optimizer.state_dict(), scaler=run.scaler.state_dict(),
         distinct_archs=sorted(run.seen_archs),
     )  # fmt: skip
-    _atomic_save(state, folder / f"epoch-{epoch:04d}.pt")
+    _save(state, folder / f"epoch-{epoch:04d}.pt")
     if run.c.keep_checkpoints is not None:
         for old in sorted(folder.glob("epoch-*.pt"))[: -run.c.keep_checkpoints]:
             if old.name != EPOCH1_CHECKPOINT:  # kept: the reference of the angle's `epoch1`

@@ -72,12 +72,37 @@ def test_a_bad_argument_exits_2_with_one_line(cmd, argv, tmp_path, capsys):
     assert "Traceback" not in err
 
 
-@pytest.mark.xfail(
-    strict=True, reason="cli/train_supernet.py _pairs raises SystemExit (exit 1); to be fixed there"
+@pytest.mark.parametrize("item", ["nokey", "=3"])
+def test_train_supernet_bad_key_value_exits_2(item, tmp_path, capsys):
+    # the defect: --sampler-opt without KEY=VALUE raised SystemExit("..."), which exits 1
+    rc = _status(["train-supernet", "--out", str(tmp_path / "run"), "--sampler-opt", item])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert err.splitlines() == [
+        f"nbt train-supernet: error: --sampler-opt expects KEY=VALUE, got {item!r}"
+    ]
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--sampler", "nope"],
+        ["--supernet", "nope"],
+        ["--dataset", "nope"],
+        ["--eval-bn", "nope"],
+        ["--preset", "nope"],
+        ["--sampler", "spos", "--sampler-opt", "bogus=1"],
+    ],
 )
-def test_train_supernet_bad_key_value_exits_2(tmp_path, capsys):
-    rc = _status(["train-supernet", "--out", str(tmp_path / "run"), "--sampler-opt", "nokey"])
-    assert rc == 2 and capsys.readouterr().err.startswith("nbt train-supernet: error: ")
+def test_train_supernet_unknown_name_leaves_no_run_folder(argv, tmp_path, capsys):
+    # a run that cannot start must leave nothing behind: no run folder, no checkpoints/
+    out = tmp_path / "run"
+    rc = _status(["train-supernet", "--out", str(out), "--no-progress", *argv])
+    err = capsys.readouterr().err
+    assert rc == 2 and len(err.splitlines()) == 1, err
+    assert "nope" in err or "bogus" in err
+    assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
 def test_argparse_errors_exit_2_naming_the_command(capsys):

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from nasbench_tools import _io
 from nasbench_tools.cli.__main__ import main
 from nasbench_tools.errors import NasbenchToolsError, OutputPathError
 from nasbench_tools.groundtruth import GroundTruth, convert
-from nasbench_tools.groundtruth import store as store_mod
 from nasbench_tools.groundtruth.formats import nb101_tfrecord as tfr
 from nasbench_tools.groundtruth.formats.embedded_csv import COMBINED, embedded_path
 from nasbench_tools.groundtruth.store import AtomicOutput, remove_stale_temporaries
@@ -74,7 +74,7 @@ def test_unwritable_output_folder_is_refused_before_reading(tmp_path, monkeypatc
         return real_open(path, flags, *a)
 
     (tmp_path / "ro").mkdir()
-    monkeypatch.setattr(store_mod.os, "open", refuse)
+    monkeypatch.setattr(_io.os, "open", refuse)
     with pytest.raises(
         OutputPathError, match=r"cannot create a file in .*ro \(permission denied\)"
     ):
@@ -133,9 +133,14 @@ def test_temporary_names_are_unique_per_process_and_call(tmp_path):
     with AtomicOutput(tmp_path / "a.h5", overwrite=False) as a:
         with AtomicOutput(tmp_path / "a.h5", overwrite=False) as b:
             assert a.tmp != b.tmp
-            assert a.tmp.name.startswith(f".nbt-{os.getpid()}-")
-            assert len(a.tmp.name) < 30  # independent of the output's name length
+            assert a.tmp.name.startswith(f".a.h5.nbt-{os.getpid()}-")
     assert list(tmp_path.iterdir()) == []
+    long = tmp_path / ("n" * 250 + ".h5")  # a name the file system allows, near its limit
+    with AtomicOutput(long, overwrite=False) as c:
+        assert len(c.tmp.name) < 80 and c.tmp.name.startswith("." + "n" * 40 + "~.nbt-")
+        c.tmp.write_bytes(b"x")
+        c.commit()
+    assert long.read_bytes() == b"x" and list(tmp_path.iterdir()) == [long]
 
 
 def _dead_pid() -> int:
@@ -145,15 +150,20 @@ def _dead_pid() -> int:
 
 
 def test_stale_temporary_of_a_killed_run_is_removed_and_a_live_one_kept(tmp_path):
-    stale = tmp_path / f".nbt-{_dead_pid()}-0123abcd.tmp"
+    stale = tmp_path / f".s.h5.nbt-{_dead_pid()}-0123abcd.tmp"
     stale.write_bytes(b"half a store")
-    live = tmp_path / f".nbt-{os.getppid()}-89abcdef.tmp"  # a running process: maybe writing
+    live = tmp_path / f".s.h5.nbt-{os.getppid()}-89abcdef.tmp"  # a running process: maybe writing
     live.write_bytes(b"in progress")
     other = tmp_path / ".nbt-notes.tmp"  # not one of ours
     other.write_bytes(b"x")
+    another = tmp_path / f".t.h5.nbt-{_dead_pid()}-0123abcd.tmp"  # another output's: its own run
+    another.write_bytes(b"x")
     out = convert(SRC, tmp_path / "s.h5", progress=False)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([out.name, live.name, other.name])
-    assert remove_stale_temporaries(tmp_path) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [out.name, live.name, other.name, another.name]
+    )
+    assert remove_stale_temporaries(tmp_path / "s.h5") == []
+    assert remove_stale_temporaries(tmp_path / "t.h5") == [another]
 
 
 def test_store_written_over_an_existing_one_only_with_force(tmp_path, capsys):
@@ -214,12 +224,12 @@ def test_sigkilled_nbt_convert_leaves_no_reader_process(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    # The killed run's temporary file stays until the next run into that folder removes it.
+    # The killed run's temporary file stays until the next run writing that output removes it.
     assert [p.name for p in out_dir.iterdir()] == [
-        f".nbt-{proc.pid}-" + p.name[-12:] for p in out_dir.iterdir()
+        f".s.h5.nbt-{proc.pid}-" + p.name[-12:] for p in out_dir.iterdir()
     ]
-    convert(REAL30, out_dir / "real30.h5", progress=False)
-    assert [p.name for p in out_dir.iterdir()] == ["real30.h5"]
+    convert(REAL30, out_dir / "s.h5", progress=False)
+    assert [p.name for p in out_dir.iterdir()] == ["s.h5"]
 
 
 _FORKED = r"""

@@ -18,7 +18,6 @@ import pytest
 
 from nasbench_tools.errors import CorruptFileError, NasbenchToolsError, UnsafePickleError
 from nasbench_tools.groundtruth.columns import Key
-from nasbench_tools.groundtruth.formats import nats_sss as reader
 from nasbench_tools.groundtruth.formats.nats_sss import is_nats_sss_folder, read_nats_sss_folder
 from nasbench_tools.spaces import costs
 

@@ -33,11 +33,14 @@ def _same(a, b):
 
 
 def test_presets_match_the_published_procedures():
-    assert BN_PRESETS["spos"] == BNRecalibration(25_600, 128, 0.1, True)
-    assert BN_PRESETS["abs"] == BNRecalibration(20_000, 512, 0.1, True)
-    assert BN_PRESETS["mixpath"] == BNRecalibration(None, 96, 0.1, False)
-    assert BN_PRESETS["cumulative"].momentum is None
-    with pytest.raises(NasbenchToolsError, match="unknown BN recalibration preset"):
+    assert BN_PRESETS.get("spos") == BNRecalibration(25_600, 128, 0.1, True)
+    assert BN_PRESETS.get("abs") == BNRecalibration(20_000, 512, 0.1, True)
+    assert BN_PRESETS.get("mixpath") == BNRecalibration(None, 96, 0.1, False)
+    assert BN_PRESETS.get("cumulative") == BNRecalibration(20_000, 512, None, True)
+    with pytest.raises(
+        RecalibrationError,
+        match="unknown BN recalibration preset 'darts'; known: abs, cumulative, mixpath, spos",
+    ):
         recalibrate_bn(nn.BatchNorm2d(2), None, torch.zeros(4, 2, 1, 1), "darts")
 
 
@@ -147,6 +150,21 @@ def test_recalibration_forwards_exactly_the_presets_count_and_reports_it():
     assert recalibrate_bn(bn, None, x[:290], "mixpath") == 290 and seen == [96, 96, 96, 2]
 
 
+@pytest.mark.parametrize("kind", ["tensor", "imagedata"])
+def test_a_calibration_set_of_exactly_the_presets_count_is_enough(kind):
+    # the boundary of the "too few images" check: 250 images for a 250-image preset are enough
+    bn = nn.BatchNorm2d(1)
+    seen = _count_forwarded(bn)
+    data = load("digits", "train", subset=250)
+    images = data if kind == "imagedata" else next(iterate_batches(data, 250))[0]
+    preset = BNRecalibration(n_images=250, batch_size=100, momentum=None, reset=True)
+    assert recalibrate_bn(bn, None, images, preset) == 250 and seen == [100, 100, 50]
+    with pytest.raises(
+        RecalibrationError, match="forwards 251 images but the calibration set has 250"
+    ):
+        recalibrate_bn(bn, None, images, BNRecalibration(251, 100, None, True))
+
+
 def test_evaluate_recalibrates_on_the_calibration_images_it_is_given():
     torch.manual_seed(0)
     sup = NB201Supernet(C=4, N=1, in_channels=1, image_size=8)
@@ -220,10 +238,34 @@ def test_evaluate_accuracy_and_loss_equal_a_direct_computation():
     assert evaluate(sup, choice, one)["n"] == 1
     empty = load("digits", "test", subset=1)
     empty.images, empty.labels = empty.images[:0], empty.labels[:0]
-    with pytest.raises(NasbenchToolsError, match=r"evaluate\(\) got an empty dataset"):
+    with pytest.raises(NasbenchToolsError, match=r"^evaluate\(\) got an empty dataset$"):
         evaluate(sup, choice, empty)
-    with pytest.raises(NasbenchToolsError, match="bn must be 'running' or 'batch', got 'ghost'"):
+    with pytest.raises(NasbenchToolsError, match="^bn must be 'running' or 'batch', got 'ghost'$"):
         evaluate(sup, choice, data, bn="ghost")
+
+
+def test_batch_mode_evaluation_uses_batches_of_512_by_default():
+    """Train-mode BN normalises each batch by its own statistics, so the batch size is part of
+    the result. Oracle: the 1,500 digits in batches of 512, 512 and 476, by hand."""
+    torch.manual_seed(0)
+    sup = NB201Supernet(C=4, N=1, in_channels=1, image_size=8)
+    data = load("digits", "train")
+    choice = sup.choice_of(6111)
+    correct, loss_sum = 0, 0.0
+    with bn_snapshot(sup), torch.no_grad():
+        sup.train()
+        for x, y in iterate_batches(data, 512):
+            logits = sup(x, choice)
+            loss_sum += float(torch.nn.functional.cross_entropy(logits, y, reduction="sum"))
+            correct += int((logits.argmax(1) == y).sum())
+    got = evaluate(sup, choice, data, bn="batch")
+    assert got["n"] == 1500
+    # the same forwards in the same order: equal up to float64 summation (batches of 513 give a
+    # loss 2e-7 away, relatively, on this untrained network)
+    assert got["loss"] == pytest.approx(loss_sum / 1500, rel=1e-12, abs=0)
+    assert got["accuracy"] == pytest.approx(100.0 * correct / 1500)
+    other = evaluate(sup, choice, data, bn="batch", batch_size=513)
+    assert other["loss"] != pytest.approx(got["loss"], rel=1e-12, abs=0)  # the size matters
 
 
 def test_data_go_to_the_device_asked_for_else_the_models(monkeypatch):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from nasbench_tools.errors import TrainConfigError
+from nasbench_tools.errors import NasbenchToolsError, TrainConfigError
 from nasbench_tools.nn.choice import OFF, ChoiceSpace
 from nasbench_tools.supernet.samplers import (
     SAMPLERS,
@@ -37,7 +37,9 @@ def _uniform_p(counts) -> float:
 def test_registry():
     assert list_samplers() == ["fairnas", "mixpath", "oneshot", "spos"]
     assert set(SAMPLERS) == set(list_samplers())
-    with pytest.raises(TrainConfigError, match="unknown sampler"):
+    with pytest.raises(
+        TrainConfigError, match="unknown sampler 'darts'; known: fairnas, mixpath, oneshot, spos"
+    ):
         make_sampler("darts", NB201)
     with pytest.raises(TrainConfigError, match="sharing"):
         make_sampler("spos", NB201, sharing="global")
@@ -167,11 +169,14 @@ def test_oneshot_per_example_masks():
     s = OneShotSampler(NB201, drop_rate=0.5, ramp="constant", per_example=True)
     d = s.sample(np.random.default_rng(0), 1.0, batch_size=8)[0]
     assert d.example_mask.shape == (8, 3, 6, 5)
+    # Draw's contract: float32, as the trainer hands it to torch as is (a float64 mask would
+    # promote the supernet's float32 activations, and the whole forward, to float64)
+    assert d.example_mask.dtype == np.float32
     assert (d.example_mask[..., 0] == 0).all()
     assert (d.example_mask.sum(-1) >= 1).all()
     union = d.example_mask.max(axis=0) > 0
     assert np.array_equal(union, d.choice != OFF)
-    with pytest.raises(TrainConfigError, match="per-example path dropout needs the batch size"):
+    with pytest.raises(TrainConfigError, match="^per-example path dropout needs the batch size$"):
         s.sample(np.random.default_rng(0), 1.0)
 
 
@@ -308,7 +313,11 @@ def test_fairnas_update_fairness_refuses_a_space_where_it_is_impossible():
                        node_blocks=((0,),), edges=((0, 1),), weightless_paths=(0,))  # fmt: skip
     s = FairNASSampler(tiny, fairness="update")
     s.MAX_REDRAWS = 5
-    with pytest.raises(TrainConfigError, match="fairness='forward'"):
+    with pytest.raises(
+        TrainConfigError,
+        match=r"^fairnas fairness='update': no permutations in 5 draws give every op with "
+        r"parameters a gradient in this space; use fairness='forward'$",
+    ):
         s.sample(np.random.default_rng(0))
     with pytest.raises(TrainConfigError, match="fairness"):
         FairNASSampler(NB201_FULL, fairness="strict")
@@ -337,16 +346,24 @@ def test_children_follow_the_training_samplers_distribution():
 
 
 # --------------------------------------------------------------------------- options and details
-def test_register_sampler_adds_the_class_under_its_name():
+def test_register_sampler_adds_the_class_under_its_name(monkeypatch):
     class Probe(SPOSSampler):
         name = "probe"
 
-    try:
-        assert register_sampler(Probe) is Probe and SAMPLERS["probe"] is Probe
-        assert isinstance(make_sampler("probe", NB201), Probe)
-    finally:
-        SAMPLERS.pop("probe", None)
-    assert all(SAMPLERS[name].name == name for name in list_samplers())
+    monkeypatch.setattr(SAMPLERS, "_entries", dict(SAMPLERS._entries))  # undone after the test
+    assert register_sampler(Probe) is Probe and SAMPLERS.get("probe") is Probe
+    assert isinstance(make_sampler("probe", NB201), Probe)
+    assert all(SAMPLERS.get(name).name == name for name in list_samplers())
+
+
+def test_a_sampler_name_registered_twice_is_refused():
+    # the defect: register_sampler overwrote an existing entry without a word
+    class Impostor(SPOSSampler):
+        name = "spos"
+
+    with pytest.raises(NasbenchToolsError, match="sampler 'spos' is already registered"):
+        register_sampler(Impostor)
+    assert SAMPLERS.get("spos") is SPOSSampler
 
 
 @pytest.mark.parametrize(

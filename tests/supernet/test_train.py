@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -273,6 +274,17 @@ def test_distinct_nb101_graphs_are_counted(tmp_path):
     assert result.history[-1]["distinct_archs"] == result.distinct_archs
 
 
+def test_a_config_from_a_preset_does_not_share_the_presets_dicts():
+    # the defect: from_preset handed out the preset's own `model` and `sampler_options` dicts, so
+    # changing one config's model changed the preset, and every later config made from it
+    first = TrainConfig.from_preset("mixpath-nb101")
+    first.model["num_nodes"] = 2
+    first.sampler_options["m"] = 1
+    again = TrainConfig.from_preset("mixpath-nb101")
+    assert again.model == {"num_nodes": 4, "stem_channels": 128}
+    assert again.sampler_options == {"m": 4, "sharing": "shared"}
+
+
 def test_configuration_errors(tmp_path):
     with pytest.raises(TrainConfigError, match="CUDA"):
         train_supernet(_cfg(amp=True), tmp_path / "a", progress=False)
@@ -285,7 +297,9 @@ def test_configuration_errors(tmp_path):
         )
     with pytest.raises(TrainConfigError, match="unknown training options"):
         TrainConfig.from_dict({"epoch": 3})
-    with pytest.raises(TrainConfigError, match="unknown preset"):
+    with pytest.raises(
+        TrainConfigError, match="unknown training preset 'darts'; known: abs-nb201, mixpath-nb101"
+    ):
         TrainConfig.from_preset("darts")
     assert TrainConfig.from_preset("mixpath-nb101").resolved().bn == "shadow"
     with pytest.raises(TrainConfigError, match="cutout"):
@@ -429,7 +443,11 @@ def test_init_checkpoint_holds_the_weights_before_the_first_step(tmp_path, monke
         load_supernet(tmp_path, "best")
 
 
-def test_checkpoints_are_written_under_a_per_process_temporary_name(tmp_path, monkeypatch):
+def test_run_files_are_written_through_atomic_write_under_unique_temporary_names(
+    tmp_path, monkeypatch
+):
+    # the defect: train.py had its own atomic save with a temporary name shared by every call of
+    # the process (.NAME.PID.tmp); config.json and the truncated log were written in place
     renames = []
     real_replace = os.replace
 
@@ -437,17 +455,40 @@ def test_checkpoints_are_written_under_a_per_process_temporary_name(tmp_path, mo
         renames.append((Path(src).name, Path(dst).name))
         real_replace(src, dst)
 
-    monkeypatch.setattr(train_mod.os, "replace", spy_replace)
+    monkeypatch.setattr(os, "replace", spy_replace)
     folder = tmp_path / "checkpoints"
     folder.mkdir(parents=True)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    stale = folder / f".epoch-0001.pt.{dead.pid}.tmp"
+    stale = folder / f".epoch-0001.pt.nbt-{dead.pid}-0badc0de.tmp"  # a killed run's temporary
     stale.write_bytes(b"partial")
-    ours = folder / f".epoch-0001.pt.{os.getpid()}.tmp"
     train_supernet(_cfg(subset=32, epochs=1), tmp_path, resume=True, progress=False)
-    pid = os.getpid()
-    assert (f".epoch-0001.pt.{pid}.tmp", "epoch-0001.pt") in renames
-    assert (f".init.pt.{pid}.tmp", "init.pt") in renames
-    assert not stale.exists() and not ours.exists()
+    temporary = re.compile(rf"^\.(.+)\.nbt-{os.getpid()}-[0-9a-f]{{8}}\.tmp$")
+    written = [dst for src, dst in renames if (m := temporary.match(src)) and m[1] == dst]
+    assert sorted(written) == ["config.json", "epoch-0001.pt", "init.pt", "log.jsonl"]
+    assert len({src for src, _ in renames}) == len(renames)  # one temporary per write
+    assert not stale.exists()
     assert sorted(p.name for p in folder.iterdir()) == ["epoch-0001.pt", "init.pt"]
+
+
+def test_a_failed_checkpoint_write_keeps_the_last_checkpoint_and_leaves_no_temporary(
+    tmp_path, monkeypatch
+):
+    cfg = _cfg(subset=32, epochs=2)
+    real_save = torch.save
+
+    def save_fails_at_epoch_2(obj, f, *args, **kwargs):
+        if obj.get("epoch") == 2:
+            Path(f).write_bytes(b"half a checkpoint")
+            raise OSError("no space left on device")
+        real_save(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", save_fails_at_epoch_2)
+    with pytest.raises(OSError, match="no space left"):
+        train_supernet(cfg, tmp_path, progress=False)
+    folder = tmp_path / "checkpoints"
+    assert sorted(p.name for p in folder.iterdir()) == ["epoch-0001.pt", "init.pt"]
+    assert torch.load(folder / "epoch-0001.pt", weights_only=True)["epoch"] == 1
+    monkeypatch.undo()
+    result = train_supernet(cfg, tmp_path, resume=True, progress=False)
+    assert [r["epoch"] for r in result.history] == [1, 2]

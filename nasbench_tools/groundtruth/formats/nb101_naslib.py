@@ -33,7 +33,7 @@ from ...spaces import nb101
 from ..columns import Column, ColumnSet, Key, SpecArray
 from ..safe_pickle import PickleStream, short_repr
 from . import register_reader
-from .nb201_pth import _progress
+from ._common import progress as _progress
 
 __all__ = ["read_naslib_nb101"]
 

@@ -49,6 +49,7 @@ import numpy as np
 from ...errors import CorruptFileError
 from ..columns import Column, ColumnSet, Key
 from . import register_reader
+from ._common import die_with_parent as _die_with_parent
 from ._nb101_fast import _PAD, _decode_fast, _OpsCache
 from ._nb101_payload import _NV, EPOCHS, POINTS, _decode_cells, _decode_slow
 from ._tfrecord import _U64, _bad_header, _check_block, _find_split, _mask, _walk, _Where
@@ -324,40 +325,6 @@ def _child(send, receive, parent: int, path: Path, start: int, size: int, fast: 
         send.send((a.dtype.str, len(a)))
         send.send_bytes(a)
     send.close()
-
-
-#: ``prctl`` option: the signal this process gets when the thread that forked it dies.
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent(parent: int) -> None:
-    """End this forked process when ``parent`` dies, so that no reader outlives a killed parent.
-
-    On Linux the kernel sends SIGKILL (``prctl(PR_SET_PDEATHSIG)``); everywhere, a watchdog thread
-    also checks every 0.5 s whether the parent is still this process's parent.
-    """
-    import signal
-    import threading
-    import time
-
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-        except (OSError, AttributeError):  # no prctl: the watchdog below still ends the child
-            pass
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(1)
-
-    def watch() -> None:
-        while True:
-            time.sleep(0.5)
-            if os.getppid() != parent:
-                os._exit(1)
-
-    threading.Thread(target=watch, name="nbt-parent-watchdog", daemon=True).start()
 
 
 class _Progress:

@@ -57,7 +57,8 @@ from ...spaces import nb201
 from ..columns import Column, ColumnSet, Key
 from ..safe_pickle import PickleStream, short_repr
 from . import register_reader
-from .nb201_pth import UNITS, _progress
+from ._common import UNITS
+from ._common import progress as _progress
 
 __all__ = ["EVAL_LAYOUT", "UNKNOWN_SEED", "read_naslib_nb201"]
 

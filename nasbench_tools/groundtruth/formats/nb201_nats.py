@@ -32,9 +32,6 @@ import concurrent.futures as cf
 import multiprocessing as mp
 import os
 import re
-import signal
-import sys
-import threading
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
@@ -46,11 +43,12 @@ from ...errors import CorruptFileError, NasbenchToolsError, ResourceLimitError
 from ..columns import ColumnSet
 from ..safe_pickle import PickleStream, short_repr
 from . import register_reader
+from ._common import die_with_parent as _die_with_parent
+from ._common import progress as _progress
 from .nb201_pth import (
     REQUIRED_KEYS,
     Nb201Columns,
     _check_identity,
-    _progress,
     columnset_from_arch2infos,
     extract_arch,
     map_meta_archs,
@@ -233,33 +231,6 @@ def _read_chunk(read_one: Callable[[Any], Any], tasks: list) -> list:
 
 
 # =========================================================================== worker processes
-def _die_with_parent(parent: int, prctl: bool = True) -> None:
-    """Worker initializer: no worker outlives the process that started it.
-
-    On Linux the kernel sends SIGKILL when the parent dies (``PR_SET_PDEATHSIG``); elsewhere, and
-    as a fallback, a daemon thread polls the parent pid every 0.5 s and exits when it changes.
-    ``prctl=False`` leaves only the fallback (for tests).
-    """
-    if prctl and sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
-        except (OSError, AttributeError):  # pragma: no cover - a libc without prctl
-            pass
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(1)
-
-    def watch() -> None:
-        while True:
-            threading.Event().wait(0.5)
-            if os.getppid() != parent:
-                os._exit(1)
-
-    threading.Thread(target=watch, name="nbt-parent-watchdog", daemon=True).start()
-
-
 def default_workers() -> int:
     """Worker processes a folder reader uses by default: the CPUs this process may use, at
     most :data:`MAX_WORKERS`."""

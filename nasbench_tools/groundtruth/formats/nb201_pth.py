@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import re
 import zipfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,8 @@ from ...spaces import nb201
 from ..columns import Column, ColumnSet, Key
 from ..safe_pickle import PickleStream, short_repr
 from . import register_reader
+from ._common import UNITS
+from ._common import progress as _progress
 
 __all__ = [
     "DATASETS",
@@ -79,7 +81,6 @@ EVAL_SETS = ("x-valid", "x-test", "ori-test")
 #: Most seeds one column may have (NB201 has at most 3 per dataset and budget): a bound on what
 #: a small file whose records are shared by reference could make the reader allocate.
 MAX_SEEDS = 16
-UNITS = {"accuracy": "%", "loss": "", "time": "s", "params": "M", "flops": "MFLOPs", "latency": "s"}
 
 #: The legacy container's first pickle, as ``torch.save`` writes it: LONG1 of the magic number.
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
@@ -374,14 +375,6 @@ def _check_identity(idx, astr, expected_idx: int, expected_str: str, where: str)
             f"{where}: the record says arch_index {short_repr(idx)}, arch_str {short_repr(astr)}; "
             f"expected {expected_idx}, {expected_str!r}"
         )
-
-
-def _progress(items: Iterable, progress: bool, desc: str, total: int | None = None):
-    if not progress:
-        return items
-    from tqdm.auto import tqdm
-
-    return tqdm(items, desc=desc, total=total, unit="arch", leave=False)
 
 
 # =========================================================================== the .pth containers
