@@ -98,7 +98,8 @@ class TrainConfig:
     log_every : int
         Steps between ``step`` records in the JSON-lines log.
     keep_checkpoints : int or None
-        Keep only the newest checkpoints (``None``: all).
+        Keep only the newest checkpoints (``None``: all); ``epoch-0001.pt`` (the reference of
+        the ABS angle's ``epoch1`` option) and ``init.pt`` (W0) are always kept.
     """
 
     supernet: str = "nb201"

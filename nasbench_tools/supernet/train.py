@@ -8,7 +8,8 @@ folder::
     out_dir/log.jsonl              one JSON object per line: start, step (every log_every
                                    steps), epoch, end
     out_dir/checkpoints/init.pt    the weights at initialisation (W0), before any step
-    out_dir/checkpoints/epoch-NNNN.pt
+    out_dir/checkpoints/epoch-NNNN.pt   (``keep_checkpoints`` prunes old ones, never
+                                   epoch-0001.pt: the ABS code's angle reference)
 
 The folder is created only once the data are loaded and the configuration is checked, so a
 run that cannot start leaves nothing behind.
@@ -75,6 +76,7 @@ __all__ = [
 
 CHECKPOINT_FORMAT = "nasbench_tools.supernet.checkpoint/1"
 INIT_CHECKPOINT = "init.pt"
+EPOCH1_CHECKPOINT = "epoch-0001.pt"
 
 
 @dataclass
@@ -488,7 +490,8 @@ def _save_checkpoint(run: _Run, epoch: int) -> None:
     _save(state, folder / f"epoch-{epoch:04d}.pt")
     if run.c.keep_checkpoints is not None:
         for old in sorted(folder.glob("epoch-*.pt"))[: -run.c.keep_checkpoints]:
-            old.unlink()
+            if old.name != EPOCH1_CHECKPOINT:  # kept: the reference of the angle's `epoch1`
+                old.unlink()
 
 
 def train_supernet(

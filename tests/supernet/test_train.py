@@ -256,7 +256,7 @@ def test_run_folder_provenance_and_checkpoints(tmp_path):
     assert prov["sampler"] == {"name": "spos", "sharing": "per_cell", "reject_zero_nodes": True}
     assert prov["config"]["bn"] == "none" and prov["config"]["augment"] == "none"
     names = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
-    assert names == ["epoch-0002.pt", "init.pt"]
+    assert names == ["epoch-0001.pt", "epoch-0002.pt", "init.pt"]  # epoch 1: angle reference
     events = [
         json.loads(line)["event"] for line in (tmp_path / "log.jsonl").read_text().splitlines()
     ]
