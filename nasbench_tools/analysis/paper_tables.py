@@ -679,7 +679,9 @@ def proxy_table(
     first = reports[names[0]]
     sizes = [top_label(t) for t in (top if top is not None else list(first.top))]
     for n in names:
-        missing = [s for s in sizes if s not in reports[n].top]
+        missing = [
+            s for s in sizes if s not in reports[n].top and not _larger_than_n(s, reports[n])
+        ]
         if missing:
             raise AnalysisError(
                 f"proxy_table: the report of {n!r} has no top-K size {missing[0]!r} "
@@ -713,9 +715,15 @@ def proxy_table(
     )
 
 
+def _larger_than_n(size: str, r) -> bool:
+    """A top-K count the report skipped because it exceeds the architectures it ranked."""
+    return not size.endswith("%") and int(size) > r.n_used
+
+
 def _proxy_row(name, r, sizes, br, interval, digits, data) -> tuple[list, list, bool]:
     """One proxy's cell texts and values (BR@K negated: a smaller rank is better) and whether
-    an interval is short of resamples; its numbers go to ``data``."""
+    an interval is short of resamples; its numbers go to ``data``. A top-K count larger than
+    the proxy's n reads ``n/a``."""
     from .results import format_rank
 
     row_t = [_count(r.n_used), _count(r.n_omitted)]
@@ -724,14 +732,23 @@ def _proxy_row(name, r, sizes, br, interval, digits, data) -> tuple[list, list, 
     for key, e in [
         ("kendall_tau", r.kendall_tau),
         ("spearman_rho", r.spearman_rho),
-        *[(f"p_at_top_{s}", r.p_at_top(s)) for s in sizes],
+        *[(f"p_at_top_{s}", r.p_at_top(s) if s in r.top else None) for s in sizes],
     ]:
+        if e is None:
+            row_t.append("n/a")
+            row_v.append(None)
+            data.append({"row": name, "column": key, "value": None, "low": None, "high": None})
+            continue
         text, s_ = _cell(e, interval, digits)
         short |= s_
         row_t.append(text)
         row_v.append(e.value)
         data.append({"row": name, "column": key, "value": e.value, "low": e.low, "high": e.high})
-    if br is not None:
+    if br is not None and br not in r.top:
+        row_t.append("n/a")
+        row_v.append(None)
+        data.append({"row": name, "column": f"br_at_{br}", "rank": None, "n": r.n_used})
+    elif br is not None:
         e = r.br_rank_at(br)
         row_t.append(format_rank(e.value, r.n_used, e.low, e.high))
         row_v.append(-e.value)
@@ -750,6 +767,13 @@ def _proxy_row(name, r, sizes, br, interval, digits, data) -> tuple[list, list, 
 
 def _proxy_notes(names, reports, sizes, br, short) -> list[str]:
     notes = []
+    for s in sizes:
+        small = [n for n in names if s not in reports[n].top]
+        if small:
+            notes.append(
+                f"P@top-{s}: n/a for {', '.join(proxy_label(n) for n in small)}, which ranked "
+                f"fewer than {s} architectures."
+            )
     ns = sorted({reports[n].n_used for n in names}, reverse=True)
     for s in sizes:
         if s.endswith("%"):

@@ -197,3 +197,23 @@ def test_pairwise_table_marks_significant_pairs(zc_cifar10):
     row = next(r for r in t.rows if (r.label, r.cells[0]) == ("NWOT", "plain"))
     assert row.best[1] and row.best[4] and row.cells[4] == "<0.0001"
     assert t.notes == [cmp.description]
+
+
+def test_proxy_table_of_a_small_user_table_beside_the_benchmarks_reads_na(reports):
+    """Bug: an 8-architecture score table in a section asked for P@top-10 stopped `nbt report`
+    ("has no top-K size '10'"): the report skips a count larger than n, and the table refused."""
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=8)
+    small = rank_reports(y, {"mine": y + rng.normal(size=8)}, k=(10, "5%"), n_boot=20, seed=0)
+    assert "10" not in small["mine"].top
+    both = {**reports["cifar10-valid"], "mine": small["mine"]}
+    t = proxy_table(both, top=[10, "5%"])
+    row = next(r for r in t.rows if r.label == "mine")
+    cells = dict(zip([c.key for c in t.columns], row.cells))
+    assert cells["p_at_top_10"] == "n/a" and cells["br_at_10"] == "n/a"
+    assert cells["p_at_top_5%"] != "n/a" and cells["n"] == "8"
+    assert not row.best[[c.key for c in t.columns].index("p_at_top_10")]
+    assert any("n/a for mine" in note for note in t.notes)
+    not_asked = {"mine": rank_reports(y, {"m": y}, k=("5%",), n_boot=0, seed=0)["m"]}
+    with pytest.raises(AnalysisError, match="has no top-K size '1%'"):
+        proxy_table({**reports["cifar10-valid"], **not_asked}, top=["1%"])
