@@ -402,3 +402,30 @@ def test_identical_settings_are_no_depth_gap():
     assert (d.value, d.low, d.high) == (0.0, 0.0, 0.0)
     assert r.significant == {"a": False}
     assert r.noise["a"].paired and r.noise["a"].n_used == 12
+
+
+def test_the_interval_method_reaches_every_estimate(rng):
+    """Every interval of the report honours ``method``: with the same seed (same replicates) and
+    confidence, each "basic" interval is its percentile interval reflected about the value."""
+    a = rng.normal(size=30)
+    b = a + rng.normal(size=30)
+    s1, s2 = rng.normal(size=30), rng.normal(size=30)
+    kw = dict(noise_b=(s1, s2), proxy=a + 0.5 * b, n_boot=200, seed=3, confidence=0.9)
+    pct = depth_gap_report(a, b, method="percentile", **kw)
+    basic = depth_gap_report(a, b, method="basic", **kw)
+
+    def pairs(r):
+        return {
+            "kendall_tau": r.kendall_tau,
+            "spearman_rho": r.spearman_rho,
+            "pearson_r": r.pearson_r,
+            "delta b": r.delta["b"],
+            **{f"proxy {k}": e for k, e in r.proxy.items()},
+        }
+
+    p, q = pairs(pct), pairs(basic)
+    for name, e in p.items():
+        f = q[name]
+        assert f.value == e.value, name
+        assert (f.low, f.high) == pytest.approx((2 * e.value - e.high, 2 * e.value - e.low)), name
+        assert (f.low, f.high) != pytest.approx((e.low, e.high)), name  # not symmetric by chance
