@@ -1821,3 +1821,125 @@ def test_binunicode_longer_than_allowed_is_refused(monkeypatch):
         ResourceLimitError, match=r"BINUNICODE has a 11-byte argument, .* at byte 2"
     ):
         load(P2 + b"X\x0b\x00\x00\x00" + b"a" * 11 + b".")
+
+
+# =========================================================================== exact messages
+# Each message names the file, the opcode and its byte, and quotes the offending value to a bound;
+# the expected texts are written out by hand (reprlib shortens a long bytes object in its middle).
+BLOB = b"a" * 100 + b"z" * 100
+BLOB_116 = "b'" + "a" * 54 + "..." + "z" * 56 + "'"  # one argument, quoted to 116 characters
+BLOB_PAIR_120 = "(b'" + "a" * 56 + "..." + "z" * 55 + "..."  # a tuple quoted to 120 characters
+
+
+def test_safe_load_messages_name_the_source_and_the_byte_from_zero():
+    data = P2 + g("os", "system") + t(s("true")) + REDUCE + b"."
+    pos = op_positions(data, "GLOBAL")[0]
+    allowed = ", ".join(sorted(f"{m}.{n}" for m, n in EXPECTED_ALLOW_LIST))
+    expected = (
+        f"f.pkl: refusing to load: the pickle names the global 'os.system' at byte {pos}, "
+        f"which is not on the allow-list of benchmark files ({allowed}); nothing was executed"
+    )
+    with pytest.raises(UnsafePickleError) as exc:
+        safe_load(io.BytesIO(data), source="f.pkl")
+    assert str(exc.value) == expected
+
+
+def test_a_refused_opcode_names_its_byte_and_the_stream():
+    data = P2 + g("numpy", "ndarray") + t(i(3)) + b"\x81."
+    pos = op_positions(data, "NEWOBJ")[0]
+    with pytest.raises(UnsafePickleError) as exc:
+        load(data, where="arch 0 record")
+    assert str(exc.value) == (
+        f"f.pkl: refusing to load: the opcode NEWOBJ (it calls a class's __new__) at byte {pos} "
+        "of the arch 0 record; nothing was executed"
+    )
+
+
+def test_a_refused_call_quotes_one_argument_or_the_argument_tuple_to_a_bound():
+    for args, quoted in [(t(b_(BLOB)), f"({BLOB_116})"), (t(b_(BLOB), b_(BLOB)), BLOB_PAIR_120)]:
+        data = P2 + g("builtins", "bytes") + args + REDUCE + b"."
+        pos = op_positions(data, "REDUCE")[0]
+        with pytest.raises(UnsafePickleError) as exc:
+            load(data)
+        assert str(exc.value) == (
+            f"f.pkl: refusing to load: REDUCE builtins.bytes{quoted} at byte {pos}: "
+            "only bytes() with no arguments is allowed; nothing was executed"
+        )
+
+
+@pytest.mark.parametrize(
+    "code, expected",
+    [
+        ("i4", "(3, '<', None, None, None, -1, -1, 0) or (3, '>', None, None, None, -1, -1, 0)"),
+        ("S3", "(3, '|', None, None, None, 3, 1, 0)"),
+        ("U2", "(3, '<', None, None, None, 8, 4, 8) or (3, '>', None, None, None, 8, 4, 8)"),
+    ],
+)
+def test_a_refused_dtype_state_is_quoted_with_every_state_numpy_writes(code, expected):
+    data = scalar(dtype(code, t(b_(BLOB))), b_(bytes(4)))
+    pos = op_positions(data, "BUILD")[0]
+    with pytest.raises(UnsafePickleError) as exc:
+        load(data)
+    assert str(exc.value) == (
+        f"f.pkl: refusing to load: BUILD of numpy.dtype({code!r}) at byte {pos}: the state "
+        f"{BLOB_PAIR_120} is not what numpy writes for {code!r} ({expected}); nothing was executed"
+    )
+
+
+def test_a_refused_array_state_and_buffer_are_quoted():
+    data = P2 + reconstruct() + i(7) + b"b."
+    pos = op_positions(data, "BUILD")[0]
+    with pytest.raises(UnsafePickleError) as exc:
+        load(data)
+    assert str(exc.value) == (
+        f"f.pkl: refusing to load: BUILD of a numpy array at byte {pos}: numpy writes an array's "
+        "state as (1, shape, dtype, is_fortran, data); found 7; nothing was executed"
+    )
+    data = b"\x80\x05" + g("numpy._core.numeric", "_frombuffer")
+    data += t(i(5), dtype("f8", state()), t(i(1)), s("C")) + REDUCE + b"."
+    with pytest.raises(UnsafePickleError, match=r": the buffer is a int, not bytes; nothing"):
+        load(data)
+
+
+def test_short_repr_keeps_a_text_of_exactly_the_limit():
+    assert sp.short_repr("x" * 78) == "'" + "x" * 78 + "'"  # 80 characters
+    assert sp.short_repr("x" * 79) == "'" + "x" * 37 + "..." + "x" * 38 + "'"  # reprlib's cut
+
+
+def test_every_memo_slot_a_sparse_put_adds_is_charged():
+    pad = b"\x80\x04" + b"N" * 50
+    stores = b"q\x0aq\x14q\x28"  # BINPUT 10, 20, 40: 41 slots in all
+    assert verifier_cost(pad + stores + b".") - verifier_cost(pad + b".") == 41 * COSTS["memo"]
+
+
+def test_refusals_without_the_verifier_name_no_byte():
+    # the stand-ins and the unpickler refuse on their own too (defence in depth); with no
+    # verifier there is no opcode position to name
+    ld = sp._Load("f.pkl", "", 0, PickleLimits(object_floor=100, object_ratio=0))
+    with pytest.raises(UnsafePickleError) as exc:
+        sp.RestrictedUnpickler(io.BytesIO(b""), ld).find_class("os", "system")
+    assert str(exc.value) == (
+        "f.pkl: refusing to load: the pickle names the global 'os.system': "
+        "it is not on the allow-list; nothing was executed"
+    )
+    with pytest.raises(UnsafePickleError, match=r"\(persistent id \('storage', 'cpu'\)\)"):
+        sp.RestrictedUnpickler(io.BytesIO(b""), ld).persistent_load(("storage", "cpu"))
+    with pytest.raises(ResourceLimitError) as exc:
+        ld.standins[("builtins", "set")](list(range(100)))
+    assert str(exc.value) == (
+        "f.pkl: building the object of the opcode would take the load past its allocation "
+        "bound of 100 bytes"
+    )
+
+
+def test_an_array_from_frombuffer_refuses_build_without_the_verifier_too():
+    ld = sp._Load("f.pkl", "", 0, sp.DEFAULT_LIMITS)
+    dt = ld.standins[("numpy", "dtype")]("f8", False, True)
+    dt.__setstate__((3, "<", None, None, None, -1, -1, 0))
+    arr = ld.standins[("numpy._core.numeric", "_frombuffer")](bytes(8), dt, (1,), "C")
+    with pytest.raises(UnsafePickleError) as exc:
+        arr.__setstate__((1, (1,), dt, False, bytes(8)))
+    assert str(exc.value) == (
+        "f.pkl: refusing to load: a call of a numpy array: the array already has its state "
+        "(a second BUILD); nothing was executed"
+    )
