@@ -1943,3 +1943,98 @@ def test_an_array_from_frombuffer_refuses_build_without_the_verifier_too():
         "f.pkl: refusing to load: a call of a numpy array: the array already has its state "
         "(a second BUILD); nothing was executed"
     )
+
+
+def test_a_scalar_with_something_else_as_its_dtype_quotes_it():
+    data = P2 + g(MC, "scalar") + t(i(7), b_(bytes(8))) + REDUCE + b"."
+    with pytest.raises(
+        UnsafePickleError, match=r": the dtype is 7, not a numpy\.dtype of this file;"
+    ):
+        load(data)
+
+
+F8 = dtype("f8", state())
+FB = g("numpy._core.numeric", "_frombuffer")
+
+
+@pytest.mark.parametrize(
+    "data, reason",
+    [
+        (
+            scalar(dtype("b1", state("|")), b_(b"\x02")),
+            "a bool payload holds bytes other than 0 and 1",
+        ),
+        (
+            scalar(dtype("f8", state() + b"b" + NONE), b_(bytes(8))),
+            "the dtype already has its state (a second BUILD)",
+        ),
+        (scalar(F8, s("\u0100" * 8)), "the payload string has characters beyond latin-1"),
+        (
+            P2 + reconstruct() + b"\x94" + array_state() + b"b0h\x00" + array_state() + b"b.",
+            "the array already has its state (a second BUILD)",
+        ),
+        (
+            scalar(dtype("f8"), b_(bytes(8))),
+            "the dtype was used before its state (BUILD) was given",
+        ),
+        (
+            scalar(dtype("f8", state(), t(s("f8"), FALSE)), b_(bytes(8))),
+            "numpy writes dtype(code, align, copy) with 3 arguments",
+        ),
+        (
+            scalar(dtype("O8", state()), b_(bytes(8))),
+            "only bool, integer, float, complex and fixed-width S/U string dtypes load "
+            "(never object, structured, datetime or void)",
+        ),
+        (
+            scalar(dtype("f8", state(), t(s("f8"), TRUE, TRUE)), b_(bytes(8))),
+            "numpy writes align=False, copy=True",
+        ),
+        (
+            b"\x80\x05" + FB + t(b_(bytes(8)), F8, t(i(1))) + REDUCE + b".",
+            "numpy writes _frombuffer(buffer, dtype, shape, order)",
+        ),
+        (
+            P2 + reconstruct(t(g("numpy", "ndarray"), t(i(1)), b_(b"b"))) + b".",
+            "numpy writes _reconstruct(numpy.ndarray, (0,), b'b')",
+        ),
+        (
+            P2 + g("builtins", "set") + t(i(1), i(2)) + REDUCE + b".",
+            "protocol-2 pickles write set() or set([items])",
+        ),
+    ],
+    ids=[
+        "bool-payload",
+        "dtype-second-build",
+        "payload-beyond-latin-1",
+        "array-second-build",
+        "dtype-before-build",
+        "dtype-two-args",
+        "object-dtype",
+        "dtype-align",
+        "frombuffer-three-args",
+        "reconstruct-shape",
+        "set-two-args",
+    ],
+)
+def test_each_refused_call_states_its_reason_whole(data, reason):
+    with pytest.raises(UnsafePickleError) as exc:
+        load(data)
+    assert str(exc.value).endswith(f": {reason}; nothing was executed")
+
+
+def test_the_remaining_refusals_state_their_reason_whole():
+    with pytest.raises(CorruptFileError) as exc:
+        load(b"S'abc\n.")
+    assert str(exc.value) == (
+        "f.pkl: damaged pickle: STRING with an unreadable argument (not quoted) at byte 0"
+    )
+    ld = sp._Load("f.pkl", "", 0, sp.DEFAULT_LIMITS)
+    with pytest.raises(UnsafePickleError) as exc:
+        ld.standins[("numpy", "ndarray")]()
+    assert str(exc.value) == (
+        "f.pkl: refusing to load: a call numpy.ndarray(): numpy.ndarray is only an argument of "
+        "_reconstruct; nothing was executed"
+    )
+    with pytest.raises(TypeError, match=r"^numpy\.dtype stand-in cannot be pickled$"):
+        pickle.dumps(ld.standins[("numpy", "dtype")])
