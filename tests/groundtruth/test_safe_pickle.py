@@ -2038,3 +2038,16 @@ def test_the_remaining_refusals_state_their_reason_whole():
     )
     with pytest.raises(TypeError, match=r"^numpy\.dtype stand-in cannot be pickled$"):
         pickle.dumps(ld.standins[("numpy", "dtype")])
+
+
+def test_the_unpicklers_own_refusal_names_the_opcode_the_verifier_passed():
+    # defence in depth: were the verifier to pass a global the stand-in table lacks, the
+    # unpickler's refusal still names the byte of the GLOBAL opcode it is resolving
+    ld = sp._Load("f.pkl", "", 0, sp.DEFAULT_LIMITS)
+    ld.verifier.feed(P2 + g("numpy", "dtype"), final=False)
+    with pytest.raises(UnsafePickleError) as exc:
+        sp.RestrictedUnpickler(io.BytesIO(b""), ld).find_class("os", "system")
+    assert str(exc.value) == (
+        "f.pkl: refusing to load: the pickle names the global 'os.system' at byte 2: "
+        "it is not on the allow-list; nothing was executed"
+    )
