@@ -2051,3 +2051,39 @@ def test_the_unpicklers_own_refusal_names_the_opcode_the_verifier_passed():
         "f.pkl: refusing to load: the pickle names the global 'os.system' at byte 2: "
         "it is not on the allow-list; nothing was executed"
     )
+
+
+def test_refusals_after_the_load_state_their_reason_whole():
+    refuse = "f.pkl: refusing to load: "
+    for data, where, reason in [
+        (
+            P2 + b"](" + dtype("f8", state()) + b"e.",
+            "meta",
+            "the pickle holds a bare numpy.dtype('f8'), not as the dtype of a scalar or array; "
+            "benchmark files hold none",
+        ),
+        (
+            P2 + g("numpy", "ndarray") + b".",
+            "",
+            "the pickle holds the global numpy.ndarray itself as a value; benchmark files hold none",
+        ),
+        (P2 + reconstruct() + b".", "", "a numpy array (_reconstruct) never got its state (BUILD)"),
+    ]:
+        with pytest.raises(UnsafePickleError) as exc:
+            load(data, where=where)
+        head = f"f.pkl: refusing to load the {where}: " if where else refuse
+        assert str(exc.value) == head + reason
+    ld = sp._Load("f.pkl", "", 0, sp.DEFAULT_LIMITS)
+    od = ld.standins[("collections", "OrderedDict")]()
+    od.x = 1
+    with pytest.raises(UnsafePickleError) as exc:
+        ld.finish([od])
+    assert str(exc.value) == (
+        refuse + "an OrderedDict was given attributes ['x'] by BUILD; pickle never writes that"
+    )
+    inner: list = []
+    root = (np.arange(2), inner)
+    inner.append(root)
+    with pytest.raises(UnsafePickleError) as exc:
+        load(pickle.dumps(root, protocol=4))
+    assert str(exc.value) == refuse + "a numpy array inside a tuple that contains itself"
