@@ -2087,3 +2087,54 @@ def test_refusals_after_the_load_state_their_reason_whole():
     with pytest.raises(UnsafePickleError) as exc:
         load(pickle.dumps(root, protocol=4))
     assert str(exc.value) == refuse + "a numpy array inside a tuple that contains itself"
+
+
+@pytest.mark.parametrize(
+    "data, error, message",
+    [
+        (
+            b"\x80\x04\x94.",
+            CorruptFileError,
+            "damaged pickle: MEMOIZE with nothing on the stack at byte 2",
+        ),
+        (P2 + b".", CorruptFileError, "damaged pickle: STOP with nothing on the stack at byte 2"),
+        (P2 + b"2.", CorruptFileError, "damaged pickle: DUP with nothing on the stack at byte 2"),
+        (P2 + b"Nb.", CorruptFileError, "damaged pickle: BUILD with nothing to build at byte 3"),
+        (
+            P2 + b"c\xff\nx\n.",
+            CorruptFileError,
+            "damaged pickle: GLOBAL names that are not UTF-8 at byte 2",
+        ),
+        (
+            P2 + g("builtins", "set") + b"NR.",
+            CorruptFileError,
+            "damaged pickle: REDUCE whose arguments are not a tuple at byte 17",
+        ),
+        (
+            P2 + g("numpy", "ndarray") + b")R.",
+            UnsafePickleError,
+            "refusing to load: REDUCE calls numpy.ndarray (it is only an argument of "
+            "_reconstruct) at byte 18; nothing was executed",
+        ),
+        (
+            P2 + b"]Nb.",
+            UnsafePickleError,
+            "refusing to load: BUILD (setting an object's state) on a list; numpy writes BUILD "
+            "only right after numpy.dtype and _reconstruct at byte 4; nothing was executed",
+        ),
+    ],
+    ids=[
+        "memoize",
+        "stop",
+        "dup",
+        "build-nothing",
+        "global-utf8",
+        "reduce-args",
+        "reduce-ndarray",
+        "build-list",
+    ],
+)
+def test_each_verifier_refusal_states_its_reason_whole(data, error, message):
+    with pytest.raises(error) as exc:
+        load(data)
+    assert str(exc.value) == f"f.pkl: {message}"
