@@ -2138,3 +2138,34 @@ def test_each_verifier_refusal_states_its_reason_whole(data, error, message):
     with pytest.raises(error) as exc:
         load(data)
     assert str(exc.value) == f"f.pkl: {message}"
+
+
+@pytest.mark.parametrize(
+    "raised, error, text",
+    [
+        (
+            MemoryError(),
+            ResourceLimitError,
+            "MemoryError while unpickling (after byte {pos}): this process cannot hold what the "
+            "stream asks for",
+        ),
+        (
+            RuntimeError("e" * 300),
+            CorruptFileError,
+            "RuntimeError: '" + "e" * 97 + "..." + "e" * 98 + "' (after byte {pos})",
+        ),
+    ],
+    ids=["memory", "other"],
+)
+def test_an_error_inside_the_unpickler_becomes_ours_naming_the_byte(
+    monkeypatch, raised, error, text
+):
+    def make_set(self, args):
+        raise raised
+
+    monkeypatch.setattr(sp._Load, "_make_set", make_set)
+    data = P2 + g("builtins", "set") + b")R."
+    with pytest.raises(error) as exc:
+        load(data)
+    pos = op_positions(data, "REDUCE")[0]
+    assert str(exc.value) == "f.pkl: damaged pickle: " + text.format(pos=pos)
