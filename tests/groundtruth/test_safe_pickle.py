@@ -1821,3 +1821,351 @@ def test_binunicode_longer_than_allowed_is_refused(monkeypatch):
         ResourceLimitError, match=r"BINUNICODE has a 11-byte argument, .* at byte 2"
     ):
         load(P2 + b"X\x0b\x00\x00\x00" + b"a" * 11 + b".")
+
+
+# =========================================================================== exact messages
+# Each message names the file, the opcode and its byte, and quotes the offending value to a bound;
+# the expected texts are written out by hand (reprlib shortens a long bytes object in its middle).
+BLOB = b"a" * 100 + b"z" * 100
+BLOB_116 = "b'" + "a" * 54 + "..." + "z" * 56 + "'"  # one argument, quoted to 116 characters
+BLOB_PAIR_120 = "(b'" + "a" * 56 + "..." + "z" * 55 + "..."  # a tuple quoted to 120 characters
+
+
+def test_safe_load_messages_name_the_source_and_the_byte_from_zero():
+    data = P2 + g("os", "system") + t(s("true")) + REDUCE + b"."
+    pos = op_positions(data, "GLOBAL")[0]
+    allowed = ", ".join(sorted(f"{m}.{n}" for m, n in EXPECTED_ALLOW_LIST))
+    expected = (
+        f"f.pkl: refusing to load: the pickle names the global 'os.system' at byte {pos}, "
+        f"which is not on the allow-list of benchmark files ({allowed}); nothing was executed"
+    )
+    with pytest.raises(UnsafePickleError) as exc:
+        safe_load(io.BytesIO(data), source="f.pkl")
+    assert str(exc.value) == expected
+
+
+def test_a_refused_opcode_names_its_byte_and_the_stream():
+    data = P2 + g("numpy", "ndarray") + t(i(3)) + b"\x81."
+    pos = op_positions(data, "NEWOBJ")[0]
+    with pytest.raises(UnsafePickleError) as exc:
+        load(data, where="arch 0 record")
+    assert str(exc.value) == (
+        f"f.pkl: refusing to load: the opcode NEWOBJ (it calls a class's __new__) at byte {pos} "
+        "of the arch 0 record; nothing was executed"
+    )
+
+
+def test_a_refused_call_quotes_one_argument_or_the_argument_tuple_to_a_bound():
+    for args, quoted in [(t(b_(BLOB)), f"({BLOB_116})"), (t(b_(BLOB), b_(BLOB)), BLOB_PAIR_120)]:
+        data = P2 + g("builtins", "bytes") + args + REDUCE + b"."
+        pos = op_positions(data, "REDUCE")[0]
+        with pytest.raises(UnsafePickleError) as exc:
+            load(data)
+        assert str(exc.value) == (
+            f"f.pkl: refusing to load: REDUCE builtins.bytes{quoted} at byte {pos}: "
+            "only bytes() with no arguments is allowed; nothing was executed"
+        )
+
+
+@pytest.mark.parametrize(
+    "code, expected",
+    [
+        ("i4", "(3, '<', None, None, None, -1, -1, 0) or (3, '>', None, None, None, -1, -1, 0)"),
+        ("S3", "(3, '|', None, None, None, 3, 1, 0)"),
+        ("U2", "(3, '<', None, None, None, 8, 4, 8) or (3, '>', None, None, None, 8, 4, 8)"),
+    ],
+)
+def test_a_refused_dtype_state_is_quoted_with_every_state_numpy_writes(code, expected):
+    data = scalar(dtype(code, t(b_(BLOB))), b_(bytes(4)))
+    pos = op_positions(data, "BUILD")[0]
+    with pytest.raises(UnsafePickleError) as exc:
+        load(data)
+    assert str(exc.value) == (
+        f"f.pkl: refusing to load: BUILD of numpy.dtype({code!r}) at byte {pos}: the state "
+        f"{BLOB_PAIR_120} is not what numpy writes for {code!r} ({expected}); nothing was executed"
+    )
+
+
+def test_a_refused_array_state_and_buffer_are_quoted():
+    data = P2 + reconstruct() + i(7) + b"b."
+    pos = op_positions(data, "BUILD")[0]
+    with pytest.raises(UnsafePickleError) as exc:
+        load(data)
+    assert str(exc.value) == (
+        f"f.pkl: refusing to load: BUILD of a numpy array at byte {pos}: numpy writes an array's "
+        "state as (1, shape, dtype, is_fortran, data); found 7; nothing was executed"
+    )
+    data = b"\x80\x05" + g("numpy._core.numeric", "_frombuffer")
+    data += t(i(5), dtype("f8", state()), t(i(1)), s("C")) + REDUCE + b"."
+    with pytest.raises(UnsafePickleError, match=r": the buffer is a int, not bytes; nothing"):
+        load(data)
+
+
+def test_short_repr_keeps_a_text_of_exactly_the_limit():
+    assert sp.short_repr("x" * 78) == "'" + "x" * 78 + "'"  # 80 characters
+    assert sp.short_repr("x" * 79) == "'" + "x" * 37 + "..." + "x" * 38 + "'"  # reprlib's cut
+
+
+def test_every_memo_slot_a_sparse_put_adds_is_charged():
+    pad = b"\x80\x04" + b"N" * 50
+    stores = b"q\x0aq\x14q\x28"  # BINPUT 10, 20, 40: 41 slots in all
+    assert verifier_cost(pad + stores + b".") - verifier_cost(pad + b".") == 41 * COSTS["memo"]
+
+
+def test_refusals_without_the_verifier_name_no_byte():
+    # the stand-ins and the unpickler refuse on their own too (defence in depth); with no
+    # verifier there is no opcode position to name
+    ld = sp._Load("f.pkl", "", 0, PickleLimits(object_floor=100, object_ratio=0))
+    with pytest.raises(UnsafePickleError) as exc:
+        sp.RestrictedUnpickler(io.BytesIO(b""), ld).find_class("os", "system")
+    assert str(exc.value) == (
+        "f.pkl: refusing to load: the pickle names the global 'os.system': "
+        "it is not on the allow-list; nothing was executed"
+    )
+    with pytest.raises(UnsafePickleError, match=r"\(persistent id \('storage', 'cpu'\)\)"):
+        sp.RestrictedUnpickler(io.BytesIO(b""), ld).persistent_load(("storage", "cpu"))
+    with pytest.raises(ResourceLimitError) as exc:
+        ld.standins[("builtins", "set")](list(range(100)))
+    assert str(exc.value) == (
+        "f.pkl: building the object of the opcode would take the load past its allocation "
+        "bound of 100 bytes"
+    )
+
+
+def test_an_array_from_frombuffer_refuses_build_without_the_verifier_too():
+    ld = sp._Load("f.pkl", "", 0, sp.DEFAULT_LIMITS)
+    dt = ld.standins[("numpy", "dtype")]("f8", False, True)
+    dt.__setstate__((3, "<", None, None, None, -1, -1, 0))
+    arr = ld.standins[("numpy._core.numeric", "_frombuffer")](bytes(8), dt, (1,), "C")
+    with pytest.raises(UnsafePickleError) as exc:
+        arr.__setstate__((1, (1,), dt, False, bytes(8)))
+    assert str(exc.value) == (
+        "f.pkl: refusing to load: a call of a numpy array: the array already has its state "
+        "(a second BUILD); nothing was executed"
+    )
+
+
+def test_a_scalar_with_something_else_as_its_dtype_quotes_it():
+    data = P2 + g(MC, "scalar") + t(i(7), b_(bytes(8))) + REDUCE + b"."
+    with pytest.raises(
+        UnsafePickleError, match=r": the dtype is 7, not a numpy\.dtype of this file;"
+    ):
+        load(data)
+
+
+F8 = dtype("f8", state())
+FB = g("numpy._core.numeric", "_frombuffer")
+
+
+@pytest.mark.parametrize(
+    "data, reason",
+    [
+        (
+            scalar(dtype("b1", state("|")), b_(b"\x02")),
+            "a bool payload holds bytes other than 0 and 1",
+        ),
+        (
+            scalar(dtype("f8", state() + b"b" + NONE), b_(bytes(8))),
+            "the dtype already has its state (a second BUILD)",
+        ),
+        (scalar(F8, s("\u0100" * 8)), "the payload string has characters beyond latin-1"),
+        (
+            P2 + reconstruct() + b"\x94" + array_state() + b"b0h\x00" + array_state() + b"b.",
+            "the array already has its state (a second BUILD)",
+        ),
+        (
+            scalar(dtype("f8"), b_(bytes(8))),
+            "the dtype was used before its state (BUILD) was given",
+        ),
+        (
+            scalar(dtype("f8", state(), t(s("f8"), FALSE)), b_(bytes(8))),
+            "numpy writes dtype(code, align, copy) with 3 arguments",
+        ),
+        (
+            scalar(dtype("O8", state()), b_(bytes(8))),
+            "only bool, integer, float, complex and fixed-width S/U string dtypes load "
+            "(never object, structured, datetime or void)",
+        ),
+        (
+            scalar(dtype("f8", state(), t(s("f8"), TRUE, TRUE)), b_(bytes(8))),
+            "numpy writes align=False, copy=True",
+        ),
+        (
+            b"\x80\x05" + FB + t(b_(bytes(8)), F8, t(i(1))) + REDUCE + b".",
+            "numpy writes _frombuffer(buffer, dtype, shape, order)",
+        ),
+        (
+            P2 + reconstruct(t(g("numpy", "ndarray"), t(i(1)), b_(b"b"))) + b".",
+            "numpy writes _reconstruct(numpy.ndarray, (0,), b'b')",
+        ),
+        (
+            P2 + g("builtins", "set") + t(i(1), i(2)) + REDUCE + b".",
+            "protocol-2 pickles write set() or set([items])",
+        ),
+    ],
+    ids=[
+        "bool-payload",
+        "dtype-second-build",
+        "payload-beyond-latin-1",
+        "array-second-build",
+        "dtype-before-build",
+        "dtype-two-args",
+        "object-dtype",
+        "dtype-align",
+        "frombuffer-three-args",
+        "reconstruct-shape",
+        "set-two-args",
+    ],
+)
+def test_each_refused_call_states_its_reason_whole(data, reason):
+    with pytest.raises(UnsafePickleError) as exc:
+        load(data)
+    assert str(exc.value).endswith(f": {reason}; nothing was executed")
+
+
+def test_the_remaining_refusals_state_their_reason_whole():
+    with pytest.raises(CorruptFileError) as exc:
+        load(b"S'abc\n.")
+    assert str(exc.value) == (
+        "f.pkl: damaged pickle: STRING with an unreadable argument (not quoted) at byte 0"
+    )
+    ld = sp._Load("f.pkl", "", 0, sp.DEFAULT_LIMITS)
+    with pytest.raises(UnsafePickleError) as exc:
+        ld.standins[("numpy", "ndarray")]()
+    assert str(exc.value) == (
+        "f.pkl: refusing to load: a call numpy.ndarray(): numpy.ndarray is only an argument of "
+        "_reconstruct; nothing was executed"
+    )
+    with pytest.raises(TypeError, match=r"^numpy\.dtype stand-in cannot be pickled$"):
+        pickle.dumps(ld.standins[("numpy", "dtype")])
+
+
+def test_the_unpicklers_own_refusal_names_the_opcode_the_verifier_passed():
+    # defence in depth: were the verifier to pass a global the stand-in table lacks, the
+    # unpickler's refusal still names the byte of the GLOBAL opcode it is resolving
+    ld = sp._Load("f.pkl", "", 0, sp.DEFAULT_LIMITS)
+    ld.verifier.feed(P2 + g("numpy", "dtype"), final=False)
+    with pytest.raises(UnsafePickleError) as exc:
+        sp.RestrictedUnpickler(io.BytesIO(b""), ld).find_class("os", "system")
+    assert str(exc.value) == (
+        "f.pkl: refusing to load: the pickle names the global 'os.system' at byte 2: "
+        "it is not on the allow-list; nothing was executed"
+    )
+
+
+def test_refusals_after_the_load_state_their_reason_whole():
+    refuse = "f.pkl: refusing to load: "
+    for data, where, reason in [
+        (
+            P2 + b"](" + dtype("f8", state()) + b"e.",
+            "meta",
+            "the pickle holds a bare numpy.dtype('f8'), not as the dtype of a scalar or array; "
+            "benchmark files hold none",
+        ),
+        (
+            P2 + g("numpy", "ndarray") + b".",
+            "",
+            "the pickle holds the global numpy.ndarray itself as a value; benchmark files hold none",
+        ),
+        (P2 + reconstruct() + b".", "", "a numpy array (_reconstruct) never got its state (BUILD)"),
+    ]:
+        with pytest.raises(UnsafePickleError) as exc:
+            load(data, where=where)
+        head = f"f.pkl: refusing to load the {where}: " if where else refuse
+        assert str(exc.value) == head + reason
+    ld = sp._Load("f.pkl", "", 0, sp.DEFAULT_LIMITS)
+    od = ld.standins[("collections", "OrderedDict")]()
+    od.x = 1
+    with pytest.raises(UnsafePickleError) as exc:
+        ld.finish([od])
+    assert str(exc.value) == (
+        refuse + "an OrderedDict was given attributes ['x'] by BUILD; pickle never writes that"
+    )
+    inner: list = []
+    root = (np.arange(2), inner)
+    inner.append(root)
+    with pytest.raises(UnsafePickleError) as exc:
+        load(pickle.dumps(root, protocol=4))
+    assert str(exc.value) == refuse + "a numpy array inside a tuple that contains itself"
+
+
+@pytest.mark.parametrize(
+    "data, error, message",
+    [
+        (
+            b"\x80\x04\x94.",
+            CorruptFileError,
+            "damaged pickle: MEMOIZE with nothing on the stack at byte 2",
+        ),
+        (P2 + b".", CorruptFileError, "damaged pickle: STOP with nothing on the stack at byte 2"),
+        (P2 + b"2.", CorruptFileError, "damaged pickle: DUP with nothing on the stack at byte 2"),
+        (P2 + b"Nb.", CorruptFileError, "damaged pickle: BUILD with nothing to build at byte 3"),
+        (
+            P2 + b"c\xff\nx\n.",
+            CorruptFileError,
+            "damaged pickle: GLOBAL names that are not UTF-8 at byte 2",
+        ),
+        (
+            P2 + g("builtins", "set") + b"NR.",
+            CorruptFileError,
+            "damaged pickle: REDUCE whose arguments are not a tuple at byte 17",
+        ),
+        (
+            P2 + g("numpy", "ndarray") + b")R.",
+            UnsafePickleError,
+            "refusing to load: REDUCE calls numpy.ndarray (it is only an argument of "
+            "_reconstruct) at byte 18; nothing was executed",
+        ),
+        (
+            P2 + b"]Nb.",
+            UnsafePickleError,
+            "refusing to load: BUILD (setting an object's state) on a list; numpy writes BUILD "
+            "only right after numpy.dtype and _reconstruct at byte 4; nothing was executed",
+        ),
+    ],
+    ids=[
+        "memoize",
+        "stop",
+        "dup",
+        "build-nothing",
+        "global-utf8",
+        "reduce-args",
+        "reduce-ndarray",
+        "build-list",
+    ],
+)
+def test_each_verifier_refusal_states_its_reason_whole(data, error, message):
+    with pytest.raises(error) as exc:
+        load(data)
+    assert str(exc.value) == f"f.pkl: {message}"
+
+
+@pytest.mark.parametrize(
+    "raised, error, text",
+    [
+        (
+            MemoryError(),
+            ResourceLimitError,
+            "MemoryError while unpickling (after byte {pos}): this process cannot hold what the "
+            "stream asks for",
+        ),
+        (
+            RuntimeError("e" * 300),
+            CorruptFileError,
+            "RuntimeError: '" + "e" * 97 + "..." + "e" * 98 + "' (after byte {pos})",
+        ),
+    ],
+    ids=["memory", "other"],
+)
+def test_an_error_inside_the_unpickler_becomes_ours_naming_the_byte(
+    monkeypatch, raised, error, text
+):
+    def make_set(self, args):
+        raise raised
+
+    monkeypatch.setattr(sp._Load, "_make_set", make_set)
+    data = P2 + g("builtins", "set") + b")R."
+    with pytest.raises(error) as exc:
+        load(data)
+    pos = op_positions(data, "REDUCE")[0]
+    assert str(exc.value) == "f.pkl: damaged pickle: " + text.format(pos=pos)
