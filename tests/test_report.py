@@ -697,3 +697,38 @@ def test_pool_common_gives_every_row_of_a_section_the_same_architectures(tmp_pat
     assert nb["pool"]["n_common"] <= 500 and nb["pool"]["n_per_row"]["mine:twelve"] <= 500
     assert numbers["sections"]["zc-cifar10-valid"]["pool"]["n_common"] <= 300
     assert "Pool: common." in index
+
+
+def test_report_includes_a_search_section_when_given_trajectories(tmp_path, capsys):
+    """`nbt report --search` renders `nbt search` trajectories (tables, figures, numbers) in
+    index.md and index.html alike; without the option there is no Search section."""
+    runs = []
+    for strategy in ("random", "rea"):
+        out = tmp_path / f"{strategy}.npz"
+        args = ["search", "--strategy", strategy, "--protocol", "nb201-cifar10", "--repeats", "3"]
+        assert main([*args, "--seed", "0", "--no-progress", "-o", str(out)]) == 0
+        runs.append(str(out))
+    common = ["--n-boot", "10", "--no-embedded-scores", "--no-nb101", "--figures", "none"]
+    common += ["--target", "cifar10-valid:x-valid:200", "--no-progress"]
+    rep = tmp_path / "rep"
+    assert main(["report", "--out", str(rep), *common, "--search", *runs,
+                 "--search-at-queries", "50"]) == 0  # fmt: skip
+    md = (rep / "index.md").read_text()
+    page = (rep / "index.html").read_text()
+    nums = json.loads((rep / "numbers.json").read_text())["search"]
+    assert "## Search" in md and "### nb201-cifar10-12000s" in md
+    assert "<h2>Search</h2>" in page and "<td>rea</td>" in page and "<td>random</td>" in page
+    assert "| strategy | counting | 50 queries |" in md and "<th>50 queries</th>" in page
+    figures = re.findall(r"\]\((figures/nb201-cifar10-12000s-[^)]+\.png)\)", md)
+    assert figures and all((rep / f).is_file() for f in figures)
+    assert all(f'src="{f}"' in page for f in figures)
+    (setting,) = nums["settings"]
+    assert {r["strategy"] for r in setting["rows"]} == {"random", "rea"}
+    plain = tmp_path / "plain"
+    assert main(["report", "--out", str(plain), *common]) == 0
+    assert "## Search" not in (plain / "index.md").read_text()
+    assert "search" not in json.loads((plain / "numbers.json").read_text())
+    capsys.readouterr()
+    bad = ["report", "--out", str(tmp_path / "x"), *common, "--search", *runs]
+    assert main([*bad, "--search-at-queries", "ten"]) == 2
+    assert "--search-at-queries 'ten': expected query counts" in capsys.readouterr().err

@@ -137,7 +137,32 @@ def _output(p: argparse.ArgumentParser) -> None:
     p.add_argument("--figures", choices=("all", "summary", "none"), default="all")
     p.add_argument("--no-html", action="store_true", help="write index.md only")
     p.add_argument("--force", action="store_true", help="replace an existing report folder")
+    p.add_argument(
+        "--search",
+        nargs="+",
+        default=[],
+        metavar="FILE",
+        help="trajectory files written by `nbt search -o` (.npz): adds a Search section (regret "
+        "curves, RI over random search, the optimum's survival)",
+    )
+    p.add_argument(
+        "--search-at-queries",
+        default="",
+        metavar="N,N",
+        help="also tabulate every search strategy after these numbers of queries, e.g. 100,150,200",
+    )
     p.add_argument("--no-progress", action="store_true")
+
+
+def _query_counts(text: str) -> list[int]:
+    from ..errors import NasbenchToolsError
+
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise NasbenchToolsError(
+            f"--search-at-queries {text!r}: expected query counts such as 100,150,200"
+        ) from None
 
 
 def run(args) -> int:
@@ -163,6 +188,8 @@ def run(args) -> int:
         caption=args.caption,
         label=args.label,
         html=not args.no_html,
+        search=list(args.search),
+        search_at_queries=_query_counts(args.search_at_queries),
     )
     if args.target:
         targets = {}

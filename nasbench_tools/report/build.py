@@ -92,13 +92,35 @@ def write_folder(cfg: ReportConfig, sections: list[Section], prov: dict, tmp: Pa
             if shown:
                 figs[sec.slug]["numbers"][f"figure_{kind}"] = shown
     nums = numbers(cfg, sections, prov, head, figs)
+    search_md = _search(cfg, tmp, nums)
     nums["provenance"]["seconds"] = round(time.perf_counter() - t0, 2)
     (tmp / "numbers.json").write_text(json.dumps(nums, indent=2, default=_json_default) + "\n")
     (tmp / "config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
     doc = _document(cfg, sections, nums, head, tables, figs)
+    if search_md:
+        doc.markdown_section(search_md)
     (tmp / "index.md").write_text(doc.markdown(), encoding="utf-8")
     if cfg.html:
         (tmp / "index.html").write_text(doc.html(), encoding="utf-8")
+
+
+def _search(cfg: ReportConfig, tmp: Path, nums: dict) -> str:
+    """The search section of ``cfg.search``'s trajectory files (figures into ``figures/``);
+    its numbers go under ``"search"``. Empty when no file is given."""
+    if not cfg.search:
+        return ""
+    from ..search import search_section
+
+    md, _paths, found = search_section(
+        cfg.search,
+        tmp / "figures",
+        at_queries=tuple(cfg.search_at_queries),
+        link_base=tmp,
+        n_boot=max(cfg.n_boot, 1),
+        seed=cfg.seed,
+    )
+    nums["search"] = found
+    return md
 
 
 # =========================================================================== tables

@@ -61,6 +61,10 @@ class ReportConfig:
     label: str = "tab:headline"
     figures: str = "all"  # "all" | "summary" | "none"
     html: bool = True
+    #: search trajectory files (``nbt search -o``) shown in a "Search" section.
+    search: list = field(default_factory=list)
+    #: numbers of queries at which the search section also tabulates every strategy.
+    search_at_queries: list = field(default_factory=list)
 
     def validate(self) -> None:
         """Refuse any setting the report cannot honour, naming it."""
@@ -73,6 +77,11 @@ class ReportConfig:
         _choice("pairs", self.pairs, ("all", "best"))
         _choice("correction", self.correction, CORRECTIONS)
         _choice("zc_sentinels", self.zc_sentinels, SENTINEL_POLICIES)
+        for q in self.search_at_queries:
+            if isinstance(q, bool) or not isinstance(q, int) or q < 1:
+                raise NasbenchToolsError(
+                    f"search_at_queries must hold positive query counts, got {q!r}"
+                )
         if isinstance(self.n_boot, bool) or not isinstance(self.n_boot, int) or self.n_boot < 0:
             raise NasbenchToolsError(f"n_boot must be a non-negative int, got {self.n_boot!r}")
         seeds = self.agreement_seeds

@@ -48,6 +48,33 @@ class Document:
         """A table; ``details``: in HTML, folded under this summary line."""
         self.blocks.append(_Block("table", table=table, details=details))
 
+    def markdown_section(self, text: str) -> None:
+        """Blocks from simple Markdown (what :func:`nasbench_tools.search.search_section`
+        writes): ``##``/``###`` headings, ``*`` bullets, pipe tables, ``![alt](png)`` images and
+        paragraphs, so that it renders in both ``index.md`` and ``index.html``."""
+        lines = text.splitlines()
+        i = 0
+        while i < len(lines):
+            line = lines[i].rstrip()
+            run = _run(lines, i, lambda x: x.startswith(("* ", "- ")))
+            rows = _run(lines, i, lambda x: x.startswith("|"))
+            image = _IMAGE.fullmatch(line)
+            if not line:
+                i += 1
+                continue
+            if line.startswith("#"):
+                level = len(line) - len(line.lstrip("#"))
+                self.heading(line[level:].strip(), level=min(max(level, 2), 3))
+            elif run:
+                self.bullets([x[2:] for x in run])
+            elif rows:
+                self.blocks.append(_Block("mdtable", items=rows))
+            elif image:
+                self.figure(image.group(1), [image.group(2)], image.group(1))
+            else:
+                self.para(line)
+            i += max(len(run), len(rows), 1)
+
     def figure(self, caption: str, files: list[str], alt: str) -> None:
         """A figure: ``files`` are paths in the folder (the PNG is shown, every file linked)."""
         self.blocks.append(_Block("figure", caption, files=list(files), anchor=alt))
@@ -64,6 +91,8 @@ class Document:
                 out += [f"- {i}" for i in b.items] + [""]
             elif b.kind == "table":
                 out += [b.table.to_markdown().rstrip("\n"), ""]
+            elif b.kind == "mdtable":
+                out += [*b.items, ""]
             elif b.kind == "figure":
                 png = next((f for f in b.files if f.endswith(".png")), None)
                 links = ", ".join(f"[{f.rsplit('.', 1)[1].upper()}]({f})" for f in b.files)
@@ -83,6 +112,8 @@ class Document:
                 body.append(f"<p>{inline(b.text)}</p>")
             elif b.kind == "ul":
                 body.append("<ul>" + "".join(f"<li>{inline(i)}</li>" for i in b.items) + "</ul>")
+            elif b.kind == "mdtable":
+                body.append(f'<div class="scroll">{_pipe_table_html(b.items)}</div>')
             elif b.kind == "table":
                 t = f'<div class="scroll">{b.table.to_html()}</div>'
                 if b.details:
@@ -98,6 +129,30 @@ class Document:
                     f"<figure>{img}<figcaption>{inline(b.text)} ({links})</figcaption></figure>"
                 )
         return _PAGE.format(title=html.escape(self.title), body="\n".join(body))
+
+
+_IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)\)")
+
+
+def _run(lines: list[str], i: int, test) -> list[str]:
+    """The lines from ``i`` on that pass ``test`` (stripped of trailing space)."""
+    out = []
+    while i < len(lines) and test(lines[i].rstrip()):
+        out.append(lines[i].rstrip())
+        i += 1
+    return out
+
+
+def _pipe_table_html(rows: list[str]) -> str:
+    """A Markdown pipe table (header, ``---`` rule, rows) as an HTML table."""
+
+    def cells(row: str) -> list[str]:
+        return [c.strip() for c in row.strip().strip("|").split("|")]
+
+    head, body = cells(rows[0]), [cells(r) for r in rows[2:]]
+    th = "".join(f"<th>{inline(c)}</th>" for c in head)
+    trs = "".join("<tr>" + "".join(f"<td>{inline(c)}</td>" for c in r) + "</tr>" for r in body)
+    return f'<table class="paper"><thead><tr>{th}</tr></thead><tbody>{trs}</tbody></table>'
 
 
 _INLINE = re.compile(r"`([^`]+)`|\*\*([^*]+)\*\*|\[([^\]]+)\]\(([^)\s]+)\)")
