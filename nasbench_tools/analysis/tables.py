@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AnalysisError
+from .paper_tables import latex_escape as _latex_escape
 from .results import format_interval, format_rank, is_missing, valid_note
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -227,24 +228,6 @@ def _is_num(s: str) -> bool:
         return True
     except ValueError:
         return False
-
-
-_LATEX_SPECIAL = {
-    "\\": r"\textbackslash{}",
-    "&": r"\&",
-    "%": r"\%",
-    "$": r"\$",
-    "#": r"\#",
-    "_": r"\_",
-    "{": r"\{",
-    "}": r"\}",
-    "~": r"\textasciitilde{}",
-    "^": r"\textasciicircum{}",
-}
-
-
-def _latex_escape(s: str) -> str:
-    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in s)
 
 
 def to_latex(
