@@ -1,10 +1,11 @@
 """NATS folder conversion in worker processes: a dead worker is an error, never a hang, and no
 worker outlives a killed ``nbt convert``.
 
-Both tests run ``nbt convert`` on a synthetic ``-simple`` folder of 600 per-arch files (more than
-``PARALLEL_MIN_FILES``, so workers are used): the real arch-0 record, trimmed as the NB201 fixtures
-are, with each file's ``arch_index``/``arch_str`` set to its index (as
-``benchmarks/ground_truth_nb201.py`` builds its full-size folder).
+The conversion tests run ``nbt convert`` on a synthetic ``-simple`` folder of 600 per-arch files
+(more than ``PARALLEL_MIN_FILES``, so workers are used): the real arch-0 record, trimmed as the
+NB201 fixtures are, with each file's ``arch_index``/``arch_str`` and each result's
+``arch_config['arch_str']`` set to its index (as ``benchmarks/ground_truth_nb201.py`` builds its
+full-size folder).
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ def big_folder(tmp_path_factory, nats_meta_archs) -> Path:
         for hp in rec:
             rec[hp]["arch_index"] = i
             rec[hp]["arch_str"] = nats_meta_archs[i]
+            for rc in rec[hp]["all_results"].values():
+                rc["arch_config"]["arch_str"] = nats_meta_archs[i]
         data = bz2.compress(pickle.dumps(rec, protocol=4), 1)
         (folder / f"{i:06d}.pickle.pbz2").write_bytes(data)
     return folder
@@ -149,3 +152,13 @@ def test_a_worker_busy_in_a_task_dies_with_its_parent(tmp_path, prctl):
     if not gone:
         child.kill()
     assert gone, "the worker outlived its killed parent by 5 s"
+
+
+def test_the_synthetic_folder_converts_without_a_fault(big_folder, tmp_path):
+    """The fixture itself is valid: a conversion with nothing killed succeeds. (It once set only
+    the record's ``arch_str``, so the kill test failed with a consistency error whenever the
+    conversion reached file 1's check before the kill.)"""
+    proc = _start(big_folder, tmp_path)
+    _out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err.decode()[-2000:]
+    assert (tmp_path / "store.h5").exists()
