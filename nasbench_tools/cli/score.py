@@ -58,7 +58,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     d.add_argument("--seed", type=int, default=0, help="seed of initialisation and batches (0)")
     d.add_argument("--device", default="cpu")
-    d.add_argument("--threads", type=int, help="torch CPU threads")
+    d.add_argument(
+        "--threads",
+        type=int,
+        help="torch CPU threads (of each worker with --workers; default 1 there)",
+    )
+    d.add_argument(
+        "--workers", type=int, default=1,
+        help="processes scoring architectures in parallel (default 1: this process); the table "
+        "is the one a single process writes",
+    )  # fmt: skip
     o = p.add_argument_group("output")
     o.add_argument("--label", help="the table's label in reports (default: the proxy names)")
     o.add_argument(
@@ -136,7 +145,10 @@ def _score(args) -> int:
         label=args.label, target=_target(args.target),
     )  # fmt: skip
     t0 = time.perf_counter()
-    table = run_scoring(job, args.out, overwrite=args.force, progress=not args.no_progress)
+    table = run_scoring(
+        job, args.out, overwrite=args.force, progress=not args.no_progress,
+        workers=args.workers, threads=args.threads or 1,
+    )  # fmt: skip
     dt = time.perf_counter() - t0
     from ..proxies.scoring import nonfinite_summary
 

@@ -19,6 +19,13 @@ by a kill, and scores only what is missing; with another configuration it stops 
 differing settings. The table is written atomically at the end and the journal removed, so a
 killed run leaves either no table or the complete one; never a duplicate or a lost row.
 
+Workers: ``workers=n`` (``nbt score --workers n``) scores the chunks of per-architecture proxies
+in ``n`` spawned processes, each with ``threads`` torch threads (default 1), while this process
+keeps the journal; the table is the one a single process writes (each architecture's network is
+seeded by its key alone, and its data batch by the run's seed). A worker that dies is an error
+naming the table, never a hang, and no worker outlives a killed run (the journal resumes it).
+Proxies that score all keys at once (supernet proxies) run in this process.
+
 Non-finite scores (NaN, inf) are kept in the table and counted per proxy in the metadata's
 ``nonfinite``; :func:`nonfinite_summary` words them for the user.
 """
@@ -26,6 +33,7 @@ Non-finite scores (NaN, inf) are kept in the table and counted per proxy in the 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import os
 from collections.abc import Callable, Iterable, Sequence
@@ -37,6 +45,7 @@ import numpy as np
 
 from .._io import atomic_write
 from .._version import __version__
+from .._workers import in_workers
 from ..errors import InvalidArchError, OutputPathError, ScoreTableError
 from ..scores import ScoreTable
 from .base import (
@@ -333,14 +342,22 @@ def run_scoring(
     *,
     overwrite: bool = False,
     progress: bool | Callable[[int], None] = True,
+    workers: int = 1,
+    threads: int = 1,
 ) -> ScoreTable:
     """Score ``job`` into the table ``out`` (CSV with sidecar, or HDF5), resuming from its
-    journal if a previous run with the same configuration was killed. Returns the table."""
+    journal if a previous run with the same configuration was killed. Returns the table.
+
+    ``workers``: processes scoring per-architecture chunks (1: this process); ``threads``:
+    torch threads of each worker (see the module docstring)."""
     out = Path(out)
     if out.exists() and not overwrite:
         raise OutputPathError(f"{out} exists; pass --force (overwrite=True) to replace it")
     if not out.parent.is_dir():
         raise OutputPathError(f"{out}: folder {out.parent} does not exist")
+    for name, value in (("workers", workers), ("threads", threads)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ProxyError(f"{name} must be an integer >= 1, got {value!r}")
     keys = shard_keys(job.keys, job.shard)
     meta = job.meta()
     journal = _Journal(journal_path(out), _config_for_journal(job, meta))
@@ -356,9 +373,8 @@ def run_scoring(
     try:
         for g, names in groups.items():
             chunk = get_proxy(names[0]).chunk or max(len(todo[g]), 1)
-            for start in range(0, len(todo[g]), chunk):
-                part = todo[g][start : start + chunk]
-                got = compute_scores(job.request(names, job.space.key_array(part)))
+            parts = [todo[g][i : i + chunk] for i in range(0, len(todo[g]), chunk)]
+            for part, got in _scored_parts(job, names, parts, workers, threads, out):
                 journal.append(g, [_json_key(k) for k in part], got)
                 bar(len(part))
     finally:
@@ -374,6 +390,46 @@ def run_scoring(
     table.write(out, overwrite=overwrite)
     journal.path.unlink(missing_ok=True)
     return table
+
+
+def _scored_parts(job: ScoreJob, names, parts: list, workers: int, threads: int, out: Path):
+    """``(part, scores)`` for every part of keys: in this process, or in ``workers`` spawned
+    processes (in the order they finish) when there is more than one part."""
+    if workers == 1 or len(parts) < 2:
+        for part in parts:
+            yield part, compute_scores(job.request(names, job.space.key_array(part)))
+        return
+    modules = sorted({get_proxy(n).compute.__module__ for n in names} - {"__main__"})
+    advice = (
+        "the journal keeps what was scored; run again to resume (with --workers 1 to score in "
+        "this process)"
+    )
+    for (_names, part), got in in_workers(
+        _score_in_worker, [(names, part) for part in parts], min(workers, len(parts)),
+        what=f"nbt score {out}", start_method="spawn", setup=_setup_worker,
+        setup_args=(job, threads, tuple(modules)), advice=advice,
+    ):  # fmt: skip
+        yield part, got
+
+
+#: The job a scoring worker serves (set once per worker by :func:`_setup_worker`).
+_WORKER_JOB: ScoreJob | None = None
+
+
+def _setup_worker(job: ScoreJob, threads: int, modules: tuple[str, ...]) -> None:
+    import torch
+
+    global _WORKER_JOB
+    torch.set_num_threads(threads)
+    for name in modules:  # where the proxies were registered
+        importlib.import_module(name)
+    _WORKER_JOB = job
+
+
+def _score_in_worker(task: tuple) -> dict[str, np.ndarray]:
+    names, part = task
+    job = _WORKER_JOB
+    return compute_scores(job.request(names, job.space.key_array(part)))
 
 
 def _progress(progress, total: int, initial: int) -> Callable[[int | None], None]:

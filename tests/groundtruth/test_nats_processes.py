@@ -125,7 +125,7 @@ def test_a_worker_busy_in_a_task_dies_with_its_parent(tmp_path, prctl):
     SIGKILLed: by PR_SET_PDEATHSIG on Linux, else by the parent-pid watchdog."""
     code = (
         "import os, sys, time\n"
-        "from nasbench_tools.groundtruth.formats.nb201_nats import _die_with_parent\n"
+        "from nasbench_tools._workers import die_with_parent as _die_with_parent\n"
         "parent = os.getpid()\n"
         "child = os.fork()\n"
         "if child == 0:\n"

@@ -256,3 +256,71 @@ def test_line_cut_short_by_a_kill_is_dropped_before_appending(tmp_path):
         run_scoring(_job([3, 11, 40, 284]), out, progress=stop_after(1))
     lines = journal.read_text().splitlines()
     assert len(lines) == 3 and all(json.loads(line) for line in lines)
+
+
+@pytest.fixture
+def one_thread():
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_workers_write_the_table_one_process_writes(tmp_path, one_thread):
+    keys = [3, 11, 40, 284, 1000, 6111, 9000]
+    run_scoring(_job(keys), tmp_path / "one.csv", progress=False)
+    seen, count = _counter()
+    run_scoring(_job(keys), tmp_path / "two.csv", progress=count, workers=2)
+    assert (tmp_path / "two.csv").read_bytes() == (tmp_path / "one.csv").read_bytes()
+    side = [json.loads((tmp_path / f"{n}.csv.meta.json").read_text()) for n in ("one", "two")]
+    assert side[0] == side[1]
+    assert sum(seen) == len(keys)  # one group (the fused pass): every key once
+
+
+def test_a_killed_scoring_worker_is_a_named_error_and_the_journal_resumes(tmp_path):
+    """A worker that dies mid-run (here: a proxy registered in the user's own module kills its
+    worker on key 284) stops the run with an error naming the table, never a hang; the journal
+    keeps what was scored, and a run started again finishes the table. The workers import the
+    module that registered the proxy."""
+    (tmp_path / "user_proxy.py").write_text(
+        "import os, signal\n"
+        "from nasbench_tools.proxies import register_proxy\n"
+        "@register_proxy('key_or_die', needs='nothing', deterministic=True, unit='count',\n"
+        "                description='the key; kills its process on key 284 if told to')\n"
+        "def key_or_die(req):\n"
+        "    if os.environ.get('NBT_TEST_DIE') and 284 in req.keys.tolist():\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        "    return {'key_or_die': req.keys.astype(float)}\n"
+    )
+    keys = [3, 11, 40, 284, 1000, 6111, 9000, 12000]
+    out = tmp_path / "t.csv"
+    script = (
+        "import sys\n"
+        f"sys.path.insert(0, {str(tmp_path)!r})\n"
+        "import user_proxy\n"
+        "from nasbench_tools.errors import NasbenchToolsError\n"
+        "from nasbench_tools.proxies.scoring import run_scoring, ScoreJob, select_keys\n"
+        "from nasbench_tools.spaces import get_space\n"
+        "sp = get_space('nb201')\n"
+        f"keys, sel = select_keys(sp, {keys!r})\n"
+        "job = ScoreJob(sp, keys, ('key_or_die',), sel)\n"
+        f"try:\n    run_scoring(job, {str(out)!r}, progress=False, workers=2)\n"
+        "except NasbenchToolsError as e:\n    print(e); sys.exit(2)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NBT_TEST_DIE": "1"}
+    run = [sys.executable, "-c", script]
+    proc = subprocess.run(run, env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.stdout.startswith(f"nbt score {out}: a worker process died"), proc.stdout
+    assert "run again to resume" in proc.stdout
+    assert not out.exists() and journal_path(out).exists()
+    assert _data_lines(journal_path(out)) < len(keys)
+    del env["NBT_TEST_DIE"]
+    proc = subprocess.run(run, env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-2000:] + proc.stdout
+    table = ScoreTable.read(out)
+    assert table.keys.tolist() == keys
+    assert table.scores["key_or_die"].tolist() == [float(k) for k in keys]
+    assert not journal_path(out).exists()

@@ -28,8 +28,6 @@ unpickled by :class:`~nasbench_tools.groundtruth.safe_pickle.PickleStream` (its 
 from __future__ import annotations
 
 import bz2
-import concurrent.futures as cf
-import multiprocessing as mp
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -39,11 +37,11 @@ from typing import Any
 
 import numpy as np
 
+from ..._workers import available_cpus, in_workers
 from ...errors import CorruptFileError, NasbenchToolsError, ResourceLimitError
 from ..columns import ColumnSet
 from ..safe_pickle import PickleStream, short_repr
 from . import register_reader
-from ._common import die_with_parent as _die_with_parent
 from ._common import progress as _progress
 from .nb201_pth import (
     REQUIRED_KEYS,
@@ -234,10 +232,7 @@ def _read_chunk(read_one: Callable[[Any], Any], tasks: list) -> list:
 def default_workers() -> int:
     """Worker processes a folder reader uses by default: the CPUs this process may use, at
     most :data:`MAX_WORKERS`."""
-    cpus = (
-        os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
-    )
-    return min(len(cpus), MAX_WORKERS)
+    return min(available_cpus(), MAX_WORKERS)
 
 
 def read_files(
@@ -270,30 +265,19 @@ def _in_workers(
     A worker that dies (killed, out of memory) becomes a :class:`NasbenchToolsError` naming the
     folder, never a hang; on any error the remaining tasks are cancelled and the workers stopped.
     """
-    methods = mp.get_all_start_methods()
-    ctx = mp.get_context("fork" if "fork" in methods else "spawn")
-    pool = cf.ProcessPoolExecutor(
-        max_workers=workers, mp_context=ctx, initializer=_die_with_parent, initargs=(os.getpid(),)
-    )
-    futures: dict = {}
-    where = ""
-    try:
-        chunks = [tasks[i : i + CHUNK_FILES] for i in range(0, len(tasks), CHUNK_FILES)]
-        for c in chunks:  # a worker may die while tasks are still being submitted
-            futures[pool.submit(_read_chunk, read_one, c)] = c
-        for fut in cf.as_completed(futures):
-            files = futures[fut]
-            where = f" while reading {len(files)} files from {Path(files[0][1]).name} to " + (
-                f"{Path(files[-1][1]).name}"
-            )
-            yield from fut.result()
-    except cf.process.BrokenProcessPool:
-        raise NasbenchToolsError(
-            f"{folder}: a worker process died (killed, or out of memory){where}; nothing was "
-            "written. Rerun with workers=1 to read in this process"
-        ) from None
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    chunks = [tasks[i : i + CHUNK_FILES] for i in range(0, len(tasks), CHUNK_FILES)]
+
+    def where(files: list) -> str:
+        return f" while reading {len(files)} files from {Path(files[0][1]).name} to " + (
+            f"{Path(files[-1][1]).name}"
+        )
+
+    advice = "nothing was written. Rerun with workers=1 to read in this process"
+    for _chunk, results in in_workers(
+        partial(_read_chunk, read_one), chunks, workers, what=str(folder), where=where,
+        advice=advice,
+    ):  # fmt: skip
+        yield from results
 
 
 @register_reader(
