@@ -108,6 +108,7 @@ __all__ = [
     "LEVELS",
     "SENTINEL_POLICIES",
     "SIDECAR_SUFFIX",
+    "SUITE_ZERO_COUNTERPARTS",
     "ZC_FAILURE_SENTINEL",
     "EmbeddedScores",
     "EmbeddedSection",
@@ -135,6 +136,22 @@ DATASET_IMAGES: dict[str, str] = {
     "cifar10": "cifar10",
     "cifar100": "cifar100",
     "ImageNet16-120": "ImageNet16-120",
+}
+#: Proxies of ``nbt score`` (registry names) -> the NAS-Bench-Suite-Zero column (NASLib's names)
+#: that measures the same thing; the report shows how well ours agree with theirs.
+SUITE_ZERO_COUNTERPARTS: dict[str, str] = {
+    "synflow": "synflow",
+    "snip": "snip",
+    "grasp": "grasp",
+    "fisher": "fisher",
+    "grad_norm": "grad_norm",
+    "plain": "plain",
+    "l2_norm": "l2_norm",
+    "jacob_cov": "jacov",
+    "epe_nas": "epe_nas",
+    "naswot": "nwot",
+    "params": "params",
+    "flops": "flops",
 }
 #: ``level`` values: what a row is.
 LEVELS = ("arch", "operator")

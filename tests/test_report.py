@@ -732,3 +732,43 @@ def test_report_includes_a_search_section_when_given_trajectories(tmp_path, caps
     bad = ["report", "--out", str(tmp_path / "x"), *common, "--search", *runs]
     assert main([*bad, "--search-at-queries", "ten"]) == 2
     assert "--search-at-queries 'ten': expected query counts" in capsys.readouterr().err
+
+
+def test_our_proxies_are_compared_with_their_suite_zero_counterparts(tmp_path):
+    """A user table whose columns are registry proxy names gets, in the NAS-Bench-Suite-Zero
+    section, Spearman and Kendall against the suite's own column of that proxy on the shared
+    architectures (signed: a negated copy is -1, never +1); columns without a counterpart get
+    none. Oracle: scipy on the raw suite file."""
+    import scipy.stats as ss
+
+    raw = _raw_zc("cifar10").sort_values("index")
+    rng = np.random.default_rng(3)
+    keep = raw.iloc[rng.permutation(len(raw))[:400]]
+    noisy = keep.synflow.to_numpy() * np.exp(rng.normal(0, 0.5, len(keep)))
+    csv = tmp_path / "ours.csv"
+    rows = zip(keep["index"], noisy, -keep.grasp.to_numpy(), keep.val_accuracy_200)
+    csv.write_text(
+        "index,synflow,grasp,acc\n"
+        + "".join(f"{i},{float(a)!r},{float(b)!r},{float(c)!r}\n" for i, a, b, c in rows)
+    )
+    (tmp_path / "ours.csv.meta.json").write_text(
+        json.dumps({"space": "nb201", "data": "none", "label": "ours"})
+    )
+    cfg = ReportConfig(
+        n_boot=0, figures="none", nb101_sample=False, targets={"cifar10-valid": ["x-valid", 200]},
+        scores=[str(csv)],
+    )  # fmt: skip
+    out = build_report(cfg, tmp_path / "rep", progress=False)
+    nums = json.loads((out / "numbers.json").read_text())
+    agree = nums["sections"]["zc-cifar10-valid"]["counterpart_agreement"]
+    assert set(agree) == {"ours:synflow", "ours:grasp"}
+    s = agree["ours:synflow"]
+    assert (s["theirs"], s["n"]) == ("synflow", 400)
+    assert s["spearman_rho"] == pytest.approx(ss.spearmanr(keep.synflow, noisy).statistic)
+    assert s["kendall_tau_b"] == pytest.approx(ss.kendalltau(keep.synflow, noisy).statistic)
+    assert 0.1 < s["spearman_rho"] < 0.999  # the noise is visible, not a copy
+    assert agree["ours:grasp"]["spearman_rho"] == pytest.approx(-1.0)
+    assert "counterpart_agreement" not in nums["sections"]["nb201-cifar10-valid"]
+    index = (out / "index.md").read_text()
+    assert "`ours:synflow` (no images (data-free)) vs NAS-Bench-Suite-Zero's `synflow`" in index
+    assert f"**{s['spearman_rho']:.4f}**" in index and "(n = 400)" in index

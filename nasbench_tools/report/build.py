@@ -267,6 +267,9 @@ def _section(doc: Document, cfg, sec: Section, d: dict, tabs: dict, figs: dict) 
         doc.para(sec.pool["note"])
     if "proxies" in tabs:
         doc.table(tabs["proxies"])
+    if d.get("counterpart_agreement"):
+        doc.para(COUNTERPART_TEXT)
+        doc.bullets(_counterpart_lines(d["counterpart_agreement"]))
     doc.bullets(list(sec.notes))
     doc.bullets(list(sec.figure_notes))
     for kind, files in figs.items():
@@ -283,6 +286,27 @@ def _section(doc: Document, cfg, sec: Section, d: dict, tabs: dict, figs: dict) 
     files = tabs.get("files", []) + tabs.get("pairwise_files", [])
     if files:
         doc.para("Tables: " + _links(files))
+
+
+COUNTERPART_TEXT = (
+    "Agreement with the stored values of the same proxy: how well our scores rank the "
+    "architectures both scored (finite values) as the stored ones do. This checks the "
+    "implementation and the setting (data, image size, classes, seed), not the proxy's quality."
+)
+
+
+def _counterpart_lines(entries: dict) -> list[str]:
+    from ..scores import DATA_SOURCES
+
+    out = []
+    for e in entries.values():
+        data = DATA_SOURCES.get(e["data"], e["data"]) if e.get("data") else "unstated data"
+        out.append(
+            f"`{e['ours']}` ({data}) vs {e['whose']}'s `{e['theirs']}`: Spearman rho "
+            f"**{e['spearman_rho']:.4f}**, Kendall tau-b {e['kendall_tau_b']:.4f} "
+            f"(n = {e['n']:,})"
+        )
+    return out
 
 
 def _agreement_lines(d: dict) -> list[str]:

@@ -340,6 +340,8 @@ def numbers(cfg: ReportConfig, sections: list[Section], prov: dict, head, figure
             d["seed_agreement"] = _agreement_dict(sec.agreement)
         if sec.score_policy is not None:
             d["score_policy"] = sec.score_policy
+        if sec.counterparts:
+            d["counterpart_agreement"] = sec.counterparts
         if sec.audit is not None:
             a = sec.audit
             d["duplicate_audit"] = {

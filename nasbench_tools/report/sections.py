@@ -23,11 +23,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..analysis import kendall_tau, spearman_rho
 from ..errors import NasbenchToolsError, QueryError
-from ..scores import ScoreTable, data_note
+from ..scores import SUITE_ZERO_COUNTERPARTS, ScoreTable, data_note
 from .config import ReportConfig
 
-__all__ = ["SPACE", "Section", "assemble_sections", "user_table"]
+__all__ = ["SPACE", "Section", "assemble_sections", "counterpart_agreement", "user_table"]
 
 #: The search space the report's sections are written for (its datasets, the embedded tables).
 SPACE = "nb201"
@@ -67,6 +68,7 @@ class Section:
     curves: object = None
     budget: dict | None = None
     rank_change: object = None
+    counterparts: dict = field(default_factory=dict)  # user key -> agreement with a stored row
 
     @property
     def pairs(self) -> dict:
@@ -140,7 +142,10 @@ def _join_user_tables(sec: Section, tables, gt, query: dict, target: dict) -> No
                 _note(sec, f"{key}: no architecture in common with this section; left out")
                 continue
             sec.scores[key] = v
-            sec.user[key] = {"label": label, "overlap": overlap, "rows": len(table)}
+            sec.user[key] = {
+                "label": label, "column": name, "overlap": overlap, "rows": len(table),
+                "data": table.meta.get("data"),
+            }  # fmt: skip
             joined = True
             if repeated:
                 _note(
@@ -172,6 +177,27 @@ def _join_user_tables(sec: Section, tables, gt, query: dict, target: dict) -> No
                 f"{label}: the table was made for {sec.dataset} {', '.join(differs)}; it is "
                 f"ranked here against {target.get('split')} after {target.get('epochs')} epochs",
             )
+
+
+def counterpart_agreement(sec: Section, counterparts: dict[str, str], whose: str) -> None:
+    """For every user column whose proxy has a stored counterpart row in ``sec``
+    (``counterparts``: our proxy name -> the row's name), how well the two rank the
+    architectures both scored with finite values: Spearman rho and Kendall tau-b, signed, with n.
+    Recorded in ``sec.counterparts`` (and so in the report); too few shared values is a note."""
+    for key, info in sec.user.items():
+        theirs = counterparts.get(info["column"])
+        if theirs is None or theirs not in sec.scores:
+            continue
+        ours, other = sec.scores[key], sec.scores[theirs]
+        both = np.isfinite(ours) & np.isfinite(other)
+        n = int(both.sum())
+        entry = {"ours": key, "theirs": theirs, "whose": whose, "n": n, "data": info["data"]}
+        if n < 3 or np.ptp(ours[both]) == 0 or np.ptp(other[both]) == 0:
+            _note(sec, f"{key}: too few distinct shared values to compare with {whose}'s {theirs}")
+            continue
+        entry["spearman_rho"] = spearman_rho(other[both], ours[both]).statistic
+        entry["kendall_tau_b"] = kendall_tau(other[both], ours[both]).statistic
+        sec.counterparts[key] = entry
 
 
 # =========================================================================== NB201 sections
@@ -218,6 +244,7 @@ def _nb201_sections(cfg: ReportConfig, gt, user_tables) -> list[Section]:
             sec.scores["NASWOT"] = v
             _note(sec, data_note(naswot.meta, dataset, "NASWOT"))
         _join_user_tables(sec, user_tables, gt, query, query)
+        counterpart_agreement(sec, {"naswot": "NASWOT"}, "the embedded NASWOT (Mellor et al.)")
         _seed_runs(sec, cfg, gt, query)
         sections.append(sec)
     return sections
@@ -275,6 +302,7 @@ def _zc_sections(cfg: ReportConfig, gt, user_tables) -> list[Section]:
         for p in t.meta["proxies"]:
             sec.scores[p] = np.asarray(t[p], dtype=float)
         _join_user_tables(sec, user_tables, gt, {"dataset": dataset}, target)
+        counterpart_agreement(sec, SUITE_ZERO_COUNTERPARTS, "NAS-Bench-Suite-Zero")
         sections.append(sec)
     return sections
 
