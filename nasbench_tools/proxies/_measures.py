@@ -30,6 +30,7 @@ from torch import nn
 
 __all__ = [
     "PassResult",
+    "binary_code_kernel",
     "data_pass",
     "epe_nas_score",
     "grasp",
@@ -59,6 +60,24 @@ class PassResult:
     extra: dict = field(default_factory=dict)
 
 
+#: Below this code length a float32 product of 0/1 codes is exact (every partial sum is an
+#: integer under 2**24).
+_EXACT_FLOAT32 = 2**24
+
+
+def binary_code_kernel(codes: torch.Tensor) -> torch.Tensor:
+    """``c c^T + (1 - c)(1 - c)^T`` of binary codes ``c`` (N x D, bool), float64: the number of
+    units on which two inputs agree. Computed as ``2 c c^T + D - |c_i| - |c_j|`` (one product
+    instead of two), in float32 where that is exact (D < 2**24), so the result equals the two
+    float64 products exactly."""
+    d = codes.shape[1]
+    dtype = torch.float32 if d < _EXACT_FLOAT32 else torch.float64
+    c = codes.to(dtype)
+    same = (c @ c.T).to(torch.float64)
+    ones = codes.sum(1, dtype=torch.float64)
+    return 2.0 * same + d - ones[:, None] - ones[None, :]
+
+
 class _ReluCodes:
     """Forward hooks on every ``nn.ReLU`` accumulating NASWOT's kernel
     ``K += c c^T + (1 - c)(1 - c)^T`` with ``c = 1[x > 0]`` of the ReLU's flattened input."""
@@ -72,8 +91,8 @@ class _ReluCodes:
     def _hook(self, module, inputs, output):
         # inputs[0] of an in-place ReLU is already rectified: (relu(x) > 0) == (x > 0)
         with torch.no_grad():
-            c = (inputs[0].detach().flatten(1) > 0).to(torch.float64)
-            self.K += c @ c.T + (1.0 - c) @ (1.0 - c).T
+            codes = inputs[0].detach().flatten(1) > 0
+            self.K += binary_code_kernel(codes)
 
     def remove(self) -> None:
         for h in self.handles:

@@ -147,3 +147,19 @@ def test_data_proxies_ask_for_data_and_free_ones_do_not():
         compute_scores(ScoreRequest(NB201, ARCHS[:1], ("snip",), options=dict(TINY)))
     got = compute_scores(ScoreRequest(NB201, ARCHS[:1], FREE_PROXIES, options=dict(TINY)))
     assert all(np.isfinite(v).all() for v in got.values())
+
+
+@pytest.mark.parametrize("exact_below", [2**24, 1], ids=["float32", "float64"])
+def test_naswot_kernel_of_codes_equals_the_two_products_exactly(monkeypatch, exact_below):
+    """NASWOT's kernel from one product (in float32 where exact) equals the reference's
+    ``c c^T + (1 - c)(1 - c)^T`` in float64 bit for bit: the entries are agreement counts."""
+    from nasbench_tools.proxies import _measures as M
+
+    monkeypatch.setattr(M, "_EXACT_FLOAT32", exact_below)
+    gen = torch.Generator().manual_seed(0)
+    for n, d, p in ((7, 5, 0.5), (128, 16384, 0.3), (64, 4097, 0.9), (3, 40, 0.0)):
+        codes = torch.rand(n, d, generator=gen) < p
+        c = codes.to(torch.float64)
+        want = c @ c.T + (1.0 - c) @ (1.0 - c).T
+        got = M.binary_code_kernel(codes)
+        assert got.dtype == torch.float64 and torch.equal(got, want), (n, d, p)
