@@ -22,14 +22,15 @@ equal on many networks and both equal to the real records.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import torch
 from torch import nn
 
 from ..errors import NasbenchToolsError
 
-__all__ = ["HOOK_CONVENTIONS", "count_flops"]
+__all__ = ["HOOK_CONVENTIONS", "FlopCounter", "count_flops", "counting_flops"]
 
 
 def _conv(m: nn.Conv2d, x: torch.Tensor, y: torch.Tensor) -> int:
@@ -94,6 +95,55 @@ HOOK_CONVENTIONS: dict[str, tuple[tuple[type, Counter], ...]] = {
 }
 
 
+def _rules(convention: str) -> tuple:
+    try:
+        return HOOK_CONVENTIONS[convention]
+    except (KeyError, TypeError):
+        raise NasbenchToolsError(
+            f"unknown FLOP convention {convention!r}; known: {', '.join(HOOK_CONVENTIONS)}"
+        ) from None
+
+
+class FlopCounter:
+    """Forward hooks counting FLOPs under one convention while they are registered (see
+    :func:`counting_flops`); ``mflops(batch)`` is the count per image so far."""
+
+    def __init__(self, model: nn.Module, convention: str):
+        rules = _rules(convention)
+        self.total = 0
+        self.handles = []
+        for m in model.modules():
+            for types, counter in rules:
+                if isinstance(m, types):
+                    self.handles.append(m.register_forward_hook(self._hook(counter)))
+                    break
+
+    def _hook(self, counter: Counter):
+        def fn(m, args, out):
+            self.total += counter(m, args[0], out)
+
+        return fn
+
+    def mflops(self, batch: int) -> float:
+        return self.total / batch / 1e6
+
+    def remove(self) -> None:
+        for h in self.handles:
+            h.remove()
+
+
+@contextmanager
+def counting_flops(model: nn.Module, convention: str = "nats") -> Iterator[FlopCounter]:
+    """Count the FLOPs of whatever forward passes of ``model`` run inside the block (the hooks
+    are removed on leaving it, also on an error). The counts depend only on the shapes the layers
+    see, so a forward done for another purpose (synflow's) can serve."""
+    counter = FlopCounter(model, convention)
+    try:
+        yield counter
+    finally:
+        counter.remove()
+
+
 def count_flops(
     model: nn.Module, inputs: torch.Tensor | None = None, convention: str = "nats"
 ) -> float:
@@ -103,40 +153,18 @@ def count_flops(
     The model runs in eval mode without gradients; its training mode is restored afterwards and
     every hook is removed, also when the forward pass fails.
     """
-    try:
-        rules = HOOK_CONVENTIONS[convention]
-    except (KeyError, TypeError):
-        raise NasbenchToolsError(
-            f"unknown FLOP convention {convention!r}; known: {', '.join(HOOK_CONVENTIONS)}"
-        ) from None
+    _rules(convention)
     if inputs is None:
         if not hasattr(model, "example_input"):
             raise NasbenchToolsError(
                 f"{type(model).__name__} has no example_input(); pass inputs= (a batch)"
             )
         inputs = model.example_input(1, device=next(model.parameters()).device)
-    total = 0
-
-    def hook(counter: Counter):
-        def fn(m, args, out):
-            nonlocal total
-            total += counter(m, args[0], out)
-
-        return fn
-
-    handles = []
-    for m in model.modules():
-        for types, counter in rules:
-            if isinstance(m, types):
-                handles.append(m.register_forward_hook(hook(counter)))
-                break
     was_training = model.training
     try:
         model.eval()
-        with torch.no_grad():
+        with counting_flops(model, convention) as counter, torch.no_grad():
             model(inputs)
     finally:
-        for h in handles:
-            h.remove()
         model.train(was_training)
-    return total / inputs.shape[0] / 1e6
+    return counter.mflops(inputs.shape[0])

@@ -21,6 +21,7 @@ the same numbers. :func:`synflow` (a BN-free double-precision copy, all-ones inp
 from __future__ import annotations
 
 import copy
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -84,15 +85,25 @@ class _ReluCodes:
 
     def __init__(self, net: nn.Module, n: int):
         self.K = torch.zeros(n, n, dtype=torch.float64)
+        # id of a ReLU input -> (weak reference to it, its version, its term): the ReLUs of the
+        # ops leaving one node all read that node's tensor, so its term is computed once and
+        # added once per ReLU, as the reference adds it (the same sum, bit for bit)
+        self._terms: dict[int, tuple] = {}
         self.handles = [
             m.register_forward_hook(self._hook) for m in net.modules() if isinstance(m, nn.ReLU)
         ]
 
     def _hook(self, module, inputs, output):
         # inputs[0] of an in-place ReLU is already rectified: (relu(x) > 0) == (x > 0)
-        with torch.no_grad():
-            codes = inputs[0].detach().flatten(1) > 0
-            self.K += binary_code_kernel(codes)
+        x = inputs[0]
+        seen = self._terms.get(id(x))
+        if seen is not None and seen[0]() is x and seen[1] == x._version:
+            term = seen[2]
+        else:
+            with torch.no_grad():
+                term = binary_code_kernel(x.detach().flatten(1) > 0)
+            self._terms[id(x)] = (weakref.ref(x), x._version, term)
+        self.K += term
 
     def remove(self) -> None:
         for h in self.handles:

@@ -172,13 +172,19 @@ def _one_network(net, names: set[str], batches: dict, shape, request, device) ->
         res["l2_norm"] = M.l2_norm(net)
     if "params" in names:
         res["params"] = sum(p.numel() for p in net.parameters() if p.requires_grad) / 1e6
-    for name, conv in (("flops", "nats"), ("flops_naslib", "naslib")):
-        if name in names:
-            from ..nn.flops import count_flops
+    from ..nn.flops import count_flops, counting_flops
 
+    # NATS FLOPs count conv and linear layers by their shapes only, so synflow's one-image
+    # forward (BN stripped, double) counts them too when both are asked for
+    by_synflow = "synflow" in names and "flops" in names
+    for name, conv in (("flops", "nats"), ("flops_naslib", "naslib")):
+        if name in names and not (by_synflow and name == "flops"):
             res[name] = count_flops(net, torch.zeros((1, *shape), device=device), conv)
     if "synflow" in names:  # last: it strips BN from the network and makes it double
-        res["synflow"] = M.synflow(net, shape, inplace=True)
+        with counting_flops(net, "nats") as counter:
+            res["synflow"] = M.synflow(net, shape, inplace=True)
+        if by_synflow:
+            res["flops"] = counter.mflops(1)
     return res
 
 

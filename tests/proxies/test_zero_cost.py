@@ -83,8 +83,10 @@ def test_every_registered_proxy_runs_on_a_tiny_network(name):
     assert len(set(got.tolist())) > 1, f"{name} gives the same score to different networks"
 
 
-def test_flops_equal_the_three_real_nats_records():
-    got = compute_scores(ScoreRequest(NB201, np.array([0, 11, 284]), ("flops",)))["flops"]
+@pytest.mark.parametrize("names", [("flops",), ("synflow", "flops")], ids=["alone", "in_synflow"])
+def test_flops_equal_the_three_real_nats_records(names):
+    """Alone, and counted during synflow's forward (BN stripped, double, one image)."""
+    got = compute_scores(ScoreRequest(NB201, np.array([0, 11, 284]), names))["flops"]
     np.testing.assert_allclose(got, [15.64737, 113.95137, 11.71521], atol=5e-6)
 
 
@@ -163,3 +165,32 @@ def test_naswot_kernel_of_codes_equals_the_two_products_exactly(monkeypatch, exa
         want = c @ c.T + (1.0 - c) @ (1.0 - c).T
         got = M.binary_code_kernel(codes)
         assert got.dtype == torch.float64 and torch.equal(got, want), (n, d, p)
+
+
+class _SharedInput(nn.Module):
+    """Two ReLUs read one tensor, a third reads it after an in-place change, a fourth another."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b, self.c, self.d = nn.ReLU(), nn.ReLU(), nn.ReLU(), nn.ReLU()
+
+    def forward(self, x):
+        h = x * 1.0
+        ya, yb = self.a(h), self.b(h)
+        h.neg_()  # same tensor object, new values: its term must be computed again
+        yc = self.c(h)
+        return ya + yb + yc + self.d(x - 0.5)
+
+
+def test_naswot_kernel_counts_a_shared_relu_input_once_per_relu():
+    from nasbench_tools.proxies import _measures as M
+
+    x = torch.randn(16, 3, 5, 5, generator=torch.Generator().manual_seed(2))
+
+    def term(t):
+        c = (t.flatten(1) > 0).to(torch.float64)
+        return c @ c.T + (1.0 - c) @ (1.0 - c).T
+
+    want = 2 * term(x) + term(-x) + term(x - 0.5)
+    got = M.naswot_kernel(_SharedInput(), x)
+    assert np.array_equal(got, want.numpy())
