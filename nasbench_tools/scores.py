@@ -151,7 +151,7 @@ SUITE_ZERO_COUNTERPARTS: dict[str, str] = {
     "epe_nas": "epe_nas",
     "naswot": "nwot",
     "params": "params",
-    "flops": "flops",
+    "flops_naslib": "flops",
 }
 #: ``level`` values: what a row is.
 LEVELS = ("arch", "operator")
