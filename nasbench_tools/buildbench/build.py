@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .._io import AtomicOutput
+from .._io import check_output_path
 from .._version import __version__
 from ..errors import NasbenchToolsError
 from ..groundtruth.columns import Column, ColumnSet, Key
-from ..groundtruth.store import _write, read_store
+from ..groundtruth.store import read_store, write_store
 from ..proxies.scoring import shard_keys
 from .journal import BuildJournal, config_differences, journal_path
 from .protocol import Protocol
@@ -115,19 +115,19 @@ def build_benchmark(
     replaced (the build starts again). Returns ``out``.
     """
     out = Path(out)
-    target = AtomicOutput(out, overwrite=overwrite)  # checks the path; creates nothing yet
+    check_output_path(out, overwrite=overwrite)  # before any training; creates nothing
     jpath = journal_path(out)
     if overwrite and jpath.exists():
         jpath.unlink()
     threads = torch.get_num_threads()
     torch.set_num_threads(job.threads)
     try:
-        return _build(job, out, target, jpath, progress)
+        return _build(job, out, overwrite, jpath, progress)
     finally:
         torch.set_num_threads(threads)
 
 
-def _build(job: BuildJob, out: Path, target: AtomicOutput, jpath: Path, progress: bool) -> Path:
+def _build(job: BuildJob, out: Path, overwrite: bool, jpath: Path, progress: bool) -> Path:
     splits = load_splits(job.protocol, job.data_root)
     journal = BuildJournal(jpath, job.config(splits)).open()
     todo = [
@@ -144,9 +144,7 @@ def _build(job: BuildJob, out: Path, target: AtomicOutput, jpath: Path, progress
     if bar is not None:
         bar.close()
     cs = records_to_columnset(job, journal.done, job.meta(splits, out))
-    with target:
-        _write(cs, target.tmp, "")
-        return target.commit()
+    return write_store(cs, out, overwrite=overwrite)
 
 
 def _finite(v: float) -> float:
@@ -195,7 +193,7 @@ def merge_builds(parts: Sequence[str | Path], out: str | Path, *, overwrite: boo
     and be ``0/n .. n-1/n`` each exactly once.
     """
     out = Path(out)
-    target = AtomicOutput(out, overwrite=overwrite)
+    check_output_path(out, overwrite=overwrite)
     sets = [read_store(p) for p in parts]
     first = _common_meta(sets[0].meta)
     shards = []
@@ -226,9 +224,7 @@ def merge_builds(parts: Sequence[str | Path], out: str | Path, *, overwrite: boo
     meta["merged_from"] = [str(p) for p in parts]
     meta.pop("command", None)
     cs = ColumnSet(sets[0].space, keys[order], cols, meta=meta)
-    with target:
-        _write(cs, target.tmp, "")
-        return target.commit()
+    return write_store(cs, out, overwrite=overwrite)
 
 
 def _common_meta(meta: dict) -> dict:

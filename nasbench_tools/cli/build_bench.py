@@ -57,6 +57,11 @@ def run(args) -> int:
         return _list()
     if not args.out:
         raise NasbenchToolsError("--out is required (the store to write)")
+    if Path(args.out).exists() and not args.force:
+        raise NasbenchToolsError(
+            f"--out {args.out}: already exists; pass --force to replace it (a build then starts "
+            "again from an empty journal)"
+        )
     if args.merge:
         from ..buildbench import merge_builds
 

@@ -147,7 +147,7 @@ def test_build_killed_with_sigkill_resumes_to_the_uninterrupted_values(reference
         fh.write(b'{"key": 12, "seed": 0, "rec')
     build_benchmark(_job(), out, progress=False)
     _assert_same_values(out, reference)
-    assert len(_journal_records(out)) == 6
+    assert _data_lines(journal) == 6, "the resumed build trains only what the journal lacks"
     assert read_store(out).meta["protocol"] == read_store(reference).meta["protocol"]
 
 
@@ -235,3 +235,17 @@ def test_bad_arguments_exit_2_naming_them(tmp_path, capsys, args, named):
 def test_out_is_required(capsys):
     assert main(["build-bench", "--preset", "quick"]) == 2
     assert "--out is required" in capsys.readouterr().err
+
+
+def test_nbt_report_ranks_against_the_built_store(reference, tmp_path):
+    out = tmp_path / "rep"
+    argv = [
+        "report", "--out", str(out), "--ground-truth", str(reference),
+        "--target", "digits:valid:3", "--no-embedded-scores", "--no-nb101", "--figures", "none",
+        "--no-html", "--no-progress", "--n-boot", "20",
+    ]  # fmt: skip
+    assert main(argv) == 0
+    numbers = json.loads((out / "numbers.json").read_text())
+    text = json.dumps(numbers)
+    assert "nbt build-bench quick on digits" in text
+    assert '"n": 3' in text
