@@ -24,7 +24,7 @@ from ..proxies.zero_cost import arch_seed
 from ..supernet.train import cosine_lr, derive_seed
 from .protocol import Protocol
 
-__all__ = ["SPLITS", "Splits", "load_splits", "train_network"]
+__all__ = ["SPLITS", "Splits", "batch_generator", "build", "load_splits", "train_network"]
 
 #: The store's split names, in order.
 SPLITS = ("train", "valid", "test")
@@ -127,7 +127,7 @@ def train_network(space, key, seed: int, protocol: Protocol, splits: Splits) -> 
     params = count_parameters(model) / 1e6
     flops = count_flops(model)
     opt = _optimizer(protocol, model)
-    gen = torch.Generator().manual_seed(derive_seed(seed, _int_key(key)))
+    gen = batch_generator(seed, key)
     curves = {s: {"accuracy": [], "loss": []} for s in SPLITS}
     epoch_time = []
     for epoch in range(protocol.epochs):
@@ -140,6 +140,11 @@ def train_network(space, key, seed: int, protocol: Protocol, splits: Splits) -> 
             for m in ("accuracy", "loss"):
                 curves[s][m].append(res[s][m])
     return {"curves": curves, "epoch_time": epoch_time, "params": params, "flops": flops}
+
+
+def batch_generator(seed: int, key) -> torch.Generator:
+    """The generator of one network's batch order and augmentation: ``derive_seed(seed, key)``."""
+    return torch.Generator().manual_seed(derive_seed(seed, _int_key(key)))
 
 
 def _int_key(key) -> int:

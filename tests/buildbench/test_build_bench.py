@@ -148,6 +148,7 @@ def test_build_killed_with_sigkill_resumes_to_the_uninterrupted_values(reference
     build_benchmark(_job(), out, progress=False)
     _assert_same_values(out, reference)
     assert _data_lines(journal) == 6, "the resumed build trains only what the journal lacks"
+    assert len(_journal_records(out)) == 6, "every journal line parses (the torn one dropped)"
     assert read_store(out).meta["protocol"] == read_store(reference).meta["protocol"]
 
 

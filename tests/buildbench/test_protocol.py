@@ -114,3 +114,26 @@ def test_same_arch_and_seed_train_the_same_whatever_ran_before(quick_splits):
     c = bt.train_network(sp, 100, 4, p, quick_splits)
     assert a["curves"] == b["curves"] and a["params"] == b["params"]
     assert a["curves"] != c["curves"]
+
+
+def test_initial_weights_depend_on_seed_and_architecture_only(quick_splits):
+    sp, p = get_space("nb201"), get_protocol("quick")
+
+    def weights(key, seed):
+        net = bt.build(sp, key, seed, p, quick_splits.train)
+        return torch.cat([t.flatten() for t in net.state_dict().values() if t.is_floating_point()])
+
+    a = weights(6111, 0)
+    torch.manual_seed(999)  # the global generator's state does not matter
+    assert torch.equal(a, weights(6111, 0))
+    assert not torch.equal(a, weights(6111, 1))
+
+
+def test_batch_order_depends_on_seed_and_architecture_only():
+    def order(seed, key):
+        return torch.randperm(100, generator=bt.batch_generator(seed, key))
+
+    torch.manual_seed(5)
+    assert torch.equal(order(0, 6111), order(0, 6111))
+    assert not torch.equal(order(0, 6111), order(1, 6111))
+    assert not torch.equal(order(0, 6111), order(0, 6112))
