@@ -137,3 +137,23 @@ def test_batch_order_depends_on_seed_and_architecture_only():
     assert torch.equal(order(0, 6111), order(0, 6111))
     assert not torch.equal(order(0, 6111), order(1, 6111))
     assert not torch.equal(order(0, 6111), order(0, 6112))
+
+
+def test_evaluate_is_eval_mode_over_every_image_and_changes_nothing(quick_splits):
+    torch.set_num_threads(1)
+    sp, p = get_space("nb201"), get_protocol("quick")
+    net = bt.build(sp, 6111, 0, p, quick_splits.train)
+    net.train()
+    for x, _ in bt.iterate_batches(quick_splits.train, 64):  # BN running stats away from init
+        net(x)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    got = bt.evaluate(net, quick_splits.valid, 50)  # 128 images: batches of 50, 50, 28
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+    data = quick_splits.valid
+    with torch.no_grad():
+        net.eval()
+        logits = net(data.normalise(data.images))
+    want_acc = 100.0 * float((logits.argmax(1) == data.labels).float().mean())
+    want_loss = float(torch.nn.functional.cross_entropy(logits, data.labels))
+    assert got["accuracy"] == pytest.approx(want_acc, abs=1e-9)
+    assert got["loss"] == pytest.approx(want_loss, rel=1e-5)
