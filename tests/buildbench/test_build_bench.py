@@ -250,3 +250,45 @@ def test_nbt_report_ranks_against_the_built_store(reference, tmp_path):
     text = json.dumps(numbers)
     assert "nbt build-bench quick on digits" in text
     assert '"n": 3' in text
+
+
+def _record(loss_last: float, epochs: int = 3) -> dict:
+    curve = {"accuracy": [10.0] * epochs, "loss": [2.0] * (epochs - 1) + [loss_last]}
+    return {
+        "curves": {s: dict(curve) for s in ("train", "valid", "test")},
+        "epoch_time": [0.5] * epochs,
+        "params": 0.01,
+        "flops": 0.1,
+    }
+
+
+def test_a_diverged_loss_is_stored_as_missing_never_as_infinity(tmp_path):
+    from nasbench_tools.buildbench import records_to_columnset
+    from nasbench_tools.errors import QueryError
+    from nasbench_tools.groundtruth.store import write_store
+
+    job = _job()
+    keys = job.keys.tolist()
+    done = {(k, s): _record(2.0) for k in keys for s in SEEDS}
+    done[(keys[1], 1)] = _record(float("inf"))
+    out = write_store(records_to_columnset(job, done, {}), tmp_path / "nan.h5")
+    gt = load("nb201", path=out)
+    q = {"dataset": "digits", "split": "valid", "epochs": 3, "metric": "loss"}
+    v = gt.vector(**q, seed="all").values
+    assert np.isnan(v[1, 1]) and np.isfinite(np.delete(v.ravel(), 3)).all()
+    with pytest.raises(QueryError, match=str(keys[1])):
+        gt.vector(**q, seed=1)
+
+
+def test_a_record_of_another_length_or_a_missing_network_is_refused():
+    from nasbench_tools.buildbench import records_to_columnset
+
+    job = _job()
+    keys = job.keys.tolist()
+    done = {(k, s): _record(2.0) for k in keys for s in SEEDS}
+    done[(keys[0], 0)] = _record(2.0, epochs=2)
+    with pytest.raises(NasbenchToolsError, match=f"architecture {keys[0]} seed 0: 2 epochs"):
+        records_to_columnset(job, done, {})
+    del done[(keys[0], 0)]
+    with pytest.raises(NasbenchToolsError, match=f"architecture {keys[0]} seed 0 was not trained"):
+        records_to_columnset(job, done, {})
