@@ -16,6 +16,11 @@ _SEARCH = ["--strategy", "random", "--repeats", "2"]
 #: file, an unknown name). Every subcommand needs at least one case.
 BAD_ARGUMENTS = {
     "arch": [["99999"], [], ["--matrix", "0110"]],
+    "build-bench": [
+        ["--preset", "no-such-preset", "--out", "{tmp}/b.h5"],
+        ["--preset", "quick", "--shard", "3/2", "--out", "{tmp}/b.h5"],
+        ["--preset", "quick", "--out", "{tmp}/missing/b.h5", "--no-progress"],
+    ],
     "convert": [["{tmp}/missing.pth", "-o", "{tmp}/out.h5"]],
     "info": [["no-such-benchmark"]],
     "query": [

@@ -1,0 +1,175 @@
+"""Training protocols of a built benchmark: one validated dataclass and a registry of presets.
+
+A :class:`Protocol` declares everything that decides a built benchmark's numbers: the dataset and
+how it is cut (train / valid / test splits, subset sizes and seeds, image size and channels), the
+network (``C``, ``N``), and the optimiser and schedule (SGD with momentum, optional Nesterov,
+weight decay, a per-step cosine schedule from ``lr`` to ``lr_min``, batch size, epochs).
+
+The splits are the ones NB201 calls ``cifar10-valid``: the network trains on one half of the
+dataset's training set (``datasets.load(..., "search-train")``), is validated on the other half
+(``"search-valid"``) and tested on the official test set (``"test"``). In the store they are the
+splits ``train``, ``valid`` and ``test``.
+
+Presets (:data:`PROTOCOLS`):
+
+* ``quick``: scikit-learn digits (bundled), 8x8, ``C=4, N=1``, 3 epochs on 512 images (batch 32),
+  validated and tested on 128 images each; about a second per network on one CPU thread, and the
+  networks reach 50-70 % validation accuracy. For tests and trying the command, not for
+  conclusions (128 test images give a resolution of 0.8 points).
+* ``paper``: NB201's own protocol for CIFAR-10 (``C=16, N=5``, 32x32, 200 epochs, SGD Nesterov
+  momentum 0.9, lr 0.1 cosine to 0 per step, weight decay 5e-4, batch 256, random crop and
+  flip), from the benchmark's configuration ``configs/nas-benchmark/hyper-opts/200E.config`` of
+  D-X-Y/AutoDL-Projects (commit 6effb6f): ``scheduler cos, eta_min 0.0, epochs 200, warmup 0,
+  optim SGD, LR 0.1, decay 0.0005, momentum 0.9, nesterov 1, batch_size 256``. It needs CIFAR-10
+  and a GPU. One difference stays: NB201 cut train/valid with its split file, this protocol with
+  seeded halves (``split_seed``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from ..datasets import AUGMENTS, DATASETS
+from ..errors import NasbenchToolsError
+from ..registry import Registry
+
+__all__ = [
+    "PROTOCOLS",
+    "Protocol",
+    "ProtocolError",
+    "get_protocol",
+    "list_protocols",
+    "register_protocol",
+]
+
+
+class ProtocolError(NasbenchToolsError, ValueError):
+    """A protocol setting out of its domain (the message names the setting)."""
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How every network of a built benchmark is trained and evaluated.
+
+    Attributes
+    ----------
+    name : str
+        The preset's name (recorded in the store; a changed setting keeps the name but not the
+        protocol: every field is compared on resume).
+    dataset : str
+        A registered dataset (:data:`nasbench_tools.datasets.DATASETS`).
+    epochs : int
+        Training epochs (the schedule's length; the store's ``epochs`` budget).
+    C, N : int
+        NB201 skeleton: channels of the first stage, cells per stage.
+    image_size, channels : int or None
+        Resample / convert the images to this (``None``: the dataset's own).
+    train_subset, valid_subset, test_subset : int or None
+        Keep a seeded subset (``subset_seed``) of this many images of each split (``None``: all).
+    split_seed, subset_seed : int
+        Seeds of the train/valid halves and of the subsets (data, not training, seeds).
+    lr, lr_min, momentum, weight_decay, nesterov : SGD and its per-step cosine schedule.
+    batch_size, eval_batch_size : int
+    augment : str
+        ``"none"``, ``"crop"`` or ``"crop_flip"`` (:data:`nasbench_tools.datasets.AUGMENTS`).
+    """
+
+    name: str
+    dataset: str
+    epochs: int
+    C: int
+    N: int
+    image_size: int | None = None
+    channels: int | None = None
+    train_subset: int | None = None
+    valid_subset: int | None = None
+    test_subset: int | None = None
+    split_seed: int = 0
+    subset_seed: int = 0
+    lr: float = 0.1
+    lr_min: float = 0.0
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    nesterov: bool = True
+    batch_size: int = 256
+    eval_batch_size: int = 512
+    augment: str = "crop_flip"
+
+    def __post_init__(self):
+        DATASETS.get(self.dataset)  # an unknown dataset names the known ones
+        for f in ("epochs", "C", "N", "batch_size", "eval_batch_size"):
+            _check_int(self, f, low=1)
+        for f in ("image_size", "channels", "train_subset", "valid_subset", "test_subset"):
+            if getattr(self, f) is not None:
+                _check_int(self, f, low=1)
+        if self.channels not in (None, 1, 3):
+            raise ProtocolError(
+                f"protocol {self.name!r}: channels must be 1 or 3, got {self.channels}"
+            )
+        for f in ("split_seed", "subset_seed"):
+            _check_int(self, f, low=0)
+        for f in ("lr", "lr_min", "momentum", "weight_decay"):
+            v = getattr(self, f)
+            if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v < float("inf"):
+                raise ProtocolError(
+                    f"protocol {self.name!r}: {f} must be a finite number >= 0, got {v!r}"
+                )
+        if self.lr_min > self.lr:
+            raise ProtocolError(
+                f"protocol {self.name!r}: lr_min {self.lr_min} exceeds lr {self.lr}"
+            )
+        if not isinstance(self.nesterov, bool):
+            raise ProtocolError(f"protocol {self.name!r}: nesterov must be a bool")
+        if self.nesterov and self.momentum == 0:
+            raise ProtocolError(f"protocol {self.name!r}: nesterov needs momentum > 0")
+        if self.augment not in AUGMENTS:
+            raise ProtocolError(
+                f"protocol {self.name!r}: augment must be one of {list(AUGMENTS)}, "
+                f"got {self.augment!r}"
+            )
+
+    def to_dict(self) -> dict:
+        """Every setting, JSON-serialisable (what the journal and the store record)."""
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes) -> Protocol:
+        """A copy with ``changes`` (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+def _check_int(p: Protocol, f: str, *, low: int) -> None:
+    v = getattr(p, f)
+    if isinstance(v, bool) or not isinstance(v, int) or v < low:
+        raise ProtocolError(f"protocol {p.name!r}: {f} must be an integer >= {low}, got {v!r}")
+
+
+#: name -> Protocol; an unknown name raises listing the known ones.
+PROTOCOLS: Registry[Protocol] = Registry("build protocol", error=ProtocolError)
+
+
+def register_protocol(protocol: Protocol) -> Protocol:
+    return PROTOCOLS.register(protocol.name, protocol)
+
+
+def get_protocol(name: str) -> Protocol:
+    return PROTOCOLS.get(name)
+
+
+def list_protocols() -> list[str]:
+    return PROTOCOLS.names()
+
+
+register_protocol(
+    Protocol(
+        "quick", "digits", epochs=3, C=4, N=1, train_subset=512, valid_subset=128,
+        test_subset=128, batch_size=32, eval_batch_size=256, augment="crop",
+    )
+)  # fmt: skip
+register_protocol(
+    Protocol(
+        "paper", "cifar10", epochs=200, C=16, N=5, image_size=32, channels=3, lr=0.1,
+        lr_min=0.0, momentum=0.9, weight_decay=5e-4, nesterov=True, batch_size=256,
+        augment="crop_flip",
+    )
+)  # fmt: skip
