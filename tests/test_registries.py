@@ -22,6 +22,7 @@ MODULES = (
     "nasbench_tools.supernet",
     "nasbench_tools.search",
     "nasbench_tools.proxies",
+    "nasbench_tools.buildbench",
 )
 for _m in MODULES:
     importlib.import_module(_m)
@@ -37,6 +38,7 @@ def test_the_package_registries_are_all_here():
         "BN recalibration preset",
         "training preset",
         "proxy",
+        "build protocol",
     }
     assert torch_side <= set(REGISTRIES)
     assert {

@@ -35,7 +35,6 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
-import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from .._io import atomic_write
+from .._journal import JOURNAL_SUFFIX, append_record, journal_path, open_journal
 from .._version import __version__
 from .._workers import in_workers
 from ..errors import InvalidArchError, OutputPathError, ScoreTableError
@@ -70,7 +69,6 @@ __all__ = [
     "shard_keys",
 ]
 
-JOURNAL_SUFFIX = ".journal"
 _JOURNAL_FORMAT = "nasbench_tools.score-journal"
 #: Metadata keys that differ between the shards of one run (or are stamped on reading) and are
 #: not in the merged table.
@@ -254,11 +252,6 @@ def _run_dataset(run: Path) -> str | None:
 
 
 # --------------------------------------------------------------------------- journal
-def journal_path(out: str | Path) -> Path:
-    out = Path(out)
-    return out.with_name(out.name + JOURNAL_SUFFIX)
-
-
 def _config_for_journal(job: ScoreJob, meta: dict) -> dict:
     """What must match for a journal to be resumed (not the label, target or versions)."""
     keep = ("proxies", "settings", "seed", "selection", "device", "data_provenance", "run", "shard")
@@ -272,41 +265,10 @@ class _Journal:
         self.done: dict[str, dict] = {}  # group -> {key: {name: value}}
 
     def open(self) -> None:
-        if self.path.exists():
-            self._read()
-        else:
-            with atomic_write(self.path) as tmp:
-                header = {"format": _JOURNAL_FORMAT, "version": 1, "config": self.config}
-                tmp.write_text(json.dumps(header, sort_keys=True) + "\n")
-
-    def _read(self) -> None:
-        raw = self.path.read_bytes()
-        lines = raw.split(b"\n")
-        complete = b"\n".join(lines[:-1]) + b"\n" if len(lines) > 1 else b""
-        if len(complete) != len(raw):  # a last line cut short by a kill: drop it
-            with open(self.path, "r+b") as fh:
-                fh.truncate(len(complete))
-                os.fsync(fh.fileno())
-        records = []
-        for n, line in enumerate(lines[:-1], 1):
-            try:
-                records.append(json.loads(line))
-            except ValueError:
-                raise ScoreTableError(
-                    f"{self.path}:{n}: not a journal line; remove the file"
-                ) from None
-        if not records or records[0].get("format") != _JOURNAL_FORMAT:
-            raise ScoreTableError(f"{self.path}: not a nbt score journal; remove the file")
-        if records[0].get("config") != self.config:
-            diff = sorted(
-                k for k in set(self.config) | set(records[0].get("config") or {})
-                if self.config.get(k) != (records[0].get("config") or {}).get(k)
-            )  # fmt: skip
-            raise ScoreTableError(
-                f"{self.path} was written by a run with other settings (differing: "
-                f"{', '.join(diff)}); resume with the same ones, or pass --force to start again"
-            )
-        for rec in records[1:]:
+        records = open_journal(
+            self.path, _JOURNAL_FORMAT, self.config, what="nbt score", error=ScoreTableError
+        )
+        for rec in records:
             done = self.done.setdefault(rec["group"], {})
             for i, key in enumerate(rec["keys"]):
                 row = {n: float(v[i]) for n, v in rec["scores"].items()}
@@ -316,10 +278,7 @@ class _Journal:
 
     def append(self, group: str, keys: list, scores: dict[str, np.ndarray]) -> None:
         rec = {"group": group, "keys": keys, "scores": {n: v.tolist() for n, v in scores.items()}}
-        with open(self.path, "a") as fh:
-            fh.write(json.dumps(rec) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        append_record(self.path, rec)
         done = self.done.setdefault(group, {})
         for i, key in enumerate(keys):
             done[key] = {n: float(v[i]) for n, v in scores.items()}

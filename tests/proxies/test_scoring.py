@@ -184,7 +184,9 @@ def test_journal_of_other_settings_is_refused_naming_them(tmp_path):
         run_scoring(_job([3, 11]), out, progress=stop)
     other = _job([3, 11])
     other.seed = 6
-    with pytest.raises(ScoreTableError, match=r"other settings \(differing: seed\)"):
+    with pytest.raises(
+        ScoreTableError, match=r"other settings; differing: seed \(journal 5, now 6\)"
+    ):
         run_scoring(other, out, progress=False)
 
 
