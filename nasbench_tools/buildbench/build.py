@@ -26,7 +26,7 @@ import torch
 from .._io import check_output_path
 from .._version import __version__
 from ..errors import NasbenchToolsError
-from ..groundtruth.columns import Column, ColumnSet, Key
+from ..groundtruth.columns import Column, ColumnSet, Key, SpecArray
 from ..groundtruth.store import read_store, write_store
 from ..proxies.scoring import shard_keys
 from .journal import BuildJournal, config_differences, journal_path
@@ -43,7 +43,12 @@ _SHARD_ONLY = ("shard", "command", "source_name")
 @dataclass
 class BuildJob:
     """What to build: ``keys`` (sorted, the whole selection before sharding) x ``seeds`` under
-    ``protocol``; ``selection`` describes the keys (``select_keys``'s description)."""
+    ``protocol``; ``selection`` describes the keys (``select_keys``'s description).
+
+    ``archs`` maps every key to its architecture object where a key alone does not name one (an
+    NB101 module hash; the specs then go into the store, as an official NB101 store holds
+    them); ``None`` where ``space.arch(key)`` does.
+    """
 
     space: object
     keys: np.ndarray
@@ -54,6 +59,7 @@ class BuildJob:
     data_root: str | None = None
     threads: int = 1
     command: str = field(default_factory=lambda: " ".join(sys.argv))
+    archs: dict | None = None
 
     def __post_init__(self):
         seeds = tuple(self.seeds)
@@ -66,6 +72,20 @@ class BuildJob:
             raise NasbenchToolsError(f"threads must be an integer >= 1, got {self.threads!r}")
         if len(self.keys) == 0:
             raise NasbenchToolsError("the selection holds no architectures")
+        if self.archs is not None:
+            missing = [k for k in self.keys.tolist() if k not in self.archs]
+            if missing:
+                raise NasbenchToolsError(f"no architecture given for key {missing[0]}")
+
+    def arch_of(self, key):
+        """The architecture object of ``key`` (``None``: the space makes it from the key)."""
+        return None if self.archs is None else self.archs[key]
+
+    def specs(self, keys: np.ndarray) -> SpecArray | None:
+        """The NB101 cells of ``keys`` for the store (``None`` without ``archs``)."""
+        if self.archs is None:
+            return None
+        return SpecArray.from_specs([self.archs[k] for k in keys.tolist()])
 
     @property
     def shard_keys(self) -> np.ndarray:
@@ -129,6 +149,11 @@ def build_benchmark(
 
 def _build(job: BuildJob, out: Path, overwrite: bool, jpath: Path, progress: bool) -> Path:
     splits = load_splits(job.protocol, job.data_root)
+    d = splits.train  # a protocol the space cannot build is refused before the journal exists
+    job.space.network_options(
+        C=job.protocol.C, N=job.protocol.N, num_classes=d.num_classes, in_channels=d.channels,
+        image_size=d.image_size,
+    )  # fmt: skip
     journal = BuildJournal(jpath, job.config(splits)).open()
     todo = [
         (k, s) for k in job.shard_keys.tolist() for s in job.seeds
@@ -137,7 +162,7 @@ def _build(job: BuildJob, out: Path, overwrite: bool, jpath: Path, progress: boo
     total = len(job.shard_keys) * len(job.seeds)
     bar = _progress(progress, total, total - len(todo))
     for key, seed in todo:
-        record = train_network(job.space, key, seed, job.protocol, splits)
+        record = train_network(job.space, key, seed, job.protocol, splits, job.arch_of(key))
         journal.append(_key_json(key), seed, record)
         if bar is not None:
             bar.update(1)
@@ -183,7 +208,7 @@ def records_to_columnset(job: BuildJob, done: dict, meta: dict) -> ColumnSet:
             put(Key(D, "", 0, "flops"), i, j, rec["flops"])
     source = f"nbt build-bench, protocol {p.name}"
     cols = {k: Column(v, job.seeds, _UNITS[k.metric], source) for k, v in arrays.items()}
-    return ColumnSet(job.space.name, keys, cols, meta=meta)
+    return ColumnSet(job.space.name, keys, cols, job.specs(keys), meta=meta)
 
 
 def merge_builds(parts: Sequence[str | Path], out: str | Path, *, overwrite: bool = False) -> Path:
@@ -223,7 +248,11 @@ def merge_builds(parts: Sequence[str | Path], out: str | Path, *, overwrite: boo
     meta = dict(sets[0].meta) | {"shard": None, "source_name": out.name}
     meta["merged_from"] = [str(p) for p in parts]
     meta.pop("command", None)
-    cs = ColumnSet(sets[0].space, keys[order], cols, meta=meta)
+    specs = None
+    if sets[0].specs is not None:
+        parts_of = [(cs.specs.matrices, cs.specs.labels, cs.specs.num_vertices) for cs in sets]
+        specs = SpecArray(*(np.concatenate(a) for a in zip(*parts_of))).take(order)
+    cs = ColumnSet(sets[0].space, keys[order], cols, specs, meta=meta)
     return write_store(cs, out, overwrite=overwrite)
 
 

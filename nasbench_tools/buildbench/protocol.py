@@ -168,6 +168,13 @@ register_protocol(
 )  # fmt: skip
 register_protocol(
     Protocol(
+        "cpu", "fashion-mnist", epochs=4, C=8, N=1, image_size=16, channels=1,
+        train_subset=10000, valid_subset=10000, test_subset=5000, batch_size=128,
+        eval_batch_size=1000, augment="crop",
+    )
+)  # fmt: skip
+register_protocol(
+    Protocol(
         "paper", "cifar10", epochs=200, C=16, N=5, image_size=32, channels=3, lr=0.1,
         lr_min=0.0, momentum=0.9, weight_decay=5e-4, nesterov=True, batch_size=256,
         augment="crop_flip",

@@ -29,6 +29,11 @@ __all__ = ["SPLITS", "Splits", "batch_generator", "build", "load_splits", "train
 #: The store's split names, in order.
 SPLITS = ("train", "valid", "test")
 
+#: Weights and batches are kept channels-last: on CPU the convolutions of these small networks
+#: run 1.0-1.5x faster so (measured on NB201 cells, C=8, 16x16, one thread); the numbers are
+#: deterministic per (arch, seed) all the same.
+_MEMORY_FORMAT = torch.channels_last
+
 
 @dataclass
 class Splits:
@@ -55,16 +60,18 @@ def load_splits(protocol: Protocol, root=None) -> Splits:
     )  # fmt: skip
 
 
-def build(space, key, seed: int, protocol: Protocol, data: ImageData) -> torch.nn.Module:
-    """The network of ``key``, initialised from ``arch_seed(seed, key)`` alone."""
-    arch = space.arch(key)
-    opts = {
-        "C": protocol.C, "N": protocol.N, "num_classes": data.num_classes,
-        "in_channels": data.channels, "image_size": data.image_size,
-    }  # fmt: skip
+def build(space, key, seed: int, protocol: Protocol, data: ImageData, arch=None) -> torch.nn.Module:
+    """The network of ``key`` (``arch``: its architecture object where the key alone does not
+    name one, as an NB101 hash does not), initialised from ``arch_seed(seed, key)`` alone."""
+    arch = space.arch(key) if arch is None else arch
+    opts = space.network_options(
+        C=protocol.C, N=protocol.N, num_classes=data.num_classes, in_channels=data.channels,
+        image_size=data.image_size,
+    )  # fmt: skip
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(arch_seed(seed, key))
-        return space.build_network(arch, **opts)
+        model = space.build_network(arch, **opts)
+    return model.to(memory_format=_MEMORY_FORMAT)
 
 
 def _optimizer(protocol: Protocol, model: torch.nn.Module) -> torch.optim.SGD:
@@ -90,6 +97,7 @@ def train_epoch(model, opt, data: ImageData, protocol: Protocol, gen, epoch: int
         data, protocol.batch_size, shuffle=True, generator=gen, augment=protocol.augment
     )
     for i, (x, y) in enumerate(batches):
+        x = x.contiguous(memory_format=_MEMORY_FORMAT)
         lr = cosine_lr(epoch * per_epoch + i, total, protocol.lr, protocol.lr_min)
         for group in opt.param_groups:
             group["lr"] = lr
@@ -110,22 +118,23 @@ def evaluate(model, data: ImageData, batch_size: int) -> dict:
     model.eval()
     correct, loss_sum = 0, 0.0
     for x, y in iterate_batches(data, batch_size):
-        logits = model(x)
+        logits = model(x.contiguous(memory_format=_MEMORY_FORMAT))
         loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
         correct += int((logits.argmax(1) == y).sum())
     return {"accuracy": 100.0 * correct / len(data), "loss": loss_sum / len(data)}
 
 
-def train_network(space, key, seed: int, protocol: Protocol, splits: Splits) -> dict:
-    """Train ``key`` with ``seed``; the record the journal keeps.
+def train_network(space, key, seed: int, protocol: Protocol, splits: Splits, arch=None) -> dict:
+    """Train ``key`` (``arch``: see :func:`build`) with ``seed``; the record the journal keeps.
 
     ``curves[split][metric]`` lists one value per epoch (accuracy in %, loss), ``epoch_time``
     the seconds of each training epoch (evaluation not included), ``params`` in millions,
     ``flops`` in MFLOPs per image (NATS convention).
     """
-    model = build(space, key, seed, protocol, splits.train)
+    model = build(space, key, seed, protocol, splits.train, arch)
     params = count_parameters(model) / 1e6
-    flops = count_flops(model)
+    d = splits.train
+    flops = count_flops(model, torch.zeros(1, d.channels, d.image_size, d.image_size))
     opt = _optimizer(protocol, model)
     gen = batch_generator(seed, key)
     curves = {s: {"accuracy": [], "loss": []} for s in SPLITS}

@@ -2,9 +2,11 @@
 ground-truth store that `nbt info`, `nbt query`, `nbt report` and `load(space, path=...)` open
 like an official benchmark.
 
-Architectures: --archs all (default), --archs-file FILE (one key or architecture string per line),
---sample N --seed S (a seeded sample of those), --per-class (one representative per isomorphism
-class, before sampling). Every architecture is trained once per seed of --seeds. A killed build
+Architectures: --archs all (default) or a named set (--list shows them, e.g. mixpath-nb101, the 34
+NB101 graphs of MixPath's sub-space), --archs-file FILE (one key, architecture string or JSON
+object per line; NB101 cells as {"matrix": ..., "ops": ...}), --sample N --seed S (a seeded sample
+of those), --per-class (one representative per isomorphism class, before sampling). --C and --N
+replace the preset's width and depth (the store records the protocol it was built with). Every architecture is trained once per seed of --seeds. A killed build
 continues where it stopped when started again with the same arguments (the journal
 <out>.journal keeps every finished network); --shard i/n builds one of n interleaved parts, and
 `nbt build-bench --merge PART... --out STORE` joins the parts into the store one run writes.
@@ -12,6 +14,7 @@ continues where it stopped when started again with the same arguments (the journ
 Example:
   nbt build-bench --preset quick --sample 20 --seed 0 --per-class --seeds 0,1 --out quick.h5
   nbt info quick.h5
+  nbt build-bench --preset quick --space nb101 --archs mixpath-nb101 --seeds 0 --out mp.h5
 """
 
 from __future__ import annotations
@@ -32,9 +35,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", help="protocol preset (see --list)")
     p.add_argument("--list", action="store_true", help="list the protocol presets and exit")
     p.add_argument("--dataset", help="train on this dataset instead of the preset's")
+    p.add_argument("--C", type=int, help="channels of the first stage instead of the preset's")
+    p.add_argument("--N", type=int, help="cells per stage instead of the preset's")
     p.add_argument("--data-root", help="folder holding the dataset's files")
     g = p.add_argument_group("architectures")
-    g.add_argument("--archs", default="all", help="'all' (default)")
+    g.add_argument("--archs", default="all", help="'all' (default) or a named set (see --list)")
     g.add_argument("--archs-file", help="file listing architectures, one per line")
     g.add_argument("--sample", type=int, help="build a seeded sample of this many")
     g.add_argument("--seed", type=int, help="seed of --sample")
@@ -75,42 +80,53 @@ def run(args) -> int:
 
 def _list() -> int:
     from ..buildbench import PROTOCOLS
+    from ..spaces.archsets import ARCH_SETS
 
+    print("protocol presets:")
     for name, p in PROTOCOLS.items():
         print(
-            f"{name:8s} {p.dataset}, {p.epochs} epochs, C={p.C}, N={p.N}, batch {p.batch_size}, "
-            f"lr {p.lr} cosine, wd {p.weight_decay}"
+            f"  {name:8s} {p.dataset}, {p.epochs} epochs, C={p.C}, N={p.N}, "
+            f"batch {p.batch_size}, lr {p.lr} cosine, wd {p.weight_decay}"
         )
+    print("architecture sets (--archs):")
+    for name, a in ARCH_SETS.items():
+        print(f"  {name:18s} {a.space}: {a.description}")
     return 0
 
 
 def _build(args) -> int:
     from ..buildbench import BuildJob, build_benchmark, get_protocol
     from ..errors import NasbenchToolsError
-    from ..proxies.scoring import read_key_list, select_keys
+    from ..proxies.scoring import select_keys
     from ..spaces import get_space
     from .score import _shard
 
     space = get_space(args.space)
     protocol = get_protocol(args.preset)
-    if args.dataset:
-        protocol = protocol.replace(dataset=args.dataset)
-    if args.archs != "all" and not args.archs_file:
-        raise NasbenchToolsError(f"--archs {args.archs!r}: expected 'all' (or use --archs-file)")
+    changes = {k: getattr(args, k) for k in ("dataset", "C", "N") if getattr(args, k) is not None}
+    if changes:
+        protocol = protocol.replace(**changes)
     if args.seed is not None and args.sample is None:
         raise NasbenchToolsError("--seed is the seed of --sample; pass --sample N with it")
     if args.sample is not None and args.seed is None:
         raise NasbenchToolsError("--sample needs --seed S (the sample's seed)")
-    archs = read_key_list(space, args.archs_file) if args.archs_file else "all"
+    archs, objects, named = _archs(args, space)
     keys, selection = select_keys(
         space, archs, sample=args.sample, seed=args.seed, per_class=args.per_class
     )
-    if args.archs_file:
-        selection["file_sha256"] = _sha(args.archs_file)
+    selection |= named
+    if not space.arch_from_key:
+        lacking = [k for k in keys.tolist() if k not in objects]
+        if lacking:
+            raise NasbenchToolsError(
+                f"space {space.name!r}: key {lacking[0]} does not name an architecture by itself; "
+                "list the architectures in full (e.g. NB101 cells as JSON objects) or use a set"
+            )
     job = BuildJob(
         space, keys, _seeds(args.seeds), protocol, selection, shard=_shard(args.shard),
         data_root=args.data_root, threads=_threads(args.threads),
         command=shlex.join(["nbt", *sys.argv[1:]]),
+        archs=None if space.arch_from_key else {k: objects[k] for k in keys.tolist()},
     )  # fmt: skip
     t0 = time.perf_counter()
     out = build_benchmark(job, args.out, overwrite=args.force, progress=not args.no_progress)
@@ -120,6 +136,33 @@ def _build(args) -> int:
         f"this session -> {out}"
     )
     return 0
+
+
+def _archs(args, space) -> tuple:
+    """``(archs for select_keys, architecture objects by key, selection description)``."""
+    from ..errors import NasbenchToolsError
+    from ..proxies.scoring import read_arch_list
+    from ..spaces.archsets import get_arch_set, list_arch_sets
+
+    if args.archs_file:
+        if args.archs != "all":
+            raise NasbenchToolsError("give --archs or --archs-file, not both")
+        keys, objects = read_arch_list(space, args.archs_file)
+        return list(keys), objects, {"file_sha256": _sha(args.archs_file)}
+    if args.archs == "all":
+        return "all", {}, {}
+    if args.archs not in list_arch_sets():
+        raise NasbenchToolsError(
+            f"--archs {args.archs!r}: expected 'all' or an architecture set, one of "
+            f"{list_arch_sets()}"
+        )
+    arch_set = get_arch_set(args.archs)
+    if arch_set.space != space.name:
+        raise NasbenchToolsError(
+            f"--archs {args.archs}: a set of space {arch_set.space!r}, not of --space {space.name}"
+        )
+    objects = {space.key(a): a for a in arch_set.archs()}
+    return list(objects), objects, {"arch_set": arch_set.name}
 
 
 def _sha(path: str) -> str:

@@ -31,7 +31,8 @@ import torch
 from torch import nn
 
 from ..errors import InvalidChoiceError
-from ..spaces.nb101 import CONV1X1, CONV3X3, INPUT, MAXPOOL3X3, OUTPUT, ModelSpec
+from ..spaces.archsets import MIXPATH_ALTERNATIVES, mixpath_spec
+from ..spaces.nb101 import CONV1X1, CONV3X3, ModelSpec
 from .choice import OFF, ChoiceSpace
 from .nb101 import conv_bn_relu
 from .norms import make_path_norm
@@ -39,7 +40,7 @@ from .norms import make_path_norm
 __all__ = ["ALTERNATIVES", "MixPathNB101Supernet", "count_distinct_graphs"]
 
 #: The ops of a candidate node, in MixPath's order (``choice`` values 0, 1, 2).
-ALTERNATIVES: tuple[str, ...] = (CONV1X1, CONV3X3, MAXPOOL3X3)
+ALTERNATIVES: tuple[str, ...] = MIXPATH_ALTERNATIVES
 
 
 def _node_op(alt: str, C_in: int, C_out: int) -> nn.Sequential:
@@ -163,17 +164,7 @@ class MixPathNB101Supernet(nn.Module):
         row = c[0, 0]
         if not (row != OFF).any():
             raise InvalidChoiceError("a MixPath choice needs at least one active node")
-        n = self.num_nodes + 3
-        matrix = np.zeros((n, n), dtype=np.int8)
-        ops = [INPUT] + [CONV1X1] * self.num_nodes + [CONV1X1, OUTPUT]
-        fusion = n - 2
-        for node, alt in enumerate(row.tolist()):
-            if alt != OFF:
-                matrix[0, node + 1] = 1
-                matrix[node + 1, fusion] = 1
-                ops[node + 1] = ALTERNATIVES[alt]
-        matrix[fusion, n - 1] = 1
-        return ModelSpec(matrix, ops)
+        return mixpath_spec([None if a == OFF else ALTERNATIVES[a] for a in row.tolist()])
 
     def arch_key(self, choice: np.ndarray) -> str | None:
         """The NB101 module hash of a shared choice (``None`` for per-cell choices)."""

@@ -78,21 +78,30 @@ _SHARD_ONLY = ("shard", "nonfinite", "source_path", "source_sha256")
 # --------------------------------------------------------------------------- selection
 def read_key_list(space, path: str | Path) -> np.ndarray:
     """Keys of the architectures listed in ``path``: one per line (a key, an architecture
-    string, anything ``space.parse`` reads); blank lines and ``#`` comments skipped. A line
-    that does not parse, or an architecture listed twice, is an error naming the line."""
+    string, anything ``space.parse`` reads, or a JSON object such as an NB101
+    ``{"matrix": ..., "ops": ...}``); blank lines and ``#`` comments skipped. A line that does
+    not parse, or an architecture listed twice, is an error naming the line."""
+    return read_arch_list(space, path)[0]
+
+
+def read_arch_list(space, path: str | Path) -> tuple[np.ndarray, dict]:
+    """:func:`read_key_list`'s sorted keys, and the architecture objects of the lines that state
+    one in full (a string or JSON object; a bare key states none), by key."""
     path = Path(path)
     try:
         lines = path.read_text().splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidArchError(f"{path}: cannot read the architecture list: {exc}") from None
-    keys, seen = [], {}
+    keys, seen, archs = [], {}, {}
     for n, line in enumerate(lines, 1):
         text = line.split("#", 1)[0].strip()
         if not text:
             continue
-        value: Any = int(text) if text.lstrip("-").isdigit() else text
         try:
+            value = _list_value(text)
             key = space.as_key(value)
+            if not space.is_key(value):
+                archs[key] = space.parse(value)
         except InvalidArchError as exc:
             raise InvalidArchError(f"{path}:{n}: {exc}") from None
         if key in seen:
@@ -103,7 +112,16 @@ def read_key_list(space, path: str | Path) -> np.ndarray:
         keys.append(key)
     if not keys:
         raise InvalidArchError(f"{path}: lists no architectures")
-    return space.key_array(sorted(keys))
+    return space.key_array(sorted(keys)), archs
+
+
+def _list_value(text: str) -> Any:
+    if text.startswith("{"):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InvalidArchError(f"not a JSON object: {exc}") from None
+    return int(text) if text.lstrip("-").isdigit() else text
 
 
 def select_keys(

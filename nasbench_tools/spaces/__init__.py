@@ -5,7 +5,7 @@ contract); :mod:`.nb201` (:class:`Arch`) and :mod:`.nb101` (:class:`ModelSpec`) 
 objects. numpy only, no torch.
 """
 
-from . import encodings, nb101, nb201
+from . import archsets, encodings, nb101, nb201
 from .base import Space, get_space, list_spaces, register_space, space_of
 from .encodings import encode, encoding_columns, list_encodings
 from .nb101 import ModelSpec
@@ -15,6 +15,7 @@ __all__ = [
     "Arch",
     "ModelSpec",
     "Space",
+    "archsets",
     "encode",
     "encoding_columns",
     "encodings",

@@ -79,6 +79,9 @@ class Space(ABC):
         The class of the space's architecture objects.
     network : str or None
         ``"module:function"`` of the torch-side builder, or ``None``.
+    arch_from_key : bool
+        Whether :meth:`arch` makes the architecture from a key alone (an NB101 module hash does
+        not: the cell comes with a ground truth or a spec).
     """
 
     name: ClassVar[str]
@@ -89,6 +92,7 @@ class Space(ABC):
     size: ClassVar[int | None] = None
     arch_type: ClassVar[type]
     network: ClassVar[str | None] = None
+    arch_from_key: ClassVar[bool] = True
 
     # ------------------------------------------------------------------ identity
     @abstractmethod
@@ -197,6 +201,17 @@ class Space(ABC):
         return None
 
     # ------------------------------------------------------------------ torch side
+    def network_options(
+        self, *, C: int, N: int, num_classes: int, in_channels: int, image_size: int
+    ) -> dict:
+        """The builder's options for a network ``C`` wide (first stage) and ``N`` cells per
+        stage deep on ``in_channels x image_size x image_size`` images (what a build protocol
+        declares). The NB201 skeleton's own names by default."""
+        return {
+            "C": C, "N": N, "num_classes": num_classes, "in_channels": in_channels,
+            "image_size": image_size,
+        }  # fmt: skip
+
     def build_network(self, arch: Any, **options: Any) -> Any:
         """The stand-alone torch network of ``arch`` (imports torch)."""
         if self.network is None:

@@ -28,7 +28,7 @@ from functools import cache
 
 import numpy as np
 
-from ..errors import InvalidArchError, QueryError
+from ..errors import InvalidArchError, NasbenchToolsError, QueryError
 from .base import Space, register_space
 from .encodings import register_encoding
 
@@ -323,6 +323,16 @@ class NATSSizeSpace(Space):
 
     def arch(self, key) -> SizeConfig:
         return SizeConfig.from_index(key)
+
+    def network_options(
+        self, *, C: int, N: int, num_classes: int, in_channels: int, image_size: int
+    ) -> dict:
+        """Refused: a size-space architecture *is* its widths (and the depth is fixed), so a
+        protocol's ``C`` and ``N`` cannot apply; build its networks with ``build_network``."""
+        raise NasbenchToolsError(
+            f"space {self.name!r}: the widths and depth of a network are its architecture, so a "
+            f"protocol's C={C} and N={N} cannot apply"
+        )
 
     def to_string(self, arch) -> str:
         return SizeConfig.parse(arch).to_string()

@@ -320,6 +320,7 @@ class NB101Space(Space):
     size = 423_624
     arch_type = ModelSpec
     network = "nasbench_tools.nn.nb101:build_network"
+    arch_from_key = False
 
     def parse(self, value) -> ModelSpec:
         if isinstance(value, ModelSpec):
@@ -345,6 +346,16 @@ class NB101Space(Space):
         if not spec.is_valid:
             raise UnknownArchError(f"{spec!r} is not in NAS-Bench-101: {spec.invalid_reason}")
         return spec.hash
+
+    def network_options(
+        self, *, C: int, N: int, num_classes: int, in_channels: int, image_size: int
+    ) -> dict:
+        """NB101's skeleton: ``C`` stem channels, ``N`` cells per stack, 3 stacks (global
+        pooling, so any image size of at least 4 pixels)."""
+        return {
+            "stem_channels": C, "cells_per_stack": N, "num_classes": num_classes,
+            "in_channels": in_channels,
+        }  # fmt: skip
 
     def arch(self, key) -> ModelSpec:
         raise InvalidArchError(

@@ -252,6 +252,34 @@ def test_nbt_report_ranks_against_the_built_store(reference, tmp_path):
     assert '"n": 3' in text
 
 
+def test_a_search_runs_on_the_built_store_over_its_architectures_only(reference, tmp_path):
+    """Random search draws from the built architectures only (with replacement, as NB201's
+    random search does; 20 draws of 3 reach all three here) and answers the queried one with the
+    best validation mean; the report value of a query is that architecture's test mean."""
+    from nasbench_tools.search.trajectory import read_trajectories
+
+    out = tmp_path / "rs.npz"
+    argv = [
+        "search", "--strategy", "random", "--signal", f"{reference},digits,valid,3",
+        "--report", f"{reference},digits,test,3", "--budget", "20", "--repeats", "2",
+        "--seed", "0", "--no-progress", "-o", str(out),
+    ]  # fmt: skip
+    assert main(argv) == 0
+    gt = load("nb201", path=reference)
+    keys = [a.index for a in gt.archs]
+    valid = gt.vector(dataset="digits", split="valid", epochs=3)
+    test = gt.vector(dataset="digits", split="test", epochs=3)
+    t = read_trajectories(out)
+    for run in range(2):
+        queried = t.q_key[t.q_run == run].tolist()
+        assert sorted(set(queried)) == keys  # the pool is the built architectures
+        assert queried[t.r_answer[run]] == keys[int(np.argmax(valid))]
+    assert not np.allclose(valid, test)
+    for i, k in enumerate(keys):
+        np.testing.assert_allclose(t.q_signal[t.q_key == k], valid[i])
+        np.testing.assert_allclose(t.q_report[t.q_key == k], test[i])
+
+
 def _record(loss_last: float, epochs: int = 3) -> dict:
     curve = {"accuracy": [10.0] * epochs, "loss": [2.0] * (epochs - 1) + [loss_last]}
     return {

@@ -25,7 +25,7 @@ def test_every_preset_is_valid_and_round_trips_through_json(name):
 
 def test_unknown_preset_names_the_known_ones():
     with pytest.raises(NasbenchToolsError, match="quick"):
-        get_protocol("cpu")
+        get_protocol("cpu-fast")
 
 
 def test_paper_preset_is_nb201s_200_epoch_protocol():
