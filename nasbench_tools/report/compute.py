@@ -219,7 +219,7 @@ def headline(cfg: ReportConfig, sections: list[Section]):
     n = max(len(s.y_true) for s in nb_secs)
     groups = [
         HeadlineGroup(
-            f"NAS-Bench-201, all {n:,} architectures (ground truth: seed mean)",
+            f"{benchmark_title(nb_secs)}, all {n:,} architectures (ground truth: seed mean)",
             {s.dataset: s.reports for s in nb_secs},
             {s.dataset: s.agreement for s in nb_secs if s.agreement},
         )
@@ -241,6 +241,15 @@ def headline(cfg: ReportConfig, sections: list[Section]):
     return table
 
 
+def benchmark_title(sections: list[Section]) -> str:
+    """What to call the ground truth of the benchmark sections: NAS-Bench-201 for the official
+    releases, else the benchmark's own name (a store built by ``nbt build-bench`` is not
+    NAS-Bench-201, though it is in its space)."""
+    names = {s.ground_truth.get("benchmark") for s in sections if s.kind == "benchmark"}
+    built = sorted(n for n in names if n and n.startswith("nbt build-bench"))
+    return "; ".join(built) if built else "NAS-Bench-201"
+
+
 def headline_caption(cfg: ReportConfig, sections: list[Section]) -> str:
     targets = "; ".join(
         f"{s.dataset} {s.ground_truth['split']} after {s.ground_truth['epochs']} epochs"
@@ -254,7 +263,8 @@ def headline_caption(cfg: ReportConfig, sections: list[Section]) -> str:
         "none": "(intervals in numbers.json)",
     }[cfg.interval]
     return (
-        f"Ranking quality of proxies against NAS-Bench-201 ({targets}; mean over seeds). "
+        f"Ranking quality of proxies against {benchmark_title(sections)} ({targets}; mean over "
+        "seeds). "
         f"Kendall tau-b, Spearman rho and P@top-{cfg.headline_top}, each with its 95% "
         f"bootstrap interval over architectures {style} ({cfg.n_boot} resamples); n is the "
         "number of architectures a cell uses; best per column and row group in bold."

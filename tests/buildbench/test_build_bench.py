@@ -250,6 +250,9 @@ def test_nbt_report_ranks_against_the_built_store(reference, tmp_path):
     text = json.dumps(numbers)
     assert "nbt build-bench quick on digits" in text
     assert '"n": 3' in text
+    page = (out / "index.md").read_text()  # a built store is not called NAS-Bench-201
+    assert "nbt build-bench quick on digits, all 3 architectures" in page
+    assert "NAS-Bench-201, all" not in page and "against NAS-Bench-201" not in page
 
 
 def test_a_search_runs_on_the_built_store_over_its_architectures_only(reference, tmp_path):
