@@ -227,14 +227,14 @@ class SuperkernelNB201(_Skeleton):
         """The relaxed cost of the network (see the module text); hard choices give the selected
         network's count."""
         g, g0 = self.gates()
-        c = self.op_cost.to(g.dtype)
-        conv = c[OPS.index("nor_conv_1x1")] + g * (
-            c[OPS.index("nor_conv_3x3")] - c[OPS.index("nor_conv_1x1")]
-        )
+        g = g.double()  # counts reach millions: float64 keeps them exact
+        c = self.op_cost
+        i1, i3 = OPS.index("nor_conv_1x1"), OPS.index("nor_conv_3x3")
+        conv = c[i1] + g * (c[i3] - c[i1])
         if weights is None:
-            per_edge = g0 * conv
+            per_edge = g0.double() * conv
         else:
-            w = weights.to(g.dtype)
+            w = weights.double()
             per_edge = (
                 w[:, 2] * conv
                 + w[:, 1] * c[OPS.index("skip_connect")]
