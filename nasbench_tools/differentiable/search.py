@@ -226,9 +226,7 @@ def _load_checkpoint(run: _Run, path: Path) -> None:
     s = run.searcher
     s.model.load_state_dict(state["model"])
     run.start_epoch = int(state["epoch"])
-    if run.start_epoch > run.c.epochs:  # inside DARTS-PT's tuning: its optimizer
-        s.w_opt = s.new_weight_optimizer(run.c.lr / 10)
-    s.w_opt.load_state_dict(state["w_opt"])
+    s.w_opt.load_state_dict(state["w_opt"])  # its lr and buffers: the tuning's after a reset
     if s.a_opt is not None:
         s.a_opt.load_state_dict(state["a_opt"])
     s.decided = {int(k): int(v) for k, v in state["decided"]}

@@ -47,16 +47,19 @@ def _sample_store(tmp_path, indices, values, dataset="fashion-mnist"):
     return write_store(cs, tmp_path / "built.h5")
 
 
-def test_importance_over_a_sampled_store_uses_the_archs_it_holds(tmp_path):
-    idx = [5, 100, 2000, 7000, 15000]
-    path = _sample_store(tmp_path, idx, [80, 70, 60, 50, 40])
+def test_importance_over_a_sampled_store_uses_the_archs_it_holds_with_a_value(tmp_path):
+    idx = [5, 100, 2000, 7000, 15000, 15001]
+    values = [80, 70, 60, 50, 40, np.nan]  # the last one failed to train: no value
+    path = _sample_store(tmp_path, idx, values)
     gt = open_ground_truth(str(path))
     imp = operator_importance(gt, dataset="fashion-mnist", split="valid", epochs=3)
     archs = all_archs()
     ops = dict(zip(map(tuple, imp.operators()), imp["gt_accuracy"]))
-    edge0 = archs[5].ops[0]
-    holders = [v for i, v in zip(idx, [80, 70, 60, 50, 40]) if archs[i].ops[0] == edge0]
-    assert ops[("0->1", edge0)] == pytest.approx(np.mean(holders))
+    for e, (s, d) in enumerate([(0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3)]):
+        for op in {archs[i].ops[e] for i in idx}:
+            held = [v for i, v in zip(idx, values) if archs[i].ops[e] == op and v == v]
+            want = np.mean(held) if held else np.nan
+            assert ops[(f"{s}->{d}", op)] == pytest.approx(want, nan_ok=True)
     assert imp.meta["archs_with_value"] == 5 and sum(imp.meta["n_archs"]) == 5 * 6
 
 
@@ -130,12 +133,16 @@ def test_search_run_writes_selection_lookups_taus_and_score_tables(tiny, tmp_pat
         assert drop[e].tolist() == pytest.approx(rec["drop"], nan_ok=True)
     # the architecture table and `nbt score`'s proxies agree with the operator table
     archs = ScoreTable.read(out / "scores" / "archs.csv")
-    mag = operator_matrix(ops, "magnitude")
+    mats = {c: operator_matrix(ops, c) for c in ops.columns}
     for i in (0, 6111, 15624):
         a = all_archs()[i]
+        pairs = list(enumerate(a.op_indices))
         assert archs["dnas_log_magnitude"][i] == pytest.approx(
-            sum(np.log(mag[e, o]) for e, o in enumerate(a.op_indices))
+            sum(np.log(mats["magnitude"][e, o]) for e, o in pairs)
         )
+        for name, col in (("dnas_perturbation", "perturbation"),
+                          ("dnas_projection_drop", "projection_drop")):  # fmt: skip
+            assert archs[name][i] == pytest.approx(sum(mats[col][e, o] for e, o in pairs))
     keys = np.array([0, 6111, 15624])
     got = compute_scores(ScoreRequest(get_space("nb201"), keys, ("dnas_log_magnitude",
                          "dnas_perturbation", "dnas_projection_drop"), run=out))  # fmt: skip

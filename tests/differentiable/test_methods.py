@@ -161,18 +161,14 @@ def test_search_feeds_train_batches_to_weights_valid_batches_to_alpha(
 
     c = tiny("darts", step_order=order, lr_schedule=schedule, epochs=2)
     seen = []
-    real_w, real_a = architect.Searcher._weight_step, architect.Searcher._arch_step
+    real = architect.Searcher.loss
 
-    def w_spy(self, batch):
-        seen.append(("w", batch[0], self.w_opt.param_groups[0]["lr"]))
-        return real_w(self, batch)
+    def spy(self, x, y, *, sample, arch_terms):  # the batch each loss is computed on
+        kind = "a" if arch_terms else "w"
+        seen.append((kind, x, self.w_opt.param_groups[0]["lr"]))
+        return real(self, x, y, sample=sample, arch_terms=arch_terms)
 
-    def a_spy(self, batch, arch_batch, lr):
-        seen.append(("a", arch_batch[0], lr))
-        return real_a(self, batch, arch_batch, lr)
-
-    monkeypatch.setattr(architect.Searcher, "_weight_step", w_spy)
-    monkeypatch.setattr(architect.Searcher, "_arch_step", a_spy)
+    monkeypatch.setattr(architect.Searcher, "loss", spy)
     run_search(c, tmp_path / "r", progress=False, ground_truths=())
     train, valid = load_data(c.resolved())
     assert [k for k, *_ in seen] == (["a", "w"] if order == "arch_first" else ["w", "a"]) * 4
@@ -181,12 +177,40 @@ def test_search_feeds_train_batches_to_weights_valid_batches_to_alpha(
         assert len(set(rows)) == len(rows) == c.batch_size
     w_steps = [(x, lr) for k, x, lr in seen if k == "w"]
     assert set(_rows(w_steps[0][0], train)) | set(_rows(w_steps[1][0], train)) == set(range(64))
+    assert _rows(w_steps[0][0], train) != _rows(w_steps[2][0], train)  # a new order each epoch
     lrs = [lr for _, lr in w_steps]
     if schedule == "epoch":
         expected = [cosine_lr(e, 2, c.lr, c.lr_min) for e in (0, 0, 1, 1)]
     else:
         expected = [cosine_lr(t, 4, c.lr, c.lr_min) for t in range(4)]
     assert lrs == pytest.approx(expected)
+
+
+def test_weight_gradient_is_clipped_to_grad_clip_before_the_step(tiny):
+    c = tiny("darts", grad_clip=1e-3).resolved()
+    s = Searcher(c, _mixed(), WEIGHTINGS.get("softmax"))
+    norms = []
+    real = s.w_opt.step
+
+    def spy(*args, **kwargs):
+        grads = [p.grad for p in s.w_params if p.grad is not None]
+        norms.append(float(torch.sqrt(sum((g**2).sum() for g in grads))))
+        return real(*args, **kwargs)
+
+    s.w_opt.step = spy
+    batch = (torch.randn(8, 1, 8, 8), torch.arange(8) % 10)
+    s.step(batch, batch, 0.01)
+    assert norms == [pytest.approx(1e-3, rel=1e-4)]
+
+
+def test_runs_with_different_seeds_search_the_same_data(tiny):
+    from nasbench_tools.differentiable.search import load_data
+
+    a = load_data(tiny("darts", seed=0, subset=40).resolved())
+    b = load_data(tiny("darts", seed=1, subset=40).resolved())
+    c = load_data(tiny("darts", seed=0, subset=40, data_seed=1).resolved())
+    assert [d.provenance["sha256"] for d in a] == [d.provenance["sha256"] for d in b]
+    assert a[0].provenance["sha256"] != c[0].provenance["sha256"]
 
 
 def test_seed_is_required():
@@ -212,6 +236,9 @@ def test_every_method_searches_and_writes_its_score_tables(method, tiny, tmp_pat
     if method.startswith("darts-pt"):
         expected.append("projection_drop")
     assert ops.columns == expected
+    if "perturbation" in expected:  # every op of every edge masked once; masking none is a no-op
+        pert = ops["perturbation"].reshape(6, 5)
+        assert np.isfinite(pert).all() and (pert[:, OPS.index("none")] == 0).all()
     mag = ops["magnitude"].reshape(6, 5)
     if method in ("fairdarts",):
         assert ((mag > 0) & (mag < 1)).all()

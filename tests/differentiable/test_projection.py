@@ -151,3 +151,46 @@ def test_fixed_alpha_variant_keeps_alpha_uniform(tiny, tmp_path):
     end = _records(tmp_path / "r", "search_end")[0]
     assert np.allclose(np.array(end["magnitude"]), 0.2)
     assert len(res.result["projections"]) == 6
+
+
+def test_evaluate_uses_batch_statistics_over_every_image():
+    from nasbench_tools.differentiable import MixedNB201
+
+    torch.manual_seed(0)
+    model = MixedNB201(C=4, N=1, num_classes=10, in_channels=1, image_size=8)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_var.fill_(1e4)  # eval-mode statistics that would wreck the logits
+    data = load("digits", "search-valid", subset=50)
+    w, on = torch.full((6, 5), 0.2), np.ones((6, 5), bool)
+    acc, loss = proj.evaluate(model, w, on, data, 20, "cpu")
+    correct, total = 0, 0.0
+    with torch.no_grad():
+        model.train()
+        for start in range(0, 50, 20):  # batches of 20, 20 and the last 10
+            x = data.normalise(data.images[start : start + 20])
+            y = data.labels[start : start + 20]
+            logits = model(x, w, on)
+            correct += int((logits.argmax(1) == y).sum())
+            total += float(torch.nn.functional.cross_entropy(logits, y, reduction="sum"))
+    assert acc == pytest.approx(100 * correct / 50) and loss == pytest.approx(total / 50)
+    model.eval()
+    with torch.no_grad():
+        eval_loss = float(
+            torch.nn.functional.cross_entropy(
+                model(data.normalise(data.images), w, on), data.labels
+            )
+        )
+    assert abs(eval_loss - loss) > 1e-3
+
+
+def test_decided_edges_are_one_hot_without_gradient_and_compute_only_their_op():
+    from nasbench_tools.differentiable.weights import projected
+
+    alpha = torch.randn(6, 5, requires_grad=True)
+    w, on = projected(torch.softmax(alpha, -1), np.ones((6, 5), bool), {1: 3, 4: 0})
+    assert w[1].tolist() == [0, 0, 0, 1, 0] and w[4].tolist() == [1, 0, 0, 0, 0]
+    assert on[1].tolist() == [False, False, False, True, False] and on[[0, 2, 3, 5]].all()
+    torch.testing.assert_close(w[[0, 2, 3, 5]], torch.softmax(alpha, -1)[[0, 2, 3, 5]])
+    (w * torch.randn(6, 5)).sum().backward()
+    assert (alpha.grad[[1, 4]] == 0).all() and (alpha.grad[[0, 2, 3, 5]] != 0).all()

@@ -132,3 +132,22 @@ def test_superkernel_search_runs_and_selects_from_its_gates(tiny, tmp_path):
     for op, ring in zip(sel["ops"], sel["ring_indicator"]):
         if op.startswith("nor_conv"):
             assert op == ("nor_conv_3x3" if ring else "nor_conv_1x1")
+
+
+def test_exclude_rule_switches_an_edges_conv_off_by_its_centre_norm():
+    torch.manual_seed(0)
+    m = SuperkernelNB201(**OPTS, free_ops="exclude").eval()
+    x = torch.randn(2, 1, 8, 8)
+    _, centre = m.norms()
+    with torch.no_grad():
+        m.t0.copy_(centre.detach() + 1e-3)  # every conv off: every edge is `none`
+    off = m(x, None, None)
+    with torch.no_grad():
+        for cell in m._cells():
+            for k in range(6):
+                cell.edge(k)["conv"].weight.mul_(1.0001)  # norms move less than the margin
+    assert torch.equal(m(x, None, None), off)  # the convs contribute nothing
+    assert m.hard_choice(None) == ("none",) * 6
+    with torch.no_grad():
+        m.t0.fill_(-1.0)  # every conv on
+    assert not torch.allclose(m(x, None, None), off)
