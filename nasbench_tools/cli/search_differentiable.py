@@ -108,7 +108,8 @@ def _config(args):
 
 
 def _list() -> None:
-    from ..differentiable.config import METHODS, PRESETS
+    from ..differentiable.config import METHODS
+    from ..differentiable.presets import PRESETS
 
     print("methods:")
     for name, m in METHODS.items():

@@ -13,8 +13,9 @@ See docs/differentiable.md for what each method reproduces and adapts.
 
 from .architect import Searcher, unrolled_arch_gradient
 from .compare import lookup, open_ground_truth, operator_importance, operator_tau
-from .config import METHODS, PRESETS, DifferentiableSearchError, Method, SearchConfig
+from .config import METHODS, DifferentiableSearchError, Method, SearchConfig
 from .network import MixedNB201
+from .presets import PRESETS
 from .search import SearchResult, build_model, load_run, run_search
 from .selection import SELECTIONS, Selection, select
 from .superkernel import SuperConv, SuperkernelNB201, op_costs
