@@ -31,7 +31,7 @@ HELP = "DARTS, GDAS, FairDARTS, DARTS-PT or Single-Path NAS on NB201; selection 
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", required=True, help="run folder")
+    p.add_argument("--out", help="run folder (required unless --list)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--preset", help="darts-nb201, darts-pt-nb201, fairdarts, cpu, ... (see --list)")
     p.add_argument("--list", action="store_true", help="list methods and presets, then exit")
@@ -155,6 +155,8 @@ def run(args) -> int:
     if args.list:
         _list()
         return 0
+    if args.out is None:
+        raise DifferentiableSearchError("--out is required: the run folder")
     if args.preset is None and args.method is None and not args.resume:
         raise DifferentiableSearchError("give --preset or --method (see --list)")
     config = _config(args)

@@ -74,7 +74,7 @@ def test_reference_presets_hold_the_authors_numbers():
 
 
 def test_list_names_every_method_and_preset(capsys):
-    assert main(["search-differentiable", "--out", "x", "--list"]) == 0
+    assert main(["search-differentiable", "--list"]) == 0
     text = capsys.readouterr().out
     from nasbench_tools.differentiable import METHODS
 
@@ -88,6 +88,7 @@ def test_list_names_every_method_and_preset(capsys):
         (["--preset", "no-such-preset", "--seed", "0"], "no-such-preset"),
         (["--preset", "cpu"], "seed is required"),
         (["--seed", "0"], "--preset or --method"),
+        (["--method", "darts", "--seed", "0", "NO-OUT"], "--out is required"),
         (["--method", "darts-pt", "--seed", "0", "--proj-intv", "1"], "proj_intv"),
         (["--method", "darts", "--seed", "0", "--selection", "threshold"], "threshold selection"),
         (["--method", "gdas", "--seed", "0", "--arch-order", "2"], "second-order"),
@@ -103,8 +104,9 @@ def test_list_names_every_method_and_preset(capsys):
 )
 def test_bad_arguments_exit_2_naming_them_and_leave_no_run_folder(argv, named, tmp_path, capsys):
     out = tmp_path / "run"
-    args = [a.format(tmp=tmp_path) for a in argv]
-    assert main(["search-differentiable", "--out", str(out), "--no-progress", *args]) == 2
+    args = [a.format(tmp=tmp_path) for a in argv if a != "NO-OUT"]
+    where = [] if "NO-OUT" in argv else ["--out", str(out)]
+    assert main(["search-differentiable", *where, "--no-progress", *args]) == 2
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and err.startswith("nbt search-differentiable: error: ")
     assert named in err
