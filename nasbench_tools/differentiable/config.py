@@ -373,6 +373,8 @@ def _check(c: SearchConfig) -> None:
         (c.supernet != "superkernel" or (c.weighting == "softmax" and c.arch_order == 1),
          "superkernel supernets mix the parameter-free ops by softmax and use the first-order "
          f"update (got weighting {c.weighting!r}, arch_order {c.arch_order})"),
+        (c.zero_one_weight == 0 or c.supernet == "mixed",
+         f"the zero-one loss acts on a mixed supernet's alpha (got supernet {c.supernet!r})"),
         (c.device == "cpu" or c.device.startswith("cuda"),
          f"device must be cpu or cuda[:i], got {c.device!r}"),
     ]  # fmt: skip

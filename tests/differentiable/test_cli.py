@@ -93,6 +93,7 @@ def test_list_names_every_method_and_preset(capsys):
         (["--method", "darts", "--seed", "0", "--selection", "threshold"], "threshold selection"),
         (["--method", "gdas", "--seed", "0", "--arch-order", "2"], "second-order"),
         (["--method", "darts", "--seed", "0", "--arch-order", "3"], "arch_order"),
+        (["--method", "single-path", "--seed", "0", "--zero-one-weight", "1"], "zero-one loss"),
         (["--method", "darts", "--seed", "0", "--lr", "-1"], "lr must be"),
         (["--method", "darts", "--seed", "0", "--dataset", "nope"], "nope"),
         (["--method", "darts", "--seed", "0", "--ground-truth", "{tmp}/none.h5"], "none.h5"),
