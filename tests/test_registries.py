@@ -23,6 +23,7 @@ MODULES = (
     "nasbench_tools.search",
     "nasbench_tools.proxies",
     "nasbench_tools.buildbench",
+    "nasbench_tools.differentiable",
 )
 for _m in MODULES:
     importlib.import_module(_m)

@@ -53,6 +53,10 @@ BAD_ARGUMENTS = {
         [*_SEARCH, "--protocol", "no-such-protocol", "--seed", "0", "-o", "{tmp}/x.npz"],
         [*_SEARCH, "--protocol", "nb201-cifar10", "--budget", "1 hour", "--seed", "0", "-o", "x"],
     ],
+    "search-differentiable": [
+        ["--out", "{tmp}/run", "--method", "no-such-method", "--seed", "0"],
+        ["--out", "{tmp}/run", "--preset", "cpu"],  # no --seed
+    ],
     "train-supernet": [["--out", "{tmp}/run", "--sampler", "no-such-sampler"]],
 }
 CASES = [(cmd, argv) for cmd, cases in sorted(BAD_ARGUMENTS.items()) for argv in cases]

@@ -282,7 +282,8 @@ def test_table_metadata_names_the_checkpoints_and_splits_actually_used(run):
 def _supernet_proxies():
     from nasbench_tools.proxies import PROXIES
 
-    return PROXIES.filter(lambda p: p.needs == "supernet")
+    # the differentiable-search proxies read a `nbt search-differentiable` run (tests/differentiable)
+    return PROXIES.filter(lambda p: p.needs == "supernet" and p.group != "differentiable")
 
 
 @pytest.mark.parametrize("name", _supernet_proxies())
