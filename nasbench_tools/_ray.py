@@ -58,7 +58,7 @@ DEFAULT_RETRIES = 3
 #: Seconds to wait for a cluster address to answer.
 CONNECT_TIMEOUT = 10.0
 #: Tasks per CPU slot when the caller leaves the task size to :func:`ray_map`.
-TASKS_PER_SLOT = 4
+TASKS_PER_SLOT = 8
 
 
 class RayRunError(NasbenchToolsError):
