@@ -14,7 +14,7 @@ import pytest
 
 pytest.importorskip("ray")
 
-from nasbench_tools._ray import RayRunError, ray_map
+from nasbench_tools._ray import RayRunError, gpus_per_task, ray_map
 from nasbench_tools.cli.__main__ import main
 from nasbench_tools.groundtruth.store import read_store
 from nasbench_tools.scores import ScoreTable
@@ -110,6 +110,26 @@ def test_an_error_of_the_work_is_raised_as_itself_not_retried(ray_local, tmp_pat
 
     with pytest.raises(InvalidArchError, match="^architecture 7 is not one$"):
         list(ray_map(bad_item, [7], what="t"))
+
+
+def test_ray_score_progress_counts_every_architecture_once(ray_local, tmp_path):
+    from nasbench_tools.proxies.scoring import ScoreJob, run_scoring, select_keys
+    from nasbench_tools.spaces import get_space
+
+    space = get_space("nb201")
+    keys, sel = select_keys(space, KEYS)
+    job = ScoreJob(space, keys, ("params",), sel, options={"C": 4, "N": 1})
+    seen = []
+    table = run_scoring(job, tmp_path / "t.csv", progress=seen.append, ray="local")
+    assert sum(seen) == len(KEYS) and len(seen) == len(KEYS)  # one update per finished part
+    assert table.keys.tolist() == KEYS
+
+
+def test_tasks_asking_for_a_gpu_the_cluster_lacks_are_refused_not_left_waiting(ray_local):
+    assert gpus_per_task("cuda") == gpus_per_task("cuda:0") == 1
+    assert gpus_per_task("cpu") == 0 and gpus_per_task("auto") == 0  # this Ray has no GPU
+    with pytest.raises(RayRunError, match=r"^gpu run: each task needs 1 GPU\(s\) .* has 0"):
+        list(ray_map(die_once, [1], what="gpu run", num_gpus=1))
 
 
 def test_ray_search_writes_the_local_trajectories(ray_local, tmp_path):
