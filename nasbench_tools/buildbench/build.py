@@ -10,6 +10,12 @@ column per seed, NaN where a value is not finite):
 * ``Key(D, "train", E, "time")``: seconds of training, summed over the epochs (evaluation
   excluded; measured, so it differs between two builds of the same protocol);
 * ``Key(D, "", 0, "params")`` (M) and ``"flops"`` (MFLOPs per image, NATS convention).
+
+With ``ray=ADDRESS`` (``nbt build-bench --ray``, see :mod:`nasbench_tools._ray`) every
+(architecture, seed) is one Ray task (``threads`` CPUs and torch threads); this process loads the
+data once, ships it to the tasks, and keeps the journal, so the store is the one a local build
+writes (every number but the measured ``time``), a retried task records nothing twice, and a
+killed build resumes from the journal with or without Ray.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import numpy as np
 import torch
 
 from .._io import check_output_path
+from .._ray import DEFAULT_RETRIES, check_ray, gpus_per_task, ray_map, ray_session
 from .._version import __version__
 from ..errors import NasbenchToolsError
 from ..groundtruth.columns import Column, ColumnSet, Key, SpecArray
@@ -127,27 +134,37 @@ def _progress(show: bool, total: int, initial: int):
 
 
 def build_benchmark(
-    job: BuildJob, out: str | Path, *, overwrite: bool = False, progress: bool = True
+    job: BuildJob,
+    out: str | Path,
+    *,
+    overwrite: bool = False,
+    progress: bool = True,
+    ray: str | None = None,
+    max_retries: int = DEFAULT_RETRIES,
 ) -> Path:
     """Train the job's shard into ``<out>.journal`` (resuming it), then write the store ``out``.
 
     The output path is checked first; with ``overwrite`` an existing store and its journal are
-    replaced (the build starts again). Returns ``out``.
+    replaced (the build starts again). ``ray``: a Ray address (``"local"``, ``"auto"``,
+    ``HOST:PORT``) to train the networks as Ray tasks, each retried up to ``max_retries`` times
+    if its worker dies. Returns ``out``.
     """
     out = Path(out)
     check_output_path(out, overwrite=overwrite)  # before any training; creates nothing
+    if ray is not None:
+        check_ray(ray)
     jpath = journal_path(out)
     if overwrite and jpath.exists():
         jpath.unlink()
     threads = torch.get_num_threads()
     torch.set_num_threads(job.threads)
     try:
-        return _build(job, out, overwrite, jpath, progress)
+        return _build(job, out, overwrite, jpath, progress, (ray, max_retries))
     finally:
         torch.set_num_threads(threads)
 
 
-def _build(job: BuildJob, out: Path, overwrite: bool, jpath: Path, progress: bool) -> Path:
+def _build(job: BuildJob, out: Path, overwrite: bool, jpath: Path, progress: bool, ray) -> Path:
     splits = load_splits(job.protocol, job.data_root)
     d = splits.train  # a protocol the space cannot build is refused before the journal exists
     job.space.network_options(
@@ -161,8 +178,7 @@ def _build(job: BuildJob, out: Path, overwrite: bool, jpath: Path, progress: boo
     ]  # fmt: skip
     total = len(job.shard_keys) * len(job.seeds)
     bar = _progress(progress, total, total - len(todo))
-    for key, seed in todo:
-        record = train_network(job.space, key, seed, job.protocol, splits, job.arch_of(key))
+    for (key, seed), record in _trained(job, splits, todo, ray, out):
         journal.append(_key_json(key), seed, record)
         if bar is not None:
             bar.update(1)
@@ -170,6 +186,36 @@ def _build(job: BuildJob, out: Path, overwrite: bool, jpath: Path, progress: boo
         bar.close()
     cs = records_to_columnset(job, journal.done, job.meta(splits, out))
     return write_store(cs, out, overwrite=overwrite)
+
+
+def _trained(job: BuildJob, splits: Splits, todo: list, ray: tuple, out: Path):
+    """``((key, seed), record)`` for every network of ``todo``: here, or as Ray tasks (in the
+    order they finish) when ``ray`` is ``(address, max_retries)`` with an address."""
+    address, retries = ray
+    if address is None or not todo:
+        for key, seed in todo:
+            yield (
+                (key, seed),
+                train_network(job.space, key, seed, job.protocol, splits, job.arch_of(key)),
+            )
+        return
+    with ray_session(address):
+        yield from ray_map(
+            _train_task, todo, what=f"nbt build-bench {out}", context=(job, splits),
+            setup=_setup_task, num_cpus=job.threads,
+            num_gpus=gpus_per_task(getattr(job, "device", "cpu")), max_retries=retries,
+            per_task=1,
+        )  # fmt: skip
+
+
+def _setup_task(context: tuple) -> None:
+    torch.set_num_threads(context[0].threads)
+
+
+def _train_task(context: tuple, item: tuple) -> dict:
+    job, splits = context
+    key, seed = item
+    return train_network(job.space, key, seed, job.protocol, splits, job.arch_of(key))
 
 
 def _finite(v: float) -> float:

@@ -7,3 +7,35 @@ import json
 
 def print_json(obj) -> None:
     print(json.dumps(obj, indent=2, default=str))
+
+
+def add_ray_arguments(p) -> None:
+    """``--ray [ADDRESS]`` and ``--ray-retries N`` (nbt score, build-bench, search)."""
+    g = p.add_argument_group("Ray (pip install 'nasbench-tools[ray]')")
+    g.add_argument(
+        "--ray", nargs="?", const="local", metavar="ADDRESS",
+        help="run the work as Ray tasks: without ADDRESS on a Ray of this machine (started for "
+        "the run when none is running), 'auto' or HOST:PORT for a cluster's; the output is the "
+        "one a local run writes",
+    )  # fmt: skip
+    g.add_argument(
+        "--ray-retries", type=int, default=3, metavar="N",
+        help="retries of a Ray task whose worker died (default 3)",
+    )  # fmt: skip
+
+
+def check_ray_arguments(args, *conflicts: str) -> None:
+    """Refuse ``--ray`` with an option it cannot combine with (``"merge"``, ``"workers"``), and
+    fail before any work when Ray is not installed or the address does not answer."""
+    from .._ray import check_ray
+    from ..errors import NasbenchToolsError
+
+    if args.ray_retries < 0:
+        raise NasbenchToolsError(f"--ray-retries {args.ray_retries}: expected an integer >= 0")
+    if args.ray is None:
+        return
+    for name in conflicts:
+        value = getattr(args, name)
+        if value and not (name == "workers" and value == 1):
+            raise NasbenchToolsError(f"--ray and --{name} cannot be combined")
+    check_ray(args.ray)

@@ -10,6 +10,8 @@ replace the preset's width and depth (the store records the protocol it was buil
 continues where it stopped when started again with the same arguments (the journal
 <out>.journal keeps every finished network); --shard i/n builds one of n interleaved parts, and
 `nbt build-bench --merge PART... --out STORE` joins the parts into the store one run writes.
+--ray [ADDRESS] trains the networks as Ray tasks (on this machine, or a cluster's) into the same
+store.
 
 Example:
   nbt build-bench --preset quick --sample 20 --seed 0 --per-class --seeds 0,1 --out quick.h5
@@ -24,6 +26,8 @@ import shlex
 import sys
 import time
 from pathlib import Path
+
+from ._common import add_ray_arguments, check_ray_arguments
 
 NAME = "build-bench"
 HELP = "train stand-alone networks under a protocol preset into a ground-truth store"
@@ -53,6 +57,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     o.add_argument("--merge", nargs="+", metavar="PART", help="merge shard stores into --out")
     o.add_argument("--force", action="store_true", help="replace --out and restart its journal")
     o.add_argument("--no-progress", action="store_true")
+    add_ray_arguments(p)
 
 
 def run(args) -> int:
@@ -62,6 +67,7 @@ def run(args) -> int:
         return _list()
     if not args.out:
         raise NasbenchToolsError("--out is required (the store to write)")
+    check_ray_arguments(args, "merge")
     if Path(args.out).exists() and not args.force:
         raise NasbenchToolsError(
             f"--out {args.out}: already exists; pass --force to replace it (a build then starts "
@@ -129,7 +135,10 @@ def _build(args) -> int:
         archs=None if space.arch_from_key else {k: objects[k] for k in keys.tolist()},
     )  # fmt: skip
     t0 = time.perf_counter()
-    out = build_benchmark(job, args.out, overwrite=args.force, progress=not args.no_progress)
+    out = build_benchmark(
+        job, args.out, overwrite=args.force, progress=not args.no_progress, ray=args.ray,
+        max_retries=args.ray_retries,
+    )  # fmt: skip
     n = len(job.shard_keys)
     print(
         f"built {n} architectures x {len(job.seeds)} seeds in {time.perf_counter() - t0:.1f} s "

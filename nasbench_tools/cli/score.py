@@ -8,11 +8,13 @@ isomorphism class). Proxies: --proxy a,b,c (see --list). Data-dependent proxies 
 folder). A killed run continues where it stopped when started again with the same arguments
 (the journal <out>.journal); --shard i/n scores one of n interleaved parts, and
 `nbt score --merge PART... --out TABLE` joins the parts into the table one run would write.
+--ray [ADDRESS] scores as Ray tasks (on this machine, or a cluster's) into the same table.
 
 Example:
   nbt score --space nb201 --proxy synflow,params,flops --archs all --out synflow.csv
   nbt score --proxy snip,naswot --data digits --sample 200 --seed 0 --out zc.csv
   nbt report --out report --scores synflow.csv
+  nbt score --proxy synflow --archs all --ray auto --out synflow.csv
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import argparse
 import json
 import time
 from pathlib import Path
+
+from ._common import add_ray_arguments, check_ray_arguments
 
 NAME = "score"
 HELP = "score architectures with zero-cost or supernet proxies into a score table"
@@ -68,6 +72,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="processes scoring architectures in parallel (default 1: this process); the table "
         "is the one a single process writes",
     )  # fmt: skip
+    add_ray_arguments(p)
     o = p.add_argument_group("output")
     o.add_argument("--label", help="the table's label in reports (default: the proxy names)")
     o.add_argument(
@@ -85,6 +90,7 @@ def run(args) -> int:
         return _list()
     if not args.out:
         raise NasbenchToolsError("--out is required (the score table to write)")
+    check_ray_arguments(args, "merge", "workers")
     if args.merge:
         return _merge(args)
     if not args.proxy:
@@ -147,7 +153,8 @@ def _score(args) -> int:
     t0 = time.perf_counter()
     table = run_scoring(
         job, args.out, overwrite=args.force, progress=not args.no_progress,
-        workers=args.workers, threads=args.threads or 1,
+        workers=args.workers, threads=args.threads or 1, ray=args.ray,
+        max_retries=args.ray_retries,
     )  # fmt: skip
     dt = time.perf_counter() - t0
     from ..proxies.scoring import nonfinite_summary

@@ -18,6 +18,8 @@ cost, seeds and data hashes (format: nasbench_tools.search.trajectory). Examples
 
 --budget is a number of queries ('150', '150q') or of simulated seconds ('12000s'); without it
 the protocol's. --seed has no default. Interrupted runs resume from <output>.parts/.
+--ray [ADDRESS] runs the repeats as Ray tasks (on this machine, or a cluster's) into the same
+file.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from ..search import (
     get_protocol,
     run_searches,
 )
+from ._common import add_ray_arguments, check_ray_arguments
 
 NAME = "search"
 HELP = "run a search strategy on a benchmark's ground truth; write its trajectories"
@@ -103,6 +106,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("-o", "--output", help="trajectory file to write (.npz)")
+    add_ray_arguments(p)
 
 
 def run(args) -> int:
@@ -112,6 +116,7 @@ def run(args) -> int:
     missing = [n for n in ("strategy", "repeats", "seed", "output") if getattr(args, n) is None]
     if missing:
         raise SearchError(f"missing required argument(s): {', '.join('--' + m for m in missing)}")
+    check_ray_arguments(args)
     oracle, budget = _oracle_and_budget(args)
     print(oracle.describe(), file=sys.stderr)
     t = run_searches(
@@ -128,6 +133,8 @@ def run(args) -> int:
         progress=not args.no_progress,
         label=args.label,
         command=["nbt", "search", *sys.argv[2:]] if sys.argv[1:2] == ["search"] else None,
+        ray=args.ray,
+        max_retries=args.ray_retries,
     )
     f = final_result(t, n_boot=1000, seed=0)
     print(

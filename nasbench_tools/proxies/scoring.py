@@ -26,12 +26,19 @@ seeded by its key alone, and its data batch by the run's seed). A worker that di
 naming the table, never a hang, and no worker outlives a killed run (the journal resumes it).
 Proxies that score all keys at once (supernet proxies) run in this process.
 
+Ray: ``ray=ADDRESS`` (``nbt score --ray [ADDRESS]``, see :mod:`nasbench_tools._ray`) scores the
+same chunks as Ray tasks (``threads`` CPUs and torch threads each, a GPU each where ``device``
+is CUDA) instead of worker processes; this process keeps the journal, so the table is the one a
+local run writes, a retried task records nothing twice, and a killed run resumes from the
+journal with or without Ray.
+
 Non-finite scores (NaN, inf) are kept in the table and counted per proxy in the metadata's
 ``nonfinite``; :func:`nonfinite_summary` words them for the user.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import json
@@ -43,6 +50,7 @@ from typing import Any
 import numpy as np
 
 from .._journal import JOURNAL_SUFFIX, append_record, journal_path, open_journal
+from .._ray import DEFAULT_RETRIES, check_ray, gpus_per_task, ray_map, ray_session
 from .._version import __version__
 from .._workers import in_workers
 from ..errors import InvalidArchError, OutputPathError, ScoreTableError
@@ -321,12 +329,16 @@ def run_scoring(
     progress: bool | Callable[[int], None] = True,
     workers: int = 1,
     threads: int = 1,
+    ray: str | None = None,
+    max_retries: int = DEFAULT_RETRIES,
 ) -> ScoreTable:
     """Score ``job`` into the table ``out`` (CSV with sidecar, or HDF5), resuming from its
     journal if a previous run with the same configuration was killed. Returns the table.
 
     ``workers``: processes scoring per-architecture chunks (1: this process); ``threads``:
-    torch threads of each worker (see the module docstring)."""
+    torch threads of each worker; ``ray``: a Ray address (``"local"``, ``"auto"``,
+    ``HOST:PORT``) to score the chunks as Ray tasks instead, each retried up to
+    ``max_retries`` times if its worker dies (see the module docstring)."""
     out = Path(out)
     if out.exists() and not overwrite:
         raise OutputPathError(f"{out} exists; pass --force (overwrite=True) to replace it")
@@ -335,6 +347,10 @@ def run_scoring(
     for name, value in (("workers", workers), ("threads", threads)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ProxyError(f"{name} must be an integer >= 1, got {value!r}")
+    if ray is not None:
+        if workers != 1:
+            raise ProxyError(f"give workers ({workers}) or ray ({ray!r}), not both")
+        check_ray(ray)
     keys = shard_keys(job.keys, job.shard)
     meta = job.meta()
     journal = _Journal(journal_path(out), _config_for_journal(job, meta))
@@ -347,13 +363,16 @@ def run_scoring(
     }
     total = len(keys) * len(groups)
     bar = _progress(progress, total, total - sum(len(v) for v in todo.values()))
+    session = ray_session(ray) if ray is not None and any(todo.values()) else None
     try:
-        for g, names in groups.items():
-            chunk = get_proxy(names[0]).chunk or max(len(todo[g]), 1)
-            parts = [todo[g][i : i + chunk] for i in range(0, len(todo[g]), chunk)]
-            for part, got in _scored_parts(job, names, parts, workers, threads, out):
-                journal.append(g, [_json_key(k) for k in part], got)
-                bar(len(part))
+        with session or contextlib.nullcontext():
+            for g, names in groups.items():
+                chunk = get_proxy(names[0]).chunk or max(len(todo[g]), 1)
+                parts = [todo[g][i : i + chunk] for i in range(0, len(todo[g]), chunk)]
+                how = (workers, threads, max_retries if session else None)
+                for part, got in _scored_parts(job, names, parts, how, out):
+                    journal.append(g, [_json_key(k) for k in part], got)
+                    bar(len(part))
     finally:
         bar(None)
     scores = {
@@ -369,14 +388,23 @@ def run_scoring(
     return table
 
 
-def _scored_parts(job: ScoreJob, names, parts: list, workers: int, threads: int, out: Path):
-    """``(part, scores)`` for every part of keys: in this process, or in ``workers`` spawned
-    processes (in the order they finish) when there is more than one part."""
+def _scored_parts(job: ScoreJob, names, parts: list, how: tuple, out: Path):
+    """``(part, scores)`` for every part of keys: in this process, or (in the order they finish)
+    in Ray tasks or ``workers`` spawned processes when there is more than one part. ``how`` is
+    ``(workers, threads, max_retries)``, ``max_retries`` ``None`` without Ray."""
+    workers, threads, retries = how
+    modules = sorted({get_proxy(n).compute.__module__ for n in names} - {"__main__"})
+    if retries is not None and len(parts) >= 2:
+        yield from ray_map(
+            _score_task, parts, what=f"nbt score {out}", context=(job, names, threads, modules),
+            setup=_setup_task, num_cpus=threads, num_gpus=gpus_per_task(job.device),
+            max_retries=retries,
+        )  # fmt: skip
+        return
     if workers == 1 or len(parts) < 2:
         for part in parts:
             yield part, compute_scores(job.request(names, job.space.key_array(part)))
         return
-    modules = sorted({get_proxy(n).compute.__module__ for n in names} - {"__main__"})
     advice = (
         "the journal keeps what was scored; run again to resume (with --workers 1 to score in "
         "this process)"
@@ -401,6 +429,16 @@ def _setup_worker(job: ScoreJob, threads: int, modules: tuple[str, ...]) -> None
     for name in modules:  # where the proxies were registered
         importlib.import_module(name)
     _WORKER_JOB = job
+
+
+def _setup_task(context: tuple) -> None:
+    job, _names, threads, modules = context
+    _setup_worker(job, threads, tuple(modules))
+
+
+def _score_task(context: tuple, part: list) -> dict[str, np.ndarray]:
+    job, names = context[:2]
+    return compute_scores(job.request(names, job.space.key_array(part)))
 
 
 def _score_in_worker(task: tuple) -> dict[str, np.ndarray]:

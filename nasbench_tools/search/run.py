@@ -27,6 +27,12 @@ Threads
     longer with OpenBLAS's default threads on the 2-core machine this was written on), and a
     fixed thread count fixes the order of the floating-point sums, so a run's predictions do
     not depend on the machine's core count.
+Ray
+    ``run_searches(..., ray=ADDRESS)`` (``nbt search --ray``, see :mod:`nasbench_tools._ray`)
+    runs the repeats as Ray tasks (one CPU and one BLAS thread each). This process collects the
+    runs and writes each chunk of ``<out>.parts/`` once all its runs are back, so the file is
+    the one a local call writes, a retried task adds no run twice, and an interrupted call
+    resumes from the chunks, with or without Ray.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from .._ray import DEFAULT_RETRIES, check_ray, ray_map, ray_session
 from .._version import __version__
 from ._common import SearchError, best_first, check_int, check_seed
 from .oracle import Budget, Oracle
@@ -252,10 +259,14 @@ def run_searches(
     label: str | None = None,
     command: Sequence[str] | None = None,
     blas_threads: int | None = 1,
+    ray: str | None = None,
+    max_retries: int = DEFAULT_RETRIES,
 ) -> Trajectories:
     """``repeats`` runs (seeds from ``seed``); with ``out``, written there (resumable).
 
     ``blas_threads``: BLAS threads while running (``None``: leave them; see the module text).
+    ``ray``: a Ray address (``"local"``, ``"auto"``, ``HOST:PORT``) to run the repeats as Ray
+    tasks, each retried up to ``max_retries`` times if its worker dies.
     """
     header = search_header(
         oracle,
@@ -270,6 +281,8 @@ def run_searches(
         command=command,
     )
     seeds = run_seeds(seed, repeats)
+    if ray is not None:
+        check_ray(ray)
     parts_dir = None
     if out is not None:
         out = Path(out)
@@ -281,25 +294,14 @@ def run_searches(
         parts_dir.mkdir(exist_ok=True)
     chunks = [list(range(s, min(s + _CHUNK, repeats))) for s in range(0, repeats, _CHUNK)]
     bar = _bar(repeats, progress, header["strategy"]["label"] or strategy)
+    run_args = (oracle, strategy, budget, preset, options, track_predictor)
     try:
-        with _blas_limit(blas_threads):
-            done = [
-                _chunk(
-                    ci,
-                    runs,
-                    parts_dir,
-                    header,
-                    seeds,
-                    bar,
-                    oracle,
-                    strategy,
-                    budget,
-                    preset,
-                    options,
-                    track_predictor,
-                )
-                for ci, runs in enumerate(chunks)
-            ]
+        if ray is not None:
+            done = _chunks_on_ray(
+                chunks, parts_dir, header, seeds, bar, run_args, blas_threads, (ray, max_retries)
+            )
+        else:
+            done = _chunks_here(chunks, parts_dir, header, seeds, bar, run_args, blas_threads)
     finally:
         bar.close()
     result = concatenate(done, header)
@@ -307,6 +309,70 @@ def run_searches(
         write_trajectories(result, out, overwrite=overwrite)
         shutil.rmtree(parts_dir, ignore_errors=True)
     return result
+
+
+def _chunks_here(chunks, parts_dir, header, seeds, bar, run_args, blas_threads) -> list:
+    """Every chunk, in this process."""
+    with _blas_limit(blas_threads):
+        return [
+            _chunk(ci, runs, parts_dir, header, seeds, bar, *run_args)
+            for ci, runs in enumerate(chunks)
+        ]
+
+
+def _chunks_on_ray(chunks, parts_dir, header, seeds, bar, run_args, blas_threads, ray) -> list:
+    """Every chunk: reused from ``parts_dir``, or its runs computed as Ray tasks; a chunk is
+    written (as :func:`_chunk` writes it) once all its runs are back."""
+    address, retries = ray
+    check_int(blas_threads if blas_threads is not None else 1, "blas_threads", low=1)
+    done: dict[int, Trajectories] = {}
+    for ci, runs in enumerate(chunks):
+        part = None if parts_dir is None else parts_dir / f"chunk-{ci:05d}.npz"
+        got = _reuse(part, header, seeds[runs]) if part is not None else None
+        if got is not None:
+            done[ci] = got
+            bar.update(len(runs))
+    todo = [i for ci, runs in enumerate(chunks) if ci not in done for i in runs]
+    if todo:
+        runs_of: dict[int, dict[int, Trajectories]] = {}
+        context = (run_args, header, seeds, blas_threads)
+        with ray_session(address):
+            for i, t in ray_map(
+                _search_task, todo, what="nbt search", context=context, setup=_setup_search,
+                max_retries=retries,
+            ):  # fmt: skip
+                bar.update(1)
+                ci = i // _CHUNK
+                mine = runs_of.setdefault(ci, {})
+                mine[i] = t
+                if len(mine) == len(chunks[ci]):
+                    got = concatenate(
+                        [mine[r] for r in chunks[ci]], _chunk_header(header, chunks[ci])
+                    )
+                    if parts_dir is not None:
+                        write_trajectories(got, parts_dir / f"chunk-{ci:05d}.npz", overwrite=True)
+                    done[ci] = got
+                    del runs_of[ci]
+    return [done[ci] for ci in range(len(chunks))]
+
+
+def _setup_search(context: tuple) -> None:
+    blas_threads = context[3]
+    if blas_threads is None:
+        return
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    threadpool_limits(blas_threads, user_api="blas")
+
+
+def _search_task(context: tuple, i: int) -> Trajectories:
+    (oracle, strategy, budget, preset, options, track), header, seeds, _ = context
+    return run_search(
+        oracle, strategy, budget, seed=int(seeds[i]), preset=preset, options=options,
+        track_predictor=track, header=header,
+    )  # fmt: skip
 
 
 def _chunk(ci, runs, parts_dir, header, seeds, bar, *run_args) -> Trajectories:

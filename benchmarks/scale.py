@@ -1,0 +1,246 @@
+"""Scale-out on this machine: the speed-up of 2 Ray workers over 1 for ``nbt score`` and for
+search repeats, and of 2 DDP processes over 1 for supernet training. Every ratio is against the
+1-worker baseline measured in the same run; efficiency = speed-up / workers.
+
+Measured (each with 1, then 2 workers):
+
+1. ``score, data-free``: synflow (the benchmark network, C=16, N=5, on one 32x32 all-ones image)
+   over ``--archs`` (300) NB201 architectures, a seeded sample; ``run_scoring(..., ray=...)``.
+2. ``score, data``: snip on scikit-learn digits (batch 64, C=16, N=5 at 8x8) over ``--zc-archs``
+   (100) architectures.
+3. ``search``: ``--repeats`` (500, NB201's count) regularized-evolution runs under
+   ``--protocol nb201-cifar10`` (its 12,000 simulated seconds); ``run_searches(..., ray=...)``.
+   A run takes about 25 ms here, and each Ray worker unpickles the oracle once per command
+   (about 0.5 s, measured), so a few dozen repeats are not worth fanning out: 20 repeats are
+   0.5 s of work.
+4. ``training, DDP``: ``torchrun --standalone --nproc_per_node W -m nasbench_tools.cli
+   train-supernet ... --micro-batches 2`` (SPOS NB201 supernet, C=8, N=1, on digits, batch 64,
+   ``--epochs`` 2, one torch thread per process), W = 1 and 2: both do the same arithmetic (two
+   micro-batches per step; one process runs both, two processes one each), and the time is the
+   training epochs' seconds as the run logs them (start-up and data loading excluded). Skipped,
+   saying so, where this nasbench_tools has no data-parallel trainer (no
+   ``nasbench_tools.nn.distributed`` or no ``--micro-batches`` option of ``train-supernet``).
+
+Ray: for each worker count a fresh local Ray with that many CPUs (start-up not timed), one
+untimed warm-up run (the workers import torch and fetch the job once), then the timed run; every
+task holds one CPU and one torch thread. The same work in this process, without Ray, is printed
+beside it (``in-process``), so the fixed cost of Ray shows too. The load average is printed
+with each measurement: other processes on the cores lower every ratio.
+
+Run: ``python benchmarks/scale.py`` on a quiet machine (about 10 minutes on 2 cores);
+``--tiny`` for a check that the script works (sizes too small for meaningful ratios).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+#: Efficiency below which the table explains where the time went.
+EXPLAIN_BELOW = 0.8
+
+
+def _load() -> str:
+    return "load average {:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
+
+
+@contextlib.contextmanager
+def _local_ray(cpus: int):
+    import ray
+
+    ray.init(address="local", num_cpus=cpus, include_dashboard=False, logging_level="ERROR")
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+# ----------------------------------------------------------------------------- workloads
+def _score_job(proxy: str, n: int, data: bool):
+    from nasbench_tools import datasets
+    from nasbench_tools.proxies.scoring import ScoreJob, select_keys
+    from nasbench_tools.spaces import get_space
+
+    space = get_space("nb201")
+    keys, selection = select_keys(space, "all", sample=n, seed=0)
+    options = {"C": 16, "N": 5}
+    d = datasets.load("digits", "train") if data else None
+    return ScoreJob(space, keys, (proxy,), selection, data=d, seed=0, options=options)
+
+
+def _score(proxy: str, n: int, data: bool, ray: str | None, tmp: Path) -> float:
+    from nasbench_tools.proxies.scoring import run_scoring
+
+    job = _score_job(proxy, n, data)
+    out = tmp / f"{proxy}-{n}-{time.perf_counter_ns()}.csv"
+    t0 = time.perf_counter()
+    run_scoring(job, out, progress=False, ray=ray)
+    return time.perf_counter() - t0
+
+
+def _search(repeats: int, ray: str | None, tmp: Path) -> float:
+    from nasbench_tools.search import get_protocol, run_searches
+
+    proto = get_protocol("nb201-cifar10")
+    oracle = proto.build()
+    out = tmp / f"rea-{repeats}-{time.perf_counter_ns()}.npz"
+    t0 = time.perf_counter()
+    run_searches(
+        oracle, "rea", proto.budget, repeats=repeats, seed=0, out=out, progress=False, ray=ray
+    )
+    return time.perf_counter() - t0
+
+
+def _ray_times(workloads: dict, workers: tuple[int, ...]) -> dict:
+    """Seconds of every workload ``(work, warm)`` in this process, then on a local Ray of each
+    worker count (one Ray start per count, not timed): ``{name: {"in-process" | w: s}}``."""
+    import torch
+
+    torch.set_num_threads(1)
+    times: dict = {name: {} for name in workloads}
+    for name, (work, warm) in workloads.items():
+        warm(None)
+        times[name]["in-process"] = work(None)
+        print(f"  {name}: in-process {times[name]['in-process']:.1f} s ({_load()})", flush=True)
+    for w in workers:
+        with _local_ray(w):
+            for name, (work, warm) in workloads.items():
+                warm("local")
+                times[name][w] = work("local")
+                print(f"  {name}: {w} Ray worker(s) {times[name][w]:.1f} s ({_load()})", flush=True)
+    return times
+
+
+# ----------------------------------------------------------------------------- DDP
+def ddp_missing() -> str | None:
+    """Why the DDP measurement cannot run here (``None``: it can)."""
+    if importlib.util.find_spec("nasbench_tools.nn.distributed") is None:
+        return "nasbench_tools.nn.distributed does not exist (no data-parallel trainer yet)"
+    from nasbench_tools.cli.__main__ import build_parser
+
+    sub = next(a for a in build_parser()._subparsers._group_actions if a.dest == "command")
+    options = sub.choices["train-supernet"]._option_string_actions
+    if "--micro-batches" not in options:
+        return "`nbt train-supernet` has no --micro-batches option (no data-parallel trainer)"
+    return None
+
+
+def _ddp(procs: int, epochs: int, subset: int, tmp: Path) -> float:
+    out = tmp / f"ddp-{procs}-{time.perf_counter_ns()}"
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone",
+        f"--nproc_per_node={procs}", "-m", "nasbench_tools.cli", "train-supernet",
+        "--out", str(out), "--dataset", "digits", "--subset", str(subset), "--C", "8", "--N",
+        "1", "--epochs", str(epochs), "--batch-size", "64", "--sampler", "spos", "--seed", "0",
+        "--threads", "1", "--micro-batches", "2", "--no-progress",
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"DDP run failed ({' '.join(cmd)}):\n{proc.stderr[-3000:]}")
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    return sum(r["seconds"] for r in log if r.get("event") == "epoch")
+
+
+# ----------------------------------------------------------------------------- table
+def _row(what: str, times: dict, workers: int = 2) -> str:
+    base, t = times[1], times[workers]
+    speedup = base / t
+    eff = speedup / workers
+    local = times.get("in-process")
+    extra = f"  in-process {local:7.1f} s" if local is not None else ""
+    return (
+        f"{what:28s} 1 worker {base:7.1f} s  {workers} workers {t:7.1f} s  "
+        f"speed-up {speedup:4.2f}x  efficiency {eff:4.2f}{extra}"
+    )
+
+
+EXPLANATION = """\
+Where the efficiency falls short of 1 (read with the load averages above):
+  - other processes on the 2 cores take CPU from the 2-worker run, not from the 1-worker one
+    (a load average above 2 means the workers did not have a core each);
+  - Ray: the tasks' fixed costs (scheduling, the job's context fetched by each worker once, the
+    results sent back) and the driver's journal, one fsync-ed line per finished part, in this
+    process while the workers compute; the last tasks leave one worker idle (load imbalance:
+    architectures differ in cost);
+  - DDP: two gradient all-reduces (gloo over TCP) and BN-buffer reductions per step, and the
+    per-step synchronisation: a step waits for the slower rank."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--archs", type=int, default=300, help="architectures for the data-free proxy")
+    p.add_argument("--zc-archs", type=int, default=100, help="architectures for snip on digits")
+    p.add_argument("--repeats", type=int, default=500, help="REA repeats")
+    p.add_argument("--epochs", type=int, default=2, help="supernet training epochs (DDP)")
+    p.add_argument("--subset", type=int, default=1024, help="training images (DDP)")
+    p.add_argument("--tiny", action="store_true", help="tiny sizes: check that the script runs")
+    p.add_argument("--skip", default="", help="comma-separated parts to skip: score,search,ddp")
+    args = p.parse_args(argv)
+    if args.tiny:
+        args.archs, args.zc_archs, args.repeats, args.epochs, args.subset = 6, 4, 4, 1, 128
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    print(f"benchmarks/scale.py on {os.cpu_count()} CPUs; {_load()}", flush=True)
+    rows, explain = [], False
+    tmp = Path(tempfile.mkdtemp(prefix="nbt-scale-"))
+    try:
+        have_ray = importlib.util.find_spec("ray") is not None
+        if not have_ray and not skip >= {"score", "search"}:
+            print("Ray parts skipped: Ray is not installed (pip install 'nasbench-tools[ray]')")
+        workloads = {}
+        if have_ray and "score" not in skip:
+            n_warm = max(2, min(8, args.archs // 10))
+            workloads[f"score synflow x {args.archs}"] = (
+                lambda ray: _score("synflow", args.archs, False, ray, tmp),
+                lambda ray: _score("synflow", n_warm, False, ray, tmp),
+            )
+            workloads[f"score snip x {args.zc_archs}"] = (
+                lambda ray: _score("snip", args.zc_archs, True, ray, tmp),
+                lambda ray: _score("snip", min(n_warm, args.zc_archs), True, ray, tmp),
+            )
+        if have_ray and "search" not in skip:
+            workloads[f"search REA x {args.repeats}"] = (
+                lambda ray: _search(args.repeats, ray, tmp),
+                lambda ray: _search(2, ray, tmp),
+            )
+        if workloads:
+            for name, times in _ray_times(workloads, (1, 2)).items():
+                rows.append(_row(name, times))
+        if "ddp" not in skip:
+            why = ddp_missing()
+            if why:
+                print(
+                    f"DDP skipped: {why}. Expected entry point: torchrun --nproc_per_node W "
+                    "-m nasbench_tools.cli train-supernet ... --micro-batches M"
+                )
+            else:
+                times = {}
+                for w in (1, 2):
+                    times[w] = _ddp(w, args.epochs, args.subset, tmp)
+                    print(f"  DDP {w} process(es): {times[w]:.1f} s training ({_load()})")
+                rows.append(_row(f"train-supernet DDP ({args.epochs} ep)", times))
+        print("\nspeed-up of 2 workers over 1 (efficiency = speed-up / 2):")
+        for r in rows:
+            print("  " + r)
+            explain |= float(r.split("efficiency ")[1].split()[0]) < EXPLAIN_BELOW
+        if explain:
+            print(EXPLANATION)
+        if args.tiny:
+            print("(--tiny: sizes for checking the script, not for the figures)")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
