@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -150,17 +149,14 @@ def test_bad_variant():
         kendall_tau([1, 2], [1, 2], variant="d")
 
 
-def test_kendall_whole_nb101_size_is_fast(rng):
-    # 423,624 = every NB101 cell; O(n log n) keeps this well under a second on a quiet core
+@pytest.mark.timeout(300)  # a hang guard, not a speed claim: a quadratic tau would take hours
+def test_kendall_whole_nb101_size_with_ties_equals_scipy(rng):
+    # 423,624 = every NB101 cell, rounded so that ties are many; the speed is benchmarks' business
     n = 423_624
     x = rng.normal(size=n).round(3)
     y = (x + rng.normal(size=n)).round(3)
-    kendall_tau(x[:1000], y[:1000])
-    t = time.perf_counter()
     r = kendall_tau(x, y)
-    elapsed = time.perf_counter() - t
     assert r.statistic == pytest.approx(ss.kendalltau(x, y).statistic, abs=1e-12)
-    assert elapsed < 5.0  # generous: a shared 2-core CI box; quadratic would take hours
 
 
 # --- Spearman, Pearson, weighted tau ----------------------------------------------------------

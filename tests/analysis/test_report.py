@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 import scipy.stats as ss
@@ -102,21 +100,19 @@ def test_report_nan_policy(nb201_gt):
     assert (r.n_used, r.n_omitted) == (15_625 - 341, 341)
 
 
-def test_full_size_report_is_fast(nb201_gt):
+@pytest.mark.timeout(300)  # a hang guard, not a speed claim (benchmarks/ measures the speed)
+def test_full_size_report_with_default_resamples(nb201_gt):
     gt = nb201_gt
     acc = gt["c10_valid200_mean"].to_numpy()
     score = gt["e12_cifar10_val"].to_numpy()
-    rank_report(acc[:500], score[:500], n_boot=5, seed=0)  # warm the lazy imports
-    t = time.perf_counter()
     r = rank_report(acc, score)  # defaults: k = (10, 50, 100), 200 resamples
-    elapsed = time.perf_counter() - t
     assert r.n_used == 15_625 and r.n_boot == 200
     assert r.kendall_tau.low < r.kendall_tau.value < r.kendall_tau.high
-    assert elapsed < 10.0  # about 1 s on the shared 2-core box; see report.py
 
 
 @pytest.mark.slow
-def test_forty_full_size_reports_under_a_minute(nb201_gt):
+@pytest.mark.timeout(600)  # a hang guard, not a speed claim
+def test_forty_full_size_reports_are_finite(nb201_gt):
     gt = nb201_gt
     truths = [
         gt[c].to_numpy()
@@ -142,11 +138,10 @@ def test_forty_full_size_reports_under_a_minute(nb201_gt):
             "c100_valtest200_s777",
         )
     ]
-    t = time.perf_counter()
     for y in truths:
         for s in proxies:
-            rank_report(y, s, nan_policy="omit")
-    assert time.perf_counter() - t < 60.0
+            r = rank_report(y, s, nan_policy="omit")
+            assert np.isfinite(r.kendall_tau.value) and r.kendall_tau.low <= r.kendall_tau.high
 
 
 def _valid_resamples(x, y, n_boot, seed):
