@@ -141,4 +141,64 @@ def supernet(out: str, config: dict, shift_rank: int | None = None) -> dict:
     return {"state": state, "draws": draws.draws, "writes": writes.calls}
 
 
-SCENARIOS = {"supernet": supernet}
+def differentiable(out: str, config: dict) -> dict:
+    """A differentiable search; the files written and the checkpoint's contents."""
+    from nasbench_tools.differentiable.config import SearchConfig
+    from nasbench_tools.differentiable.search import run_search
+
+    with WriteSpy() as writes:
+        result = run_search(SearchConfig.from_dict(config), out, progress=False, ground_truths=())
+    return {"selected": result.result["selected"]["arch"], "writes": writes.calls}
+
+
+def standalone(protocol: dict, key: int, seed: int, micro_batches: int) -> dict:
+    """Train one build-bench network with :func:`train_epoch` / :func:`evaluate` (the journal's
+    pieces); its weights, buffers and curves."""
+    from nasbench_tools.buildbench import get_protocol
+    from nasbench_tools.buildbench.train import (
+        Execution,
+        _optimizer,
+        batch_generator,
+        build,
+        evaluate,
+        load_splits,
+        train_epoch,
+    )
+    from nasbench_tools.spaces import get_space
+
+    p = get_protocol(protocol["name"]).replace(**protocol["changes"])
+    splits = load_splits(p)
+    ex = Execution(micro_batches=micro_batches)
+    model = build(get_space("nb201"), key, seed, p, splits.train)
+    opt = _optimizer(p, model)
+    gen = batch_generator(seed, key)
+    curves = []
+    for epoch in range(p.epochs):
+        train = train_epoch(model, opt, splits.train, p, gen, epoch, ex)
+        curves.append((train, evaluate(model, splits.valid, p.eval_batch_size, ex)))
+    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    return {"state": state, "curves": curves}
+
+
+def build_bench(out: str, protocol: dict, keys: list[int], micro_batches: int) -> dict:
+    """``build_benchmark`` of ``keys`` (seed 0); the files written."""
+    from nasbench_tools.buildbench import BuildJob, build_benchmark, get_protocol
+    from nasbench_tools.buildbench.train import Execution
+    from nasbench_tools.spaces import get_space
+
+    p = get_protocol(protocol["name"]).replace(**protocol["changes"])
+    job = BuildJob(
+        get_space("nb201"), np.array(keys), (0,), p, {"keys": keys},
+        execution=Execution(micro_batches=micro_batches), command="test",
+    )  # fmt: skip
+    with WriteSpy() as writes:
+        build_benchmark(job, out, progress=False)
+    return {"writes": writes.calls}
+
+
+SCENARIOS = {
+    "supernet": supernet,
+    "differentiable": differentiable,
+    "standalone": standalone,
+    "build_bench": build_bench,
+}

@@ -41,18 +41,45 @@ CASES = {
 }
 
 
+#: build-bench's quick protocol, cut to 3 steps per epoch.
+PROTOCOL = {
+    "name": "quick",
+    "changes": {"epochs": 2, "train_subset": 96, "valid_subset": 64, "test_subset": 64},
+}
+ARCH = 1234  # NB201 index: a cell with convolutions and a skip
+#: differentiable methods: first-order bilevel (darts), second order (darts-v2: the unrolled
+#: gradient's four reductions), Gumbel sampling (gdas), arch terms (fairdarts), one-level
+DIFFERENTIABLE = {
+    "darts-v2": {},
+    "gdas": {},
+    "fairdarts": {"epochs": 1},
+    "single-path": {"epochs": 1, "cost_lambda": 0.1},
+}
+
+
+def _differentiable_config(method: str) -> dict:
+    from tests.differentiable.conftest import TINY
+
+    return {**TINY, "method": method, "micro_batches": 2, **DIFFERENTIABLE[method]}
+
+
 @pytest.fixture(scope="module")
 def ddp(tmp_path_factory):
     """Every scenario's results on both ranks, and the folder they ran in."""
     tmp = tmp_path_factory.mktemp("ddp")
-    scenarios = [
-        ("supernet", (str(tmp / f"supernet-{name}"), {**SUPERNET, **case}))
+    named = {
+        name: ("supernet", (str(tmp / f"supernet-{name}"), {**SUPERNET, **case}))
         for name, case in CASES.items()
-    ]
-    scenarios.append(("supernet", (str(tmp / "desync"), {**SUPERNET, "epochs": 1}, 1)))
-    scenarios.append(("supernet", (str(tmp / "odd"), {**SUPERNET, "micro_batches": 3})))
-    results = _ddp.spawn(tmp / "spawn", scenarios)
-    return tmp, dict(zip([*CASES, "desync", "odd"], zip(*results)))
+    }
+    named["desync"] = ("supernet", (str(tmp / "desync"), {**SUPERNET, "epochs": 1}, 1))
+    named["odd"] = ("supernet", (str(tmp / "odd"), {**SUPERNET, "micro_batches": 3}))
+    named["standalone"] = ("standalone", (PROTOCOL, ARCH, 0, 2))
+    named["build_bench"] = ("build_bench", (str(tmp / "bench.h5"), PROTOCOL, [ARCH, 77], 2))
+    for method in DIFFERENTIABLE:
+        config = _differentiable_config(method)
+        named[method] = ("differentiable", (str(tmp / f"diff-{method}"), config))
+    results = _ddp.spawn(tmp / "spawn", list(named.values()))
+    return tmp, dict(zip(named, zip(*results)))
 
 
 def _ok(result: dict):
@@ -131,6 +158,126 @@ def test_micro_batches_not_a_multiple_of_the_processes_is_refused(ddp):
     for r in results["odd"]:
         assert r.get("error") == "TrainConfigError", r
         assert "micro_batches 3 is not a multiple of the 2 processes" in r["message"]
+
+
+# --------------------------------------------------------------------------- build-bench
+def _hand_standalone(key: int, seed: int) -> dict:
+    """One process, written out here: each batch's two halves forward and backward in turn
+    (loss weighted by the half's share), BN running statistics set to the mean of what each
+    half alone would have made of them, one SGD step."""
+    from nasbench_tools.buildbench import get_protocol
+    from nasbench_tools.buildbench.train import batch_generator, build, load_splits
+    from nasbench_tools.datasets import iterate_batches
+    from nasbench_tools.spaces import get_space
+    from nasbench_tools.supernet.train import cosine_lr
+
+    p = get_protocol(PROTOCOL["name"]).replace(**PROTOCOL["changes"])
+    splits = load_splits(p)
+    model = build(get_space("nb201"), key, seed, p, splits.train)
+    opt = torch.optim.SGD(
+        model.parameters(), lr=p.lr, momentum=p.momentum, weight_decay=p.weight_decay,
+        nesterov=p.nesterov,
+    )  # fmt: skip
+    gen = batch_generator(seed, key)
+    per_epoch = -(-len(splits.train) // p.batch_size)
+    for epoch in range(p.epochs):
+        model.train()
+        batches = iterate_batches(
+            splits.train, p.batch_size, shuffle=True, generator=gen, augment=p.augment
+        )
+        for i, (x, y) in enumerate(batches):
+            x = x.contiguous(memory_format=torch.channels_last)
+            for g in opt.param_groups:
+                g["lr"] = cosine_lr(epoch * per_epoch + i, p.epochs * per_epoch, p.lr, p.lr_min)
+            opt.zero_grad(set_to_none=True)
+            before = {k: b.clone() for k, b in model.named_buffers()}
+            after = []
+            half = len(y) // 2
+            for sl in (slice(0, half), slice(half, len(y))):
+                with torch.no_grad():
+                    for k, b in model.named_buffers():
+                        b.copy_(before[k])
+                loss = torch.nn.functional.cross_entropy(model(x[sl]), y[sl])
+                (loss * ((sl.stop - sl.start) / len(y))).backward()
+                after.append({k: b.clone() for k, b in model.named_buffers()})
+            with torch.no_grad():
+                for k, b in model.named_buffers():
+                    if b.is_floating_point():
+                        b.copy_((after[0][k] + after[1][k]) / 2)
+                    else:
+                        b.copy_(before[k] + 1)
+            opt.step()
+    return model.state_dict()
+
+
+def test_ddp_standalone_network_equals_a_hand_written_two_half_accumulation(ddp):
+    _, results = ddp
+    want = _hand_standalone(ARCH, 0)
+    for r in results["standalone"]:
+        _assert_same_state(_ok(r)["state"], want)
+
+
+def test_micro_batches_in_one_process_equal_the_hand_written_accumulation():
+    got = _ddp.standalone(PROTOCOL, ARCH, 0, 2)
+    _assert_same_state(got["state"], _hand_standalone(ARCH, 0))
+
+
+def test_ddp_standalone_curves_equal_one_process_with_micro_batches(ddp):
+    _, results = ddp
+    ref = _ddp.standalone(PROTOCOL, ARCH, 0, 2)["curves"]
+    for r in results["standalone"]:
+        got = _ok(r)["curves"]
+        assert len(got) == len(ref) == 2
+        for (train, valid), (rtrain, rvalid) in zip(got, ref):
+            for a, b in ((train, rtrain), (valid, rvalid)):
+                assert a["accuracy"] == pytest.approx(b["accuracy"], abs=1e-9)
+                assert a["loss"] == pytest.approx(b["loss"], rel=1e-5)
+
+
+def test_ddp_build_bench_store_equals_one_process_and_only_rank_0_writes(ddp, tmp_path):
+    from nasbench_tools.buildbench import BuildJob, build_benchmark, get_protocol
+    from nasbench_tools.buildbench.train import Execution
+    from nasbench_tools.groundtruth.store import read_store
+    from nasbench_tools.spaces import get_space
+
+    tmp, results = ddp
+    rank0, rank1 = (_ok(r) for r in results["build_bench"])
+    assert rank1["writes"] == []
+    assert any("bench.h5" in w for w in rank0["writes"])
+    p = get_protocol(PROTOCOL["name"]).replace(**PROTOCOL["changes"])
+    job = BuildJob(
+        get_space("nb201"), np.array([ARCH, 77]), (0,), p, {"keys": [ARCH, 77]},
+        execution=Execution(micro_batches=2), command="test",
+    )  # fmt: skip
+    build_benchmark(job, tmp_path / "ref.h5", progress=False)
+    got, want = read_store(tmp / "bench.h5"), read_store(tmp_path / "ref.h5")
+    assert got.columns.keys() == want.columns.keys()
+    compared = 0
+    for key, col in want.columns.items():
+        if key.metric == "time":  # measured seconds
+            continue
+        np.testing.assert_allclose(got.columns[key].values, col.values, rtol=1e-5, err_msg=key)
+        compared += 1
+    assert compared > 10
+    assert got.meta["micro_batches"] == 2
+
+
+# --------------------------------------------------------------------------- differentiable
+@pytest.mark.parametrize("method", DIFFERENTIABLE)
+def test_ddp_differentiable_search_equals_one_process_with_micro_batches(ddp, tmp_path, method):
+    from nasbench_tools.differentiable.config import SearchConfig
+    from nasbench_tools.differentiable.search import run_search
+
+    tmp, results = ddp
+    rank0, rank1 = (_ok(r) for r in results[method])
+    assert rank1["writes"] == [] and any("result.json" in w for w in rank0["writes"])
+    config = SearchConfig.from_dict(_differentiable_config(method))
+    ref = run_search(config, tmp_path / "ref", progress=False, ground_truths=())
+    assert rank0["selected"] == rank1["selected"] == ref.result["selected"]["arch"]
+    name = sorted((tmp_path / "ref" / "checkpoints").glob("epoch-*.pt"))[-1].name
+    got = torch.load(tmp / f"diff-{method}" / "checkpoints" / name, weights_only=True)
+    want = torch.load(tmp_path / "ref" / "checkpoints" / name, weights_only=True)
+    _assert_same_state(got["model"], want["model"])
 
 
 # --------------------------------------------------------------------------- the pieces
