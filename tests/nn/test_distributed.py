@@ -47,6 +47,7 @@ PROTOCOL = {
     "changes": {"epochs": 2, "train_subset": 96, "valid_subset": 64, "test_subset": 64},
 }
 ARCH = 1234  # NB201 index: a cell with convolutions and a skip
+KEYS = [77, ARCH]  # build-bench's selection (sorted)
 #: differentiable methods: first-order bilevel (darts), second order (darts-v2: the unrolled
 #: gradient's four reductions), Gumbel sampling (gdas), arch terms (fairdarts), one-level
 DIFFERENTIABLE = {
@@ -63,9 +64,14 @@ def _differentiable_config(method: str) -> dict:
     return {**TINY, "method": method, "micro_batches": 2, **DIFFERENTIABLE[method]}
 
 
+def _spawn(tmp, named: dict) -> tuple:
+    results = _ddp.spawn(tmp / "spawn", list(named.values()))
+    return tmp, dict(zip(named, zip(*results)))
+
+
 @pytest.fixture(scope="module")
 def ddp(tmp_path_factory):
-    """Every scenario's results on both ranks, and the folder they ran in."""
+    """The supernet scenarios' results on both ranks, and the folder they ran in."""
     tmp = tmp_path_factory.mktemp("ddp")
     named = {
         name: ("supernet", (str(tmp / f"supernet-{name}"), {**SUPERNET, **case}))
@@ -73,13 +79,21 @@ def ddp(tmp_path_factory):
     }
     named["desync"] = ("supernet", (str(tmp / "desync"), {**SUPERNET, "epochs": 1}, 1))
     named["odd"] = ("supernet", (str(tmp / "odd"), {**SUPERNET, "micro_batches": 3}))
-    named["standalone"] = ("standalone", (PROTOCOL, ARCH, 0, 2))
-    named["build_bench"] = ("build_bench", (str(tmp / "bench.h5"), PROTOCOL, [ARCH, 77], 2))
+    return _spawn(tmp, named)
+
+
+@pytest.fixture(scope="module")
+def ddp_other(tmp_path_factory):
+    """The build-bench and differentiable scenarios' results on both ranks, and their folder."""
+    tmp = tmp_path_factory.mktemp("ddp-other")
+    named = {
+        "standalone": ("standalone", (PROTOCOL, ARCH, 0, 2)),
+        "build_bench": ("build_bench", (str(tmp / "bench.h5"), PROTOCOL, KEYS, 2)),
+    }
     for method in DIFFERENTIABLE:
         config = _differentiable_config(method)
         named[method] = ("differentiable", (str(tmp / f"diff-{method}"), config))
-    results = _ddp.spawn(tmp / "spawn", list(named.values()))
-    return tmp, dict(zip(named, zip(*results)))
+    return _spawn(tmp, named)
 
 
 def _ok(result: dict):
@@ -210,8 +224,8 @@ def _hand_standalone(key: int, seed: int) -> dict:
     return model.state_dict()
 
 
-def test_ddp_standalone_network_equals_a_hand_written_two_half_accumulation(ddp):
-    _, results = ddp
+def test_ddp_standalone_network_equals_a_hand_written_two_half_accumulation(ddp_other):
+    _, results = ddp_other
     want = _hand_standalone(ARCH, 0)
     for r in results["standalone"]:
         _assert_same_state(_ok(r)["state"], want)
@@ -222,8 +236,8 @@ def test_micro_batches_in_one_process_equal_the_hand_written_accumulation():
     _assert_same_state(got["state"], _hand_standalone(ARCH, 0))
 
 
-def test_ddp_standalone_curves_equal_one_process_with_micro_batches(ddp):
-    _, results = ddp
+def test_ddp_standalone_curves_equal_one_process_with_micro_batches(ddp_other):
+    _, results = ddp_other
     ref = _ddp.standalone(PROTOCOL, ARCH, 0, 2)["curves"]
     for r in results["standalone"]:
         got = _ok(r)["curves"]
@@ -234,19 +248,19 @@ def test_ddp_standalone_curves_equal_one_process_with_micro_batches(ddp):
                 assert a["loss"] == pytest.approx(b["loss"], rel=1e-5)
 
 
-def test_ddp_build_bench_store_equals_one_process_and_only_rank_0_writes(ddp, tmp_path):
+def test_ddp_build_bench_store_equals_one_process_and_only_rank_0_writes(ddp_other, tmp_path):
     from nasbench_tools.buildbench import BuildJob, build_benchmark, get_protocol
     from nasbench_tools.buildbench.train import Execution
     from nasbench_tools.groundtruth.store import read_store
     from nasbench_tools.spaces import get_space
 
-    tmp, results = ddp
+    tmp, results = ddp_other
     rank0, rank1 = (_ok(r) for r in results["build_bench"])
     assert rank1["writes"] == []
     assert any("bench.h5" in w for w in rank0["writes"])
     p = get_protocol(PROTOCOL["name"]).replace(**PROTOCOL["changes"])
     job = BuildJob(
-        get_space("nb201"), np.array([ARCH, 77]), (0,), p, {"keys": [ARCH, 77]},
+        get_space("nb201"), np.array(KEYS), (0,), p, {"keys": KEYS},
         execution=Execution(micro_batches=2), command="test",
     )  # fmt: skip
     build_benchmark(job, tmp_path / "ref.h5", progress=False)
@@ -264,11 +278,13 @@ def test_ddp_build_bench_store_equals_one_process_and_only_rank_0_writes(ddp, tm
 
 # --------------------------------------------------------------------------- differentiable
 @pytest.mark.parametrize("method", DIFFERENTIABLE)
-def test_ddp_differentiable_search_equals_one_process_with_micro_batches(ddp, tmp_path, method):
+def test_ddp_differentiable_search_equals_one_process_with_micro_batches(
+    ddp_other, tmp_path, method
+):
     from nasbench_tools.differentiable.config import SearchConfig
     from nasbench_tools.differentiable.search import run_search
 
-    tmp, results = ddp
+    tmp, results = ddp_other
     rank0, rank1 = (_ok(r) for r in results[method])
     assert rank1["writes"] == [] and any("result.json" in w for w in rank0["writes"])
     config = SearchConfig.from_dict(_differentiable_config(method))
