@@ -141,6 +141,26 @@ def supernet(out: str, config: dict, shift_rank: int | None = None) -> dict:
     return {"state": state, "draws": draws.draws, "writes": writes.calls}
 
 
+class Stop(Exception):
+    """Raised after an epoch to cut a run short (as a kill would, after the checkpoint)."""
+
+
+def supernet_cut(out: str, config: dict, after: int) -> dict:
+    """Train a supernet and stop after epoch ``after`` (its checkpoint written)."""
+    from nasbench_tools.supernet.config import TrainConfig
+    from nasbench_tools.supernet.train import train_supernet
+
+    def stop(epoch, record):
+        if epoch == after:
+            raise Stop
+
+    try:
+        train_supernet(TrainConfig.from_dict(config), out, progress=False, on_epoch_end=stop)
+    except Stop:
+        return {"stopped_after": after}
+    return {"stopped_after": None}
+
+
 def differentiable(out: str, config: dict) -> dict:
     """A differentiable search; the files written and the checkpoint's contents."""
     from nasbench_tools.differentiable.config import SearchConfig
@@ -198,6 +218,7 @@ def build_bench(out: str, protocol: dict, keys: list[int], micro_batches: int) -
 
 SCENARIOS = {
     "supernet": supernet,
+    "supernet_cut": supernet_cut,
     "differentiable": differentiable,
     "standalone": standalone,
     "build_bench": build_bench,

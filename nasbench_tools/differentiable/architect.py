@@ -188,7 +188,7 @@ class Searcher:
             loss = F.cross_entropy(logits, y)
             self.last_labels = y
         else:
-            sync = dp.BufferSync(self.model, M, w)
+            sync = dp.BufferSync(self.model, M, w, inplace=False)  # one graph, then backward
             parts, outs = dp.local_parts(len(y), M, w), []
             loss = 0.0
             for part in parts:

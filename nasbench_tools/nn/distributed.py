@@ -265,35 +265,57 @@ class BufferSync:
     ``before + mean over all parts of (after part - before)``; an integer buffer (BN's
     ``num_batches_tracked``) ``before + sum of increments // micro_batches``. Buffers no part
     changed keep their exact value. With one part and one process it does nothing at all.
+
+    ``inplace=False`` gives every part after the first, and the result, fresh buffer tensors
+    instead of writing into the ones a part ran with: needed when the parts' losses are summed
+    into one graph before ``backward`` (BatchNorm saves its running statistics for backward, so
+    writing into them would break it); ``inplace=True`` (the default) keeps the buffers' identity
+    for loops that call ``backward`` after each part.
     """
 
-    def __init__(self, model: nn.Module, micro_batches: int, w: World | None = None):
+    def __init__(
+        self, model: nn.Module, micro_batches: int, w: World | None = None, inplace: bool = True
+    ):
         self.w = world() if w is None else w
         self.m = micro_batches
+        self.inplace = inplace
         self.active = micro_batches > 1 or self.w.distributed
-        self.buffers = [b for b in model.buffers()] if self.active else []
-        self.before = [b.detach().clone() for b in self.buffers]
-        self.delta = [torch.zeros_like(b) for b in self.buffers]
+        self.slots = []
+        if self.active:
+            self.slots = [
+                (mod, name)
+                for mod in model.modules()
+                for name, b in mod._buffers.items()
+                if b is not None
+            ]
+        self.before = [mod._buffers[name].detach().clone() for mod, name in self.slots]
+        self.delta = [torch.zeros_like(b) for b in self.before]
         self._started = False
 
     def before_part(self) -> None:
         if not self.active:
             return
         if self._started:  # record the previous part's change, restore the state before it
-            self._collect()
+            self._collect(restore=True)
         self._started = True
 
-    def _collect(self) -> None:
+    def _collect(self, restore: bool) -> None:
         with torch.no_grad():
-            for b, b0, d in zip(self.buffers, self.before, self.delta):
+            for (mod, name), b0, d in zip(self.slots, self.before, self.delta):
+                b = mod._buffers[name]
                 d += b - b0
-                b.copy_(b0)
+                if not restore:
+                    continue
+                if self.inplace:
+                    b.copy_(b0)
+                else:
+                    mod._buffers[name] = b0.clone()
 
     def finish(self) -> None:
-        if not self.active or not self.buffers:
+        if not self.active or not self.slots:
             return
         if self._started:
-            self._collect()
+            self._collect(restore=False)
         if self.w.distributed:
             flat = torch.cat([d.reshape(-1).double() for d in self.delta])
             dist.all_reduce(flat, op=dist.ReduceOp.SUM)
@@ -303,11 +325,15 @@ class BufferSync:
                 d.copy_(flat[offset : offset + n].view_as(d).to(d.dtype))
                 offset += n
         with torch.no_grad():
-            for b, b0, d in zip(self.buffers, self.before, self.delta):
-                if b.is_floating_point():
-                    b.copy_(b0 + d / self.m)
+            for (mod, name), b0, d in zip(self.slots, self.before, self.delta):
+                if b0.is_floating_point():
+                    new = b0 + d / self.m
                 else:
-                    b.copy_(b0 + torch.div(d, self.m, rounding_mode="floor"))
+                    new = b0 + torch.div(d, self.m, rounding_mode="floor")
+                if self.inplace:
+                    mod._buffers[name].copy_(new)
+                else:
+                    mod._buffers[name] = new
 
 
 def weighted(loss: torch.Tensor, part: slice, n: int, micro_batches: int) -> torch.Tensor:

@@ -8,6 +8,7 @@ with a run in this process that never touches torch.distributed.
 from __future__ import annotations
 
 import itertools
+import json
 
 import numpy as np
 import pytest
@@ -79,6 +80,7 @@ def ddp(tmp_path_factory):
     }
     named["desync"] = ("supernet", (str(tmp / "desync"), {**SUPERNET, "epochs": 1}, 1))
     named["odd"] = ("supernet", (str(tmp / "odd"), {**SUPERNET, "micro_batches": 3}))
+    named["cut"] = ("supernet_cut", (str(tmp / "cut"), SUPERNET, 1))
     return _spawn(tmp, named)
 
 
@@ -149,6 +151,28 @@ def test_ddp_supernet_differs_from_one_batch_with_shared_bn_statistics(ddp, tmp_
     got = _ok(results["spos"][0])["state"]
     diff = max(float((got[k] - ref["state"][k]).abs().max()) for k in ref["state"])
     assert diff > 1e-3
+
+
+def test_a_run_of_2_processes_resumes_in_one_process_with_its_micro_batches(ddp, tmp_path):
+    """2 processes train epoch 1 and stop; one process resumes (running both halves itself)
+    and ends where one process running both epochs does."""
+    from nasbench_tools.supernet.config import TrainConfig
+    from nasbench_tools.supernet.train import train_supernet
+
+    tmp, results = ddp
+    assert [_ok(r) for r in results["cut"]] == [{"stopped_after": 1}] * 2
+    cut = tmp / "cut"
+    assert [p.name for p in sorted((cut / "checkpoints").glob("epoch-*.pt"))] == ["epoch-0001.pt"]
+    # the resumed config must name the run's micro_batches (nbt --resume reads it from the run)
+    with pytest.raises(TrainConfigError, match="micro_batches: 2 -> 1"):
+        train_supernet(TrainConfig.from_dict({**SUPERNET, "micro_batches": None}), cut,
+                       resume=True, progress=False)  # fmt: skip
+    resumed = train_supernet(TrainConfig.from_dict(SUPERNET), cut, resume=True, progress=False)
+    ref = _reference_supernet(tmp_path, SUPERNET)
+    _assert_same_state(resumed.model.state_dict(), ref["state"])
+    starts = [json.loads(line) for line in (cut / "log.jsonl").read_text().splitlines()]
+    starts = [r for r in starts if r["event"] == "start"]
+    assert [(r["resumed"], r["world_size"]) for r in starts] == [(False, 2), (True, 1)]
 
 
 def test_only_rank_0_writes_files(ddp):
