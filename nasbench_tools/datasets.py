@@ -502,7 +502,8 @@ def iterate_batches(
     drop_last: bool = False,
     device: torch.device | str | None = None,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Yield ``(images, labels)``: normalised float32 images on ``device``.
+    """Yield ``(images, labels)``: normalised float32 images on ``device`` (to a CUDA device
+    through pinned memory, asynchronously).
 
     ``shuffle`` and augmentation draw from ``generator`` only (required for either), so the same
     generator state gives the same batches. ``augment=None`` uses the dataset's default
@@ -525,6 +526,10 @@ def iterate_batches(
         if cutout > 0:
             x = augment_batch(x, generator, "none", 0, cutout)
         y = data.labels[idx]
-        if device is not None:
+        if device is not None and torch.device(device).type == "cuda":
+            # page-locked host copies let the transfer overlap the GPU's work on the last batch
+            x = x.pin_memory().to(device, non_blocking=True)
+            y = y.pin_memory().to(device, non_blocking=True)
+        elif device is not None:
             x, y = x.to(device), y.to(device)
         yield x, y

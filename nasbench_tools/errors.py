@@ -11,6 +11,8 @@ __all__ = [
     "AnalysisError",
     "CorruptFileError",
     "DatasetNotFoundError",
+    "DeviceError",
+    "DistributedError",
     "InvalidArchError",
     "InvalidChoiceError",
     "InvalidSpecError",
@@ -117,3 +119,13 @@ class ScoreTableError(NasbenchToolsError, ValueError):
     number, a key outside its space, a sidecar that does not parse or describes another file,
     metadata of the wrong type. The message names the file, and the row and column where one
     is to blame."""
+
+
+class DeviceError(NasbenchToolsError, ValueError):
+    """A ``--device`` / ``--amp`` / ``--compile`` choice this machine cannot honour (CUDA asked for
+    where none is available, mixed precision on CPU, an unknown device name)."""
+
+
+class DistributedError(NasbenchToolsError, RuntimeError):
+    """Data-parallel ranks disagree (a sampler or batch order that differs between ranks) or the
+    run cannot be split over them (micro-batches not a multiple of the world size)."""

@@ -35,10 +35,11 @@ from .._version import __version__
 from ..errors import NasbenchToolsError
 from ..groundtruth.columns import Column, ColumnSet, Key, SpecArray
 from ..groundtruth.store import read_store, write_store
+from ..nn import distributed as dp
 from ..proxies.scoring import shard_keys
 from .journal import BuildJournal, config_differences, journal_path
 from .protocol import Protocol
-from .train import SPLITS, Splits, load_splits, train_network
+from .train import SPLITS, Execution, Splits, load_splits, train_network
 
 __all__ = ["BuildJob", "build_benchmark", "merge_builds", "records_to_columnset"]
 
@@ -67,6 +68,7 @@ class BuildJob:
     threads: int = 1
     command: str = field(default_factory=lambda: " ".join(sys.argv))
     archs: dict | None = None
+    execution: Execution = field(default_factory=Execution)
 
     def __post_init__(self):
         seeds = tuple(self.seeds)
@@ -108,14 +110,33 @@ class BuildJob:
             "shard": list(self.shard) if self.shard else None,
             "data_sha256": {s: getattr(splits, s).provenance["sha256"] for s in SPLITS},
             "torch_threads": self.threads,
-        }
+        } | self._execution_config()
+
+    def _execution_config(self) -> dict:
+        """The execution settings that change the numbers, where they differ from the plain
+        CPU loop (so journals of plain builds stay resumable)."""
+        ex, out = self.execution, {}
+        if ex.micro_batches != 1:
+            out["micro_batches"] = ex.micro_batches
+        if ex.amp:
+            out["amp"] = True
+        return out
+
+    def _device_meta(self) -> dict:
+        """Where the networks ran, when not on the CPU as always before (CUDA kernels give
+        other numbers than CPU ones)."""
+        ex = self.execution
+        if ex.device == "cpu" and not ex.compile:
+            return {}
+        return {"device": ex.device, "compile": ex.compile}
 
     def meta(self, splits: Splits, out: Path) -> dict:
         return {
             "benchmark": f"nbt build-bench {self.protocol.name} on {self.protocol.dataset}",
             "source_name": out.name,
             "source_format": "nbt build-bench",
-            "built_by": {"package_version": __version__, "torch_version": torch.__version__},
+            "built_by": {"package_version": __version__, "torch_version": torch.__version__}
+            | self._device_meta(),
             "command": self.command,
             "data_provenance": splits.provenance(),
         } | self.config(splits)
@@ -154,7 +175,8 @@ def build_benchmark(
     if ray is not None:
         check_ray(ray)
     jpath = journal_path(out)
-    if overwrite and jpath.exists():
+    is_main = job.execution.world.is_main
+    if overwrite and jpath.exists() and is_main:
         jpath.unlink()
     threads = torch.get_num_threads()
     torch.set_num_threads(job.threads)
@@ -171,40 +193,77 @@ def _build(job: BuildJob, out: Path, overwrite: bool, jpath: Path, progress: boo
         C=job.protocol.C, N=job.protocol.N, num_classes=d.num_classes, in_channels=d.channels,
         image_size=d.image_size,
     )  # fmt: skip
-    journal = BuildJournal(jpath, job.config(splits)).open()
-    todo = [
-        (k, s) for k in job.shard_keys.tolist() for s in job.seeds
-        if (_key_json(k), s) not in journal.done
-    ]  # fmt: skip
+    ex = job.execution
+    last = len(d) % job.protocol.batch_size
+    if 0 < last < ex.micro_batches:
+        raise NasbenchToolsError(
+            f"the last batch of each epoch holds {last} of the {len(d)} training images, fewer "
+            f"than micro_batches {ex.micro_batches}; choose a train subset or batch size that "
+            "leaves no such batch"
+        )
+    journal, todo = _open_journal(job, jpath, splits)
     total = len(job.shard_keys) * len(job.seeds)
-    bar = _progress(progress, total, total - len(todo))
+    bar = _progress(progress and ex.world.is_main, total, total - len(todo))
     for (key, seed), record in _trained(job, splits, todo, ray, out):
-        journal.append(_key_json(key), seed, record)
+        if journal is not None:
+            journal.append(_key_json(key), seed, record)
         if bar is not None:
             bar.update(1)
     if bar is not None:
         bar.close()
-    cs = records_to_columnset(job, journal.done, job.meta(splits, out))
-    return write_store(cs, out, overwrite=overwrite)
+    if journal is not None:
+        cs = records_to_columnset(job, journal.done, job.meta(splits, out))
+        write_store(cs, out, overwrite=overwrite)
+    dp.barrier(ex.world)  # every rank returns once the store is there
+    return out
+
+
+def _open_journal(job: BuildJob, jpath: Path, splits: Splits):
+    """Rank 0 opens the journal (``None`` on the others); every rank gets the same list of
+    (key, seed) still to train, or the same error."""
+    journal, todo, error = None, None, None
+    if job.execution.world.is_main:
+        try:
+            journal = BuildJournal(jpath, job.config(splits)).open()
+            todo = [
+                (k, s) for k in job.shard_keys.tolist() for s in job.seeds
+                if (_key_json(k), s) not in journal.done
+            ]  # fmt: skip
+        except NasbenchToolsError as exc:
+            error = exc
+    shared = dp.broadcast_object(
+        (todo, None if error is None else (type(error).__name__, str(error))), job.execution.world
+    )
+    if error is not None:
+        raise error
+    if shared[1] is not None:
+        raise NasbenchToolsError(f"rank 0 could not open the journal: {shared[1][1]}")
+    return journal, shared[0]
 
 
 def _trained(job: BuildJob, splits: Splits, todo: list, ray: tuple, out: Path):
     """``((key, seed), record)`` for every network of ``todo``: here, or as Ray tasks (in the
     order they finish) when ``ray`` is ``(address, max_retries)`` with an address."""
     address, retries = ray
+    ex = job.execution
     if address is None or not todo:
         for key, seed in todo:
             yield (
                 (key, seed),
-                train_network(job.space, key, seed, job.protocol, splits, job.arch_of(key)),
+                train_network(
+                    job.space, key, seed, job.protocol, splits, job.arch_of(key), execution=ex
+                ),
             )
         return
+    if ex.world.distributed:
+        raise NasbenchToolsError(
+            "--ray runs each network as one Ray task: launch it as one process, not under torchrun"
+        )
     with ray_session(address):
         yield from ray_map(
             _train_task, todo, what=f"nbt build-bench {out}", context=(job, splits),
-            setup=_setup_task, num_cpus=job.threads,
-            num_gpus=gpus_per_task(getattr(job, "device", "cpu")), max_retries=retries,
-            per_task=1,
+            setup=_setup_task, num_cpus=job.threads, num_gpus=gpus_per_task(ex.device),
+            max_retries=retries, per_task=1,
         )  # fmt: skip
 
 
@@ -215,7 +274,9 @@ def _setup_task(context: tuple) -> None:
 def _train_task(context: tuple, item: tuple) -> dict:
     job, splits = context
     key, seed = item
-    return train_network(job.space, key, seed, job.protocol, splits, job.arch_of(key))
+    return train_network(
+        job.space, key, seed, job.protocol, splits, job.arch_of(key), execution=job.execution
+    )
 
 
 def _finite(v: float) -> float:

@@ -6,25 +6,40 @@ network with) and the batch order and augmentation (a ``torch.Generator`` seeded
 ``derive_seed(seed, key)``). So a network's numbers do not depend on which other networks were
 trained before it, in which shard, or whether the build was resumed (for a fixed number of torch
 threads: the CPU kernels' summation order follows the thread count).
+
+:class:`Execution` says how: the device, mixed precision and ``torch.compile`` (CUDA), and
+``micro_batches``, which splits every batch into parts with their own BN statistics, spread over
+the processes of a ``torchrun`` launch (:mod:`nasbench_tools.nn.distributed`): every rank trains
+every network on its share of each batch, and evaluation is split over the ranks too.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 
 from ..datasets import ImageData, iterate_batches
 from ..datasets import load as load_dataset
+from ..errors import DeviceError
+from ..nn import distributed as dp
 from ..nn.flops import count_flops
 from ..nn.params import count_parameters
 from ..proxies.zero_cost import arch_seed
 from ..supernet.train import cosine_lr, derive_seed
 from .protocol import Protocol
 
-__all__ = ["SPLITS", "Splits", "batch_generator", "build", "load_splits", "train_network"]
+__all__ = [
+    "SPLITS",
+    "Execution",
+    "Splits",
+    "batch_generator",
+    "build",
+    "load_splits",
+    "train_network",
+]
 
 #: The store's split names, in order.
 SPLITS = ("train", "valid", "test")
@@ -33,6 +48,36 @@ SPLITS = ("train", "valid", "test")
 #: run 1.0-1.5x faster so (measured on NB201 cells, C=8, 16x16, one thread); the numbers are
 #: deterministic per (arch, seed) all the same.
 _MEMORY_FORMAT = torch.channels_last
+
+
+@dataclass(frozen=True)
+class Execution:
+    """How networks are trained.
+
+    ``device``: ``cpu``, ``cuda`` or ``cuda:<i>`` (resolved: see
+    :func:`~nasbench_tools.nn.distributed.resolve_device`). ``amp``: float16 autocast with a
+    gradient scaler (CUDA only). ``compile``: ``torch.compile`` the network before training.
+    ``micro_batches``: parts per batch, each with its own BN statistics, shared among the ranks
+    (a multiple of their number). The defaults are the plain CPU loop.
+    """
+
+    device: str = "cpu"
+    amp: bool = False
+    compile: bool = False
+    micro_batches: int = 1
+    world: dp.World = field(default_factory=dp.world)  # the current process group's
+
+    def __post_init__(self):
+        if self.amp and not self.device.startswith("cuda"):
+            raise DeviceError(
+                f"--amp needs a CUDA device (float16 autocast and a gradient scaler), got device "
+                f"{self.device!r}; drop --amp on CPU"
+            )
+        dp.check_micro_batches(self.micro_batches, self.world)
+
+    @property
+    def torch_device(self) -> torch.device:
+        return dp.rank_device(self.device, self.world)
 
 
 @dataclass
@@ -86,9 +131,15 @@ def steps_per_epoch(protocol: Protocol, n_train: int) -> int:
     return -(-n_train // protocol.batch_size)
 
 
-def train_epoch(model, opt, data: ImageData, protocol: Protocol, gen, epoch: int) -> dict:
+def train_epoch(
+    model, opt, data: ImageData, protocol: Protocol, gen, epoch: int,
+    ex: Execution | None = None, scaler: torch.amp.GradScaler | None = None,
+) -> dict:  # fmt: skip
     """One epoch; the lr follows the cosine at every step. Returns train accuracy (%) and loss
     as NB201 records them: averaged over the epoch's batches as they were trained."""
+    ex = Execution() if ex is None else ex
+    if ex.device != "cpu" or ex.micro_batches > 1 or ex.world.distributed or ex.amp:
+        return _train_epoch_parts(model, opt, data, protocol, gen, epoch, ex, scaler)
     model.train()
     per_epoch = steps_per_epoch(protocol, len(data))
     total = protocol.epochs * per_epoch
@@ -112,10 +163,60 @@ def train_epoch(model, opt, data: ImageData, protocol: Protocol, gen, epoch: int
     return {"accuracy": 100.0 * correct / n, "loss": loss_sum / n}
 
 
+def _train_epoch_parts(model, opt, data, protocol, gen, epoch, ex: Execution, scaler) -> dict:
+    """:func:`train_epoch` with micro-batches, ranks or AMP: each batch's parts (this rank's)
+    forward and backward with their own BN statistics, losses weighted by their share of the
+    batch, gradients summed over the ranks, one step. The sums stay on the device."""
+    model.train()
+    device, M, w = ex.torch_device, ex.micro_batches, ex.world
+    per_epoch = steps_per_epoch(protocol, len(data))
+    total = protocol.epochs * per_epoch
+    sums = torch.zeros(3, dtype=torch.float64, device=device)  # correct, loss * n, n
+    batches = iterate_batches(
+        data, protocol.batch_size, shuffle=True, generator=gen, augment=protocol.augment,
+        device=device,
+    )  # fmt: skip
+    params = list(model.parameters())
+    for i, (x, y) in enumerate(batches):
+        if w.distributed and i == 0:
+            dp.check_same(dp.digest(y), f"the first batch of epoch {epoch + 1}", w)
+        x = x.contiguous(memory_format=_MEMORY_FORMAT)
+        lr = cosine_lr(epoch * per_epoch + i, total, protocol.lr, protocol.lr_min)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        opt.zero_grad(set_to_none=True)
+        sync = dp.BufferSync(model, M, w)
+        for part in dp.local_parts(len(y), M, w):
+            sync.before_part()
+            with torch.autocast(device.type, dtype=torch.float16, enabled=ex.amp):
+                logits = model(x[part])
+                loss = F.cross_entropy(logits, y[part])
+            share = dp.weighted(loss, part, len(y), M)
+            (share if scaler is None else scaler.scale(share)).backward()
+            k = part.stop - part.start
+            sums += torch.stack([
+                (logits.detach().argmax(1) == y[part]).sum().double(),
+                loss.detach().double() * k, torch.tensor(k, dtype=torch.float64, device=device),
+            ])  # fmt: skip
+        sync.finish()
+        dp.all_reduce_grads(params, w)
+        if scaler is None:
+            opt.step()
+        else:
+            scaler.step(opt)
+            scaler.update()
+    correct, loss_sum, n = dp.all_reduce_sum(sums, w).tolist()
+    return {"accuracy": 100.0 * correct / n, "loss": loss_sum / n}
+
+
 @torch.no_grad()
-def evaluate(model, data: ImageData, batch_size: int) -> dict:
-    """Accuracy (%) and mean cross-entropy of ``model`` (eval mode) on all of ``data``."""
+def evaluate(model, data: ImageData, batch_size: int, ex: Execution | None = None) -> dict:
+    """Accuracy (%) and mean cross-entropy of ``model`` (eval mode) on all of ``data`` (with
+    several ranks, each evaluates every ``world``-th batch and the sums are added)."""
+    ex = Execution() if ex is None else ex
     model.eval()
+    if ex.device != "cpu" or ex.world.distributed or ex.amp:
+        return _evaluate_shared(model, data, batch_size, ex)
     correct, loss_sum = 0, 0.0
     for x, y in iterate_batches(data, batch_size):
         logits = model(x.contiguous(memory_format=_MEMORY_FORMAT))
@@ -124,8 +225,26 @@ def evaluate(model, data: ImageData, batch_size: int) -> dict:
     return {"accuracy": 100.0 * correct / len(data), "loss": loss_sum / len(data)}
 
 
-def train_network(space, key, seed: int, protocol: Protocol, splits: Splits, arch=None) -> dict:
+def _evaluate_shared(model, data, batch_size: int, ex: Execution) -> dict:
+    device, w = ex.torch_device, ex.world
+    sums = torch.zeros(2, dtype=torch.float64, device=device)
+    for i, (x, y) in enumerate(iterate_batches(data, batch_size, device=device)):
+        if i % w.size != w.rank:
+            continue
+        with torch.autocast(device.type, dtype=torch.float16, enabled=ex.amp):
+            logits = model(x.contiguous(memory_format=_MEMORY_FORMAT))
+        loss = F.cross_entropy(logits.float(), y, reduction="sum")
+        sums += torch.stack([(logits.argmax(1) == y).sum().double(), loss.double()])
+    correct, loss_sum = dp.all_reduce_sum(sums, w).tolist()
+    return {"accuracy": 100.0 * correct / len(data), "loss": loss_sum / len(data)}
+
+
+def train_network(
+    space, key, seed: int, protocol: Protocol, splits: Splits, arch=None,
+    execution: Execution | None = None,
+) -> dict:  # fmt: skip
     """Train ``key`` (``arch``: see :func:`build`) with ``seed``; the record the journal keeps.
+    ``execution``: how (:class:`Execution`; default: this process, CPU).
 
     ``curves[split][metric]`` lists one value per epoch (accuracy in %, loss), ``epoch_time``
     the seconds of each training epoch (evaluation not included), ``params`` in millions,
@@ -135,16 +254,20 @@ def train_network(space, key, seed: int, protocol: Protocol, splits: Splits, arc
     params = count_parameters(model) / 1e6
     d = splits.train
     flops = count_flops(model, torch.zeros(1, d.channels, d.image_size, d.image_size))
+    ex = Execution() if execution is None else execution
+    model = model.to(ex.torch_device)
     opt = _optimizer(protocol, model)
+    run = torch.compile(model) if ex.compile else model
+    scaler = torch.amp.GradScaler("cuda") if ex.amp else None
     gen = batch_generator(seed, key)
     curves = {s: {"accuracy": [], "loss": []} for s in SPLITS}
     epoch_time = []
     for epoch in range(protocol.epochs):
         t0 = time.perf_counter()
-        res = {"train": train_epoch(model, opt, splits.train, protocol, gen, epoch)}
+        res = {"train": train_epoch(run, opt, splits.train, protocol, gen, epoch, ex, scaler)}
         epoch_time.append(time.perf_counter() - t0)
         for s in ("valid", "test"):
-            res[s] = evaluate(model, getattr(splits, s), protocol.eval_batch_size)
+            res[s] = evaluate(run, getattr(splits, s), protocol.eval_batch_size, ex)
         for s in SPLITS:
             for m in ("accuracy", "loss"):
                 curves[s][m].append(res[s][m])

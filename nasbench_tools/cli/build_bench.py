@@ -27,7 +27,12 @@ import sys
 import time
 from pathlib import Path
 
-from ._common import add_ray_arguments, check_ray_arguments
+from ._common import (
+    add_device_argument,
+    add_parallel_arguments,
+    add_ray_arguments,
+    check_ray_arguments,
+)
 
 NAME = "build-bench"
 HELP = "train stand-alone networks under a protocol preset into a ground-truth store"
@@ -54,6 +59,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--shard", help="i/n: build part i (0-based) of n interleaved parts")
     o = p.add_argument_group("running and output")
     o.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    add_device_argument(o)
+    add_parallel_arguments(o, compile_=True)
     o.add_argument("--merge", nargs="+", metavar="PART", help="merge shard stores into --out")
     o.add_argument("--force", action="store_true", help="replace --out and restart its journal")
     o.add_argument("--no-progress", action="store_true")
@@ -82,6 +89,18 @@ def run(args) -> int:
     if not args.preset:
         raise NasbenchToolsError("--preset is required (see --list)")
     return _build(args)
+
+
+def _execution(args):
+    """Device, AMP, compile and micro-batches; joins the torchrun group when launched by it."""
+    from ..buildbench.train import Execution
+    from ..nn.distributed import resolve_device
+    from ._common import init_distributed
+
+    device = resolve_device(args.device)
+    w = init_distributed(device)
+    micro = w.size if args.micro_batches is None else args.micro_batches
+    return Execution(device, bool(args.amp), args.compile, micro, w)
 
 
 def _list() -> int:
@@ -133,6 +152,7 @@ def _build(args) -> int:
         data_root=args.data_root, threads=_threads(args.threads),
         command=shlex.join(["nbt", *sys.argv[1:]]),
         archs=None if space.arch_from_key else {k: objects[k] for k in keys.tolist()},
+        execution=_execution(args),
     )  # fmt: skip
     t0 = time.perf_counter()
     out = build_benchmark(
@@ -140,6 +160,8 @@ def _build(args) -> int:
         max_retries=args.ray_retries,
     )  # fmt: skip
     n = len(job.shard_keys)
+    if not job.execution.world.is_main:
+        return 0
     print(
         f"built {n} architectures x {len(job.seeds)} seeds in {time.perf_counter() - t0:.1f} s "
         f"this session -> {out}"

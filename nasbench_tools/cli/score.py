@@ -24,10 +24,16 @@ import json
 import time
 from pathlib import Path
 
-from ._common import add_ray_arguments, check_ray_arguments
+from ._common import add_device_argument, add_ray_arguments, check_ray_arguments
 
 NAME = "score"
 HELP = "score architectures with zero-cost or supernet proxies into a score table"
+
+
+def _device(name: str) -> str:
+    from ..nn.distributed import resolve_device
+
+    return resolve_device(name)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -61,7 +67,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="proxy or network option (C=16, N=5, naswot_batch_size=128, ...); repeatable",
     )
     d.add_argument("--seed", type=int, default=0, help="seed of initialisation and batches (0)")
-    d.add_argument("--device", default="cpu")
+    add_device_argument(d)
     d.add_argument(
         "--threads",
         type=int,
@@ -147,7 +153,7 @@ def _score(args) -> int:
     job = ScoreJob(
         space=space, keys=keys, proxies=names, selection=selection, data=_data(args),
         run=Path(args.run) if args.run else None, seed=args.seed, batch_size=args.batch_size,
-        device=args.device, options=_options(args.option), shard=_shard(args.shard),
+        device=_device(args.device), options=_options(args.option), shard=_shard(args.shard),
         label=args.label, target=_target(args.target),
     )  # fmt: skip
     t0 = time.perf_counter()

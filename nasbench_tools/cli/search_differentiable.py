@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import argparse
 
+from ._common import add_device_argument, add_parallel_arguments, init_distributed
+
 NAME = "search-differentiable"
 HELP = "DARTS, GDAS, FairDARTS, DARTS-PT or Single-Path NAS on NB201; selection and op scores"
 
@@ -90,7 +92,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--arch-weight-decay", type=float)
     g.add_argument("--step-order", help="arch_first or weights_first")
     g.add_argument("--eval-batch-size", type=int, help="batch of the BN-train-mode evaluations")
-    g.add_argument("--device", help="cpu (default) or cuda[:i]")
+    add_device_argument(g, default=None)
+    add_parallel_arguments(g, amp=False)
     g.add_argument("--threads", type=int, help="torch CPU threads (recorded; kept by --resume)")
     g.add_argument("--log-every", type=int)
 
@@ -160,11 +163,14 @@ def run(args) -> int:
     if args.preset is None and args.method is None and not args.resume:
         raise DifferentiableSearchError("give --preset or --method (see --list)")
     config = _config(args)
+    main = init_distributed(config.device).is_main
     gts = [*args.ground_truth, *(["nb201"] if "nb201" not in args.ground_truth else [])]
     result = run_search(
         config, args.out, resume=args.resume, progress=not args.no_progress, ground_truths=gts,
-        on_epoch_end=lambda epoch, rec: print(_epoch_line(rec), flush=True),
+        on_epoch_end=lambda epoch, rec: main and print(_epoch_line(rec), flush=True),
     )  # fmt: skip
+    if not main:
+        return 0
     for line in _summary(result.result):
         print(line)
     print(f"run folder: {result.out_dir}")

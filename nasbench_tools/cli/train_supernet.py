@@ -21,6 +21,7 @@ import argparse
 import json
 
 from ..errors import TrainConfigError
+from ._common import add_device_argument, add_parallel_arguments, init_distributed
 
 NAME = "train-supernet"
 HELP = "train an NB201 or MixPath-NB101 supernet with SPOS, FairNAS, MixPath or one-shot sampling"
@@ -103,10 +104,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--grad-clip", type=float, help="0 disables clipping")
     g.add_argument("--grad-clip-mode", choices=["norm", "value"])
     g.add_argument("--seed", type=int, help="seed of everything random (default 0)")
-    g.add_argument("--device", help="cpu (default) or cuda[:i]")
-    g.add_argument(
-        "--amp", action=argparse.BooleanOptionalAction, default=None, help="mixed precision (CUDA)"
-    )
+    add_device_argument(g, default=None)
+    add_parallel_arguments(g)
     g.add_argument(
         "--threads",
         type=int,
@@ -159,12 +158,14 @@ def run(args) -> int:
     from ..supernet.train import train_supernet
 
     config = _config(args)
+    main = init_distributed(config.device).is_main
     result = train_supernet(
         config,
         args.out,
         resume=args.resume,
         progress=not args.no_progress,
-        on_epoch_end=lambda epoch, rec: print(_epoch_line(rec), flush=True),
+        on_epoch_end=lambda epoch, rec: main and print(_epoch_line(rec), flush=True),
     )
-    print(f"run folder: {result.out_dir}")
+    if main:
+        print(f"run folder: {result.out_dir}")
     return 0

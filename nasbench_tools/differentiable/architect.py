@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..nn import distributed as dp
 from .config import SearchConfig
 from .weights import Weighting, projected, zero_one_loss
 
@@ -53,19 +54,26 @@ def unrolled_arch_gradient(
     weight_decay: float = 0.0,
     momentum_buffers: Sequence[torch.Tensor | None] | None = None,
     r: float = 0.01,
+    reduce: Callable[[list[torch.Tensor]], list[torch.Tensor]] | None = None,
 ) -> tuple[list[torch.Tensor], float]:
     """DARTS's second-order gradient of ``valid_loss`` w.r.t. ``arch`` (see the module text).
 
     ``train_loss`` / ``valid_loss`` compute the loss at the parameters' current values (they are
     called with the weights moved and restored in place). ``momentum_buffers`` are the weight
-    optimizer's buffers (``None`` entries: no momentum yet). Returns the gradients (one per
-    ``arch`` tensor) and the unrolled validation loss.
+    optimizer's buffers (``None`` entries: no momentum yet). ``reduce`` (data parallelism) sums
+    each gradient list over the ranks, whose losses are their shares of the batch. Returns the
+    gradients (one per ``arch`` tensor) and the (this rank's share of the) unrolled validation
+    loss.
     """
     weights, arch = list(weights), list(arch)
+    if reduce is None:
+        reduce = _same
+    _g = _grads
+    _grads_r = lambda loss, params: reduce(_g(loss, params))  # noqa: E731
     buffers = list(momentum_buffers) if momentum_buffers is not None else [None] * len(weights)
     saved = [p.detach().clone() for p in weights]
     try:
-        g_train = _grads(train_loss(), weights)
+        g_train = _grads_r(train_loss(), weights)
         with torch.no_grad():
             for p, g, buf in zip(weights, g_train, buffers):
                 step = g + weight_decay * p
@@ -73,7 +81,7 @@ def unrolled_arch_gradient(
                     step = step + momentum * buf
                 p.sub_(eta * step)
         lv = valid_loss()
-        grads = _grads(lv, arch + weights)
+        grads = _grads_r(lv, arch + weights)
         d_arch, v = grads[: len(arch)], grads[len(arch) :]
         with torch.no_grad():
             for p, w in zip(weights, saved):
@@ -85,17 +93,21 @@ def unrolled_arch_gradient(
         with torch.no_grad():
             for p, x in zip(weights, v):
                 p.add_(R * x)
-        g_plus = _grads(train_loss(), arch)
+        g_plus = _grads_r(train_loss(), arch)
         with torch.no_grad():
             for p, x in zip(weights, v):
                 p.sub_(2 * R * x)
-        g_minus = _grads(train_loss(), arch)
+        g_minus = _grads_r(train_loss(), arch)
     finally:
         with torch.no_grad():
             for p, w in zip(weights, saved):
                 p.copy_(w)
     hessian = [(gp - gm) / (2 * R) for gp, gm in zip(g_plus, g_minus)]
     return [(d - eta * h).detach() for d, h in zip(d_arch, hessian)], float(lv.detach())
+
+
+def _same(grads: list[torch.Tensor]) -> list[torch.Tensor]:
+    return grads
 
 
 def momentum_buffers(optimizer: torch.optim.Optimizer, params) -> list[torch.Tensor | None]:
@@ -113,9 +125,11 @@ class Searcher:
     weighting: Weighting
     decided: dict[int, int] = field(default_factory=dict)
     tau: float = 1.0
+    world: dp.World = field(default_factory=dp.World)
 
     def __post_init__(self):
         c = self.c
+        self.micro_batches = 1 if c.micro_batches is None else c.micro_batches
         self.w_params = self.model.weight_parameters()
         self.a_params = self.model.arch_parameters()
         self.w_opt = self.new_weight_optimizer(c.lr)
@@ -159,13 +173,46 @@ class Searcher:
         return extra
 
     def loss(self, x, y, *, sample: bool, arch_terms: bool):
-        """``(loss, logits)`` of a batch: cross-entropy, plus :meth:`arch_terms` if asked."""
+        """``(loss, logits)`` of a batch: cross-entropy, plus :meth:`arch_terms` if asked.
+
+        With micro-batches or several ranks (:mod:`nasbench_tools.nn.distributed`) one mixing
+        draw serves the whole batch; this rank's parts each run with their own BN statistics,
+        their mean losses weighted by their share of the batch; the arch terms are split
+        evenly over the ranks. ``loss`` is then this rank's share (summed over ranks it is the
+        batch's), ``logits`` those of this rank's images (``(logits, labels)`` with
+        ``self.last_labels`` holding the labels)."""
         weights, on = self.mixing(sample)
-        logits = self.model(x, weights, on)
-        loss = F.cross_entropy(logits, y)
+        M, w = self.micro_batches, self.world
+        if M == 1 and not w.distributed:
+            logits = self.model(x, weights, on)
+            loss = F.cross_entropy(logits, y)
+            self.last_labels = y
+        else:
+            sync = dp.BufferSync(self.model, M, w, inplace=False)  # one graph, then backward
+            parts, outs = dp.local_parts(len(y), M, w), []
+            loss = 0.0
+            for part in parts:
+                sync.before_part()
+                out = self.model(x[part], weights, on)
+                loss = loss + dp.weighted(F.cross_entropy(out, y[part]), part, len(y), M)
+                outs.append(out)
+            sync.finish()
+            logits = torch.cat(outs)
+            self.last_labels = y[parts[0].start : parts[-1].stop]
         if arch_terms:
-            loss = loss + self.arch_terms(weights)
+            terms = self.arch_terms(weights)
+            loss = loss + (terms / w.size if w.distributed else terms)
         return loss, logits
+
+    def _reduce(self, params) -> None:
+        dp.all_reduce_grads(params, self.world)
+
+    def _reduce_list(self, grads: list[torch.Tensor]) -> list[torch.Tensor]:
+        if self.world.distributed:
+            flat = torch.cat([g.reshape(-1) for g in grads])
+            dp.all_reduce_sum(flat, self.world)
+            grads = [t.view_as(g) for t, g in zip(flat.split([g.numel() for g in grads]), grads)]
+        return grads
 
     # ------------------------------------------------------------------ one step
     def step(self, batch, arch_batch, lr: float) -> StepStats:
@@ -199,8 +246,10 @@ class Searcher:
         self._zero()
         loss, logits = self.loss(x, y, sample=True, arch_terms=False)
         loss.backward()
+        self._reduce(self.w_params)
         self._clip()
         self.w_opt.step()
+        y = self.last_labels
         return StepStats(float(loss.detach()), accuracy_counts(logits, y), len(y), None)
 
     def _arch_step(self, batch, arch_batch, lr: float) -> float:
@@ -209,6 +258,7 @@ class Searcher:
         if self.c.arch_order == 1:
             loss, _ = self.loss(xv, yv, sample=True, arch_terms=True)
             loss.backward()
+            self._reduce(self.a_params)
             value = float(loss.detach())
         else:
             x, y = batch
@@ -218,6 +268,7 @@ class Searcher:
                 lambda: self.loss(xv, yv, sample=False, arch_terms=True)[0],
                 eta=lr, momentum=self.c.momentum, weight_decay=self.c.weight_decay,
                 momentum_buffers=momentum_buffers(self.w_opt, self.w_params),
+                reduce=self._reduce_list if self.world.distributed else None,
             )  # fmt: skip
             for p, g in zip(self.a_params, grads):
                 p.grad = g
@@ -229,11 +280,13 @@ class Searcher:
         self._zero()
         loss, logits = self.loss(x, y, sample=True, arch_terms=True)
         loss.backward()
+        self._reduce(self.w_params + (self.a_params if self.a_opt is not None else []))
         self._clip()
         self.w_opt.step()
         if self.a_opt is not None:
             self.a_opt.step()
         value = float(loss.detach())
+        y = self.last_labels
         return StepStats(value, accuracy_counts(logits, y), len(y), value)
 
 

@@ -173,7 +173,11 @@ class SearchConfig:
     ``eval_batch_size`` (``None``: ``batch_size``; the batch of BN-train-mode evaluations).
 
     ``seed`` is required (no default). ``threads``: torch CPU threads (``None``: the process's
-    count, recorded and restored on resume).
+    count, recorded and restored on resume). ``device``: ``auto`` (CUDA when available),
+    ``cpu``, ``cuda`` or ``cuda:<i>``, resolved when the run starts. ``micro_batches``: cut every
+    weight and architecture batch into this many parts with their own BN statistics, shared
+    among the torchrun processes (a multiple of their number; ``None``: their number, 1
+    without torchrun; see :mod:`nasbench_tools.nn.distributed`).
     """
 
     method: str = "darts"
@@ -222,6 +226,7 @@ class SearchConfig:
     seed: int | None = None
     device: str = "cpu"
     threads: int | None = None
+    micro_batches: int | None = None
     log_every: int = 50
 
     # ------------------------------------------------------------------ conversions
@@ -284,6 +289,11 @@ class SearchConfig:
             c.augment = dataset.augment
         if c.eval_batch_size is None:
             c.eval_batch_size = c.batch_size
+        from ..nn.distributed import resolve_device, world
+
+        c.device = resolve_device(c.device)
+        if c.micro_batches is None:
+            c.micro_batches = world().size
         _check(c)
         return c
 
@@ -291,6 +301,7 @@ class SearchConfig:
         """This resolved config continuing the run whose ``config.json`` holds ``saved``: every
         field must match except :data:`RESUME_MAY_CHANGE`; ``threads=None`` takes the run's."""
         old = dict(saved["config"])
+        old.setdefault("micro_batches", 1)  # runs made before the option split nothing
         c = dataclasses.replace(self)
         if c.threads is None:
             c.threads = old.get("threads")
@@ -338,7 +349,7 @@ def _check(c: SearchConfig) -> None:
         _number(c, name, 0, integer=True)
     for name in ("C", "N", "epochs", "batch_size", "eval_batch_size", "log_every", "proj_intv"):
         _number(c, name, 1, integer=True)
-    for name in ("subset", "valid_subset", "resize", "threads"):
+    for name in ("subset", "valid_subset", "resize", "threads", "micro_batches"):
         if getattr(c, name) is not None:
             _number(c, name, 1, integer=True)
     for name in ("lr", "arch_lr", "tau_max", "tau_min"):
@@ -354,6 +365,8 @@ def _check(c: SearchConfig) -> None:
         (0 < c.threshold < 1, f"threshold must lie in (0, 1), got {c.threshold}"),
         (c.tau_min <= c.tau_max, f"tau_min ({c.tau_min}) must not exceed tau_max ({c.tau_max})"),
         (c.batch_size >= 2, f"batch_size must be >= 2 (BatchNorm), got {c.batch_size}"),
+        (c.micro_batches <= c.batch_size,
+         f"micro_batches ({c.micro_batches}) must not exceed batch_size ({c.batch_size})"),
         (c.channels in (None, 1, 3), f"channels must be 1 or 3, got {c.channels}"),
         (_betas_ok(c.arch_betas), f"arch_betas must be two numbers in [0, 1), got {c.arch_betas}"),
         (c.selection != "projection" or c.proj_intv >= 2,

@@ -50,6 +50,7 @@ from tqdm.auto import tqdm
 from .. import __version__
 from ..datasets import ImageData, iterate_batches, load
 from ..errors import TrainingDivergedError
+from ..nn import distributed as dp
 from ..registry import Registry
 from ..spaces.nb201 import EDGES, OPS
 from ..supernet.train import _Log, _save, _write_text, cosine_lr, derive_seed, latest_checkpoint
@@ -102,6 +103,7 @@ class _Run:
     log: _Log
     steps_per_epoch: int
     tune: int
+    world: dp.World = field(default_factory=dp.World)
     start_epoch: int = 0
     projections: list = field(default_factory=list)
     search_end: dict | None = None
@@ -150,6 +152,8 @@ def _setup(config: SearchConfig, out: Path, resume: bool) -> _Run:
         c = c.resumed(saved)
     elif c.threads is None:
         c = dataclasses.replace(c, threads=torch.get_num_threads())
+    w = dp.world()
+    dp.check_micro_batches(c.micro_batches, w, error=DifferentiableSearchError)
     torch.set_num_threads(c.threads)
     train, valid = load_data(c)
     spe = len(train) // c.batch_size
@@ -169,19 +173,25 @@ def _setup(config: SearchConfig, out: Path, resume: bool) -> _Run:
                 raise DifferentiableSearchError(
                     f"cannot resume: the {split} data differ from the saved run (sha256)"
                 )
-    device = torch.device(c.device)
+    device = dp.rank_device(c.device, w)
     model = build_model(c, train).to(device)
-    searcher = Searcher(c, model, WEIGHTINGS.get(c.weighting), tau=c.tau_max)
+    searcher = Searcher(c, model, WEIGHTINGS.get(c.weighting), tau=c.tau_max, world=w)
     tune = tune_epochs(c.proj_intv, len(EDGES)) if c.selection == "projection" else 0
-    run = _Run(c, out, device, train, valid, searcher, _Log(out / "log.jsonl"), spe, tune)
-    (out / "checkpoints").mkdir(parents=True, exist_ok=True)
-    if saved is None:
+    log = _Log(out / "log.jsonl", w.is_main)
+    run = _Run(c, out, device, train, valid, searcher, log, spe, tune, w)
+    if w.is_main:
+        (out / "checkpoints").mkdir(parents=True, exist_ok=True)
+    if saved is None and w.is_main:
         provenance = _provenance(c, train, valid, model)
         _write_text(out / "config.json", json.dumps(provenance, indent=2, sort_keys=True) + "\n")
         _write_text(run.log.path, "")
-    else:
+    elif saved is not None:
         _load_checkpoint(run, ckpt)
-    run.log.write({"event": "start", "epoch": run.start_epoch, "resumed": saved is not None})
+    start = {"event": "start", "epoch": run.start_epoch, "resumed": saved is not None}
+    if w.distributed or c.micro_batches > 1:
+        start.update(world_size=w.size, micro_batches=c.micro_batches)
+    run.log.write(start)
+    dp.barrier(w)  # rank 0 has made the folder before any rank trains
     return run
 
 
@@ -309,22 +319,43 @@ def _run_epoch(run: _Run, epoch: int, progress: bool) -> dict:
     s.model.train()
     loss_sum, arch_sum, correct, count = 0.0, 0.0, 0, 0
     t0 = time.perf_counter()
+    progress = progress and run.world.is_main
     bar = tqdm(range(run.steps_per_epoch), desc=f"epoch {epoch + 1}/{run.total_epochs}",
                disable=not progress, leave=False)  # fmt: skip
     for step in bar:
         lr = _lr(run, epoch, step)
-        st = s.step(next(train), None if arch is None else next(arch), lr)
+        batch, arch_batch = next(train), None if arch is None else next(arch)
+        if run.world.distributed:  # same batches and the same torch generator (Gumbel noise)
+            dp.check_same(
+                dp.digest(batch[1], None if arch_batch is None else arch_batch[1],
+                          torch.get_rng_state()),
+                f"the batches and torch generator of step {step} of epoch {epoch + 1}",
+            )  # fmt: skip
+        st = s.step(batch, arch_batch, lr)
         loss_sum += st.loss
         arch_sum += st.arch_loss or 0.0
         correct, count = correct + st.correct, count + st.count
         t = epoch * run.steps_per_epoch + step + 1
         if t % c.log_every == 0:
+            step_loss = torch.tensor(st.loss, dtype=torch.float64, device=run.device)
+            step_loss = float(dp.all_reduce_sum(step_loss, run.world))
             run.log.write(
-                {"event": "step", "epoch": epoch + 1, "step": t, "loss": st.loss, "lr": lr}
+                {"event": "step", "epoch": epoch + 1, "step": t, "loss": step_loss, "lr": lr}
             )
         if progress and step % 10 == 0:
             bar.set_postfix(loss=f"{st.loss:.3f}")
     bar.close()
+    if run.world.distributed:  # the epoch's sums over the ranks' shares
+        sums = torch.tensor(
+            [loss_sum, arch_sum, correct, count], dtype=torch.float64, device=run.device
+        )
+        dp.all_reduce_sum(sums, run.world)
+        loss_sum, arch_sum, correct, count = (
+            sums[0].item(),
+            sums[1].item(),
+            int(sums[2]),
+            int(sums[3]),
+        )
     weights, on = s.mixing(sample=False)
     valid_acc, valid_loss = evaluate(s.model, weights, on, run.valid, c.eval_batch_size, run.device)
     n = run.steps_per_epoch
@@ -373,10 +404,12 @@ def run_search(
                 )
             if epoch == run.c.epochs - 1:
                 run.search_end = _search_end(run)
-            _save(_state(run, epoch + 1), out / "checkpoints" / f"epoch-{epoch + 1:04d}.pt")
+            if run.world.is_main:
+                _save(_state(run, epoch + 1), out / "checkpoints" / f"epoch-{epoch + 1:04d}.pt")
             if on_epoch_end is not None:
                 on_epoch_end(epoch + 1, record)
-        result = write_results(run, gts)
+        result = write_results(run, gts) if run.world.is_main else None
+        result = dp.broadcast_object(result, run.world)
         run.log.write(
             {"event": "end", "epoch": run.total_epochs, "arch": result["selected"]["arch"]}
         )

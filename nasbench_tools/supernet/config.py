@@ -78,8 +78,18 @@ class TrainConfig:
     seed : int
         Seeds model initialisation, data order, augmentation and path sampling.
     device : str
+        ``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` or ``cuda:<i>``; resolved
+        when the run starts (``auto`` is recorded as the device it chose). Under torchrun,
+        ``cuda`` is ``cuda:<LOCAL_RANK>`` on each rank.
     amp : bool
-        Mixed precision (CUDA only).
+        Mixed precision: float16 autocast with a gradient scaler, CUDA only (refused on CPU).
+    micro_batches : int or None
+        Cut every batch into this many parts, each with its own BatchNorm statistics, their
+        gradients summed (weighted by size) before the one step (:mod:`nasbench_tools.nn.distributed`).
+        Under torchrun the parts are shared among the processes, so it must be a multiple of
+        their number; ``None``: the number of processes (1 without torchrun). A run resumes on
+        any number of processes that divides it (``nbt train-supernet --resume`` takes the
+        saved value).
     threads : int or None
         torch CPU threads during the run (the process's count is restored afterwards). The
         count changes floating-point results on CPU, so a run records it (``None``: the
@@ -131,6 +141,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "cpu"
     amp: bool = False
+    micro_batches: int | None = None
     threads: int | None = None
     eval_children: int = 0
     eval_bn: str = "cumulative"
@@ -206,6 +217,7 @@ class TrainConfig:
         saved one, except :data:`RESUME_MAY_CHANGE`.
         """
         old = dict(saved["config"])
+        old.setdefault("micro_batches", 1)  # runs made before the option split nothing
         c = dataclasses.replace(self)
         if c.threads is None:
             c.threads = old.get("threads")
@@ -248,6 +260,11 @@ class TrainConfig:
             c.bn = "shadow" if c.supernet == "nb101-mixpath" else "none"
         if c.augment is None:
             c.augment = dataset.augment
+        from ..nn.distributed import resolve_device, world
+
+        c.device = resolve_device(c.device)
+        if c.micro_batches is None:
+            c.micro_batches = world().size
         checks = [
             (c.epochs >= 1, f"epochs must be >= 1, got {c.epochs}"),
             (c.batch_size >= 2, f"batch_size must be >= 2 (BatchNorm), got {c.batch_size}"),
@@ -258,6 +275,8 @@ class TrainConfig:
             (c.keep_checkpoints is None or c.keep_checkpoints >= 1, "keep_checkpoints must be >= 1"),
             (not c.amp or c.device.startswith("cuda"), f"amp=True needs a CUDA device, got device={c.device!r}"),
             (c.threads is None or c.threads >= 1, f"threads must be >= 1, got {c.threads}"),
+            (c.micro_batches is None or (isinstance(c.micro_batches, int) and 1 <= c.micro_batches <= c.batch_size),
+             f"micro_batches must be 1..batch_size ({c.batch_size}), got {c.micro_batches!r}"),
             (c.eval_children >= 0, f"eval_children must be >= 0, got {c.eval_children}"),
             (c.eval_bn_images is None or c.eval_bn_images >= 1, f"eval_bn_images must be >= 1, got {c.eval_bn_images}"),
         ]  # fmt: skip

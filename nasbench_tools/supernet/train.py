@@ -60,6 +60,7 @@ from .. import __version__
 from .._io import atomic_write
 from ..datasets import ImageData, iterate_batches, load
 from ..errors import TrainConfigError, TrainingDivergedError
+from ..nn import distributed as dp
 from .config import TrainConfig, read_saved_config
 from .models import build_supernet
 from .recalibrate import BNRecalibration, evaluate, resolve_preset
@@ -154,11 +155,15 @@ def _eval_preset(c: TrainConfig) -> BNRecalibration:
 
 
 class _Log:
-    def __init__(self, path: Path):
+    """The run's JSON-lines log; ``enabled=False`` (data-parallel ranks other than 0) reads it
+    but writes nothing."""
+
+    def __init__(self, path: Path, enabled: bool = True):
         self.path = path
+        self.enabled = enabled
 
     def truncate_after(self, epoch: int) -> None:
-        if not self.path.exists():
+        if not self.enabled or not self.path.exists():
             return
         keep = []
         for line in self.path.read_text().splitlines():
@@ -171,6 +176,8 @@ class _Log:
         _write_text(self.path, "".join(f"{line}\n" for line in keep))
 
     def write(self, record: dict) -> None:
+        if not self.enabled:
+            return
         with self.path.open("a") as fh:
             fh.write(json.dumps(record, sort_keys=True) + "\n")
 
@@ -245,6 +252,7 @@ class _Run:
     log: _Log
     steps_per_epoch: int
     children: list[np.ndarray]
+    world: dp.World = field(default_factory=dp.World)
     start_epoch: int = 0
     seen_archs: set[str] = field(default_factory=set)
 
@@ -265,6 +273,7 @@ class _StepStats:
 def _resolve(config: TrainConfig, out: Path, resume: bool) -> tuple[TrainConfig, dict | None]:
     """The resolved config (threads filled in) and the saved run's provenance when resuming."""
     c = config.resolved()
+    w = dp.world()
     ckpt_path = latest_checkpoint(out)
     if ckpt_path is not None and not resume:
         raise TrainConfigError(
@@ -273,9 +282,12 @@ def _resolve(config: TrainConfig, out: Path, resume: bool) -> tuple[TrainConfig,
     if ckpt_path is None:
         if c.threads is None:
             c = dataclasses.replace(c, threads=torch.get_num_threads())
-        return c, None
-    saved = read_saved_config(out / "config.json")
-    return c.resumed(saved), saved
+        saved = None
+    else:
+        saved = read_saved_config(out / "config.json")
+        c = c.resumed(saved)
+    dp.check_micro_batches(c.micro_batches, w, error=TrainConfigError)
+    return c, saved
 
 
 def _check_data(c: TrainConfig, train: ImageData, sampler: Sampler, saved: dict | None) -> int:
@@ -309,7 +321,8 @@ def _setup(config: TrainConfig, out_dir: str | os.PathLike, resume: bool) -> _Ru
     out = Path(out_dir)
     c, saved = _resolve(config, out, resume)
     torch.set_num_threads(c.threads)
-    device = torch.device(c.device)
+    w = dp.world()
+    device = dp.rank_device(c.device, w)
     train, valid = _load_data(c)
     model, sampler = _build(c, train)
     steps_per_epoch = _check_data(c, train, sampler, saved)
@@ -317,23 +330,27 @@ def _setup(config: TrainConfig, out_dir: str | os.PathLike, resume: bool) -> _Ru
     model.to(device)
     run = _Run(
         c, out, device, train, valid, model, sampler, _optimizer(c, model),
-        torch.amp.GradScaler("cuda", enabled=c.amp), _Log(out / "log.jsonl"), steps_per_epoch,
-        draw_children(sampler, np.random.default_rng([c.seed, 4]), c.eval_children),
+        torch.amp.GradScaler("cuda", enabled=c.amp), _Log(out / "log.jsonl", w.is_main),
+        steps_per_epoch, draw_children(sampler, np.random.default_rng([c.seed, 4]), c.eval_children),
+        w,
     )  # fmt: skip
     ckpts = out / "checkpoints"
-    ckpts.mkdir(parents=True, exist_ok=True)
-    if saved is None or not (ckpts / INIT_CHECKPOINT).is_file():
+    if w.is_main:
+        ckpts.mkdir(parents=True, exist_ok=True)
+    if w.is_main and (saved is None or not (ckpts / INIT_CHECKPOINT).is_file()):
         _save(w0, ckpts / INIT_CHECKPOINT)
-    if saved is None:
+    if saved is None and w.is_main:
         provenance = _provenance(c, train, valid, model, sampler)
         _write_text(out / "config.json", json.dumps(provenance, indent=2, sort_keys=True) + "\n")
         _write_text(run.log.path, "")
-    else:
+    elif saved is not None:
         _load_checkpoint(run, latest_checkpoint(out))
-    run.log.write(
-        {"event": "start", "epoch": run.start_epoch, "resumed": saved is not None,
-         "threads": c.threads}
-    )  # fmt: skip
+    start = {"event": "start", "epoch": run.start_epoch, "resumed": saved is not None,
+             "threads": c.threads}  # fmt: skip
+    if w.distributed or c.micro_batches > 1:
+        start.update(world_size=w.size, micro_batches=c.micro_batches)
+    run.log.write(start)
+    dp.barrier(w)  # rank 0 has made the folder before any rank trains
     return run
 
 
@@ -377,25 +394,36 @@ def _train_step(run: _Run, t: int, batches: list, rng: np.random.Generator) -> _
         group["lr"] = lr
     progress = t / max(run.total_steps - 1, 1)
     draws = run.sampler.sample(rng, progress=progress, batch_size=c.batch_size)
+    if run.world.distributed:  # every rank must train the same paths on the same batches
+        dp.check_same(
+            dp.digest(*[d.choice for d in draws], *[d.example_mask for d in draws],
+                      *[y for _, y in batches]),
+            f"the draws of step {t}",
+        )  # fmt: skip
     run.optimizer.zero_grad(set_to_none=True)
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), dtype=torch.long, device=device)
     count = 0
+    M = c.micro_batches
     for i, draw in enumerate(draws):
         x, y = batches[i % len(batches)]
-        extra = {}
-        if draw.example_mask is not None:
-            extra["example_mask"] = torch.from_numpy(draw.example_mask).to(device)
-        with torch.autocast(device.type, dtype=torch.float16, enabled=c.amp):
-            logits = model(x, draw.choice, **extra)
-            loss = F.cross_entropy(logits, y)
-        run.scaler.scale(loss).backward()  # accumulates: the draws' gradients are summed
-        loss_sum += loss.detach().float()
-        correct += (logits.detach().argmax(1) == y).sum()
-        count += len(y)
+        mask = None if draw.example_mask is None else torch.from_numpy(draw.example_mask)
+        sync = dp.BufferSync(model, M, run.world)
+        for part in dp.local_parts(len(y), M, run.world):
+            sync.before_part()
+            extra = {} if mask is None else {"example_mask": mask[part].to(device)}
+            with torch.autocast(device.type, dtype=torch.float16, enabled=c.amp):
+                logits = model(x[part], draw.choice, **extra)
+                loss = dp.weighted(F.cross_entropy(logits, y[part]), part, len(y), M)
+            run.scaler.scale(loss).backward()  # accumulates: draws and parts are summed
+            loss_sum += loss.detach().float()
+            correct += (logits.detach().argmax(1) == y[part]).sum()
+            count += part.stop - part.start
+        sync.finish()
         key = model.arch_key(draw.choice)
         if key is not None:
             run.seen_archs.add(key)
+    dp.all_reduce_grads(list(model.parameters()), run.world)
     coverage = _update_coverage(model.op_parameters())
     _clip(run)
     run.scaler.step(run.optimizer)
@@ -424,6 +452,7 @@ def _train_epoch(run: _Run, epoch: int, progress: bool) -> dict:
     correct = torch.zeros((), dtype=torch.long, device=run.device)
     coverages = []
     t0, count, n_img = time.perf_counter(), 0, 0
+    progress = progress and run.world.is_main
     bar = tqdm(
         range(run.steps_per_epoch), desc=f"epoch {epoch + 1}/{c.epochs}", disable=not progress,
         leave=False,
@@ -437,13 +466,20 @@ def _train_epoch(run: _Run, epoch: int, progress: bool) -> dict:
         coverages.append(s.coverage)
         n_img += bpb * c.batch_size
         if (t + 1) % c.log_every == 0:
+            step_loss = dp.all_reduce_sum(s.loss.clone(), run.world)
             run.log.write(
-                {"event": "step", "epoch": epoch + 1, "step": t + 1, "loss": float(s.loss),
+                {"event": "step", "epoch": epoch + 1, "step": t + 1, "loss": float(step_loss),
                  "lr": s.lr, "update_coverage": float(s.coverage)}
             )  # fmt: skip
         if progress and step % 10 == 0:
             bar.set_postfix(loss=f"{float(s.loss):.3f}")
     bar.close()
+    if run.world.distributed:  # the epoch's loss and accuracy over the whole batches
+        sums = torch.stack(
+            [loss_sum.double(), correct.double(), torch.tensor(count, device=run.device).double()]
+        )
+        dp.all_reduce_sum(sums, run.world)
+        loss_sum, correct, count = sums[0], int(sums[1]), int(sums[2])
     seconds = time.perf_counter() - t0
     cov = torch.stack(coverages)
     return {
@@ -480,7 +516,10 @@ def _evaluate_children(run: _Run) -> dict:
 
 
 def _save_checkpoint(run: _Run, epoch: int) -> None:
-    """``checkpoints/epoch-NNNN.pt`` after ``epoch`` (1-based) epochs; prune old ones."""
+    """``checkpoints/epoch-NNNN.pt`` after ``epoch`` (1-based) epochs; prune old ones (rank 0
+    only)."""
+    if not run.world.is_main:
+        return
     folder = run.out / "checkpoints"
     state = _state(
         run.c, run.model, epoch, global_step=epoch * run.steps_per_epoch,
