@@ -72,6 +72,7 @@ __all__ = [
     "detectable_tau_difference",
     "estimate_dict",
     "main",
+    "metric_ci",
 ]
 
 #: Journal format (the script's name is part of the config it checks).
@@ -247,11 +248,15 @@ def detectable_tau_difference(
     the observed difference and its interval.
     """
     from nasbench_tools.analysis import paired_bootstrap_test
+    from nasbench_tools.errors import AnalysisError
 
-    t = paired_bootstrap_test(
-        y_true, score_a, score_b, "kendall_tau", alternative="two-sided", n_boot=n_boot,
-        confidence=confidence, seed=seed,
-    )  # fmt: skip
+    try:
+        t = paired_bootstrap_test(
+            y_true, score_a, score_b, "kendall_tau", alternative="two-sided", n_boot=n_boot,
+            confidence=confidence, seed=seed,
+        )  # fmt: skip
+    except AnalysisError as exc:  # a constant score: no tau, so no difference to resolve
+        return {"between": list(labels), "half_width": None, "undefined": str(exc)}
     return {
         "between": list(labels),
         "half_width": detectable_difference(t.replicates, confidence),
@@ -265,6 +270,21 @@ def detectable_tau_difference(
         "definition": "half-width of the 95% percentile interval of the paired-bootstrap "
         "replicates of the tau-b difference (architectures resampled jointly)",
     }
+
+
+def metric_ci(y_true: Any, y_score: Any, metric: str = "kendall_tau", *, n_boot: int,
+              seed: int) -> dict:  # fmt: skip
+    """:func:`estimate_dict` of a bootstrap interval, or, where the metric is undefined (a
+    constant score: e.g. every child at chance before BN recalibration), ``value`` None and the
+    reason under ``undefined``, never a NaN passed off as a number."""
+    from nasbench_tools.analysis import bootstrap_ci
+    from nasbench_tools.errors import AnalysisError
+
+    try:
+        return estimate_dict(bootstrap_ci(y_true, y_score, metric, n_boot=n_boot, seed=seed))
+    except AnalysisError as exc:
+        return {"value": None, "low": None, "high": None, "n_valid": 0, "n_boot": n_boot,
+                "undefined": str(exc)}  # fmt: skip
 
 
 def estimate_dict(e: Any) -> dict:

@@ -205,20 +205,21 @@ def _top_vs_random(y: np.ndarray, score: np.ndarray, c: BenderConfig) -> dict:
 
 
 def _rate_numbers(y: np.ndarray, s: np.ndarray, c: BenderConfig) -> dict:
-    from nasbench_tools.analysis import bootstrap_ci
-
-    tau = bootstrap_ci(y, s, "kendall_tau", n_boot=c.n_boot, seed=c.boot_seed)
-    rho = bootstrap_ci(y, s, "spearman_rho", n_boot=c.n_boot, seed=c.boot_seed)
     q_y, q_s = np.quantile(y, [0.1, 0.9]), np.quantile(s, [0.1, 0.9])
     return {
-        "kendall_tau": H.estimate_dict(tau),
-        "spearman_rho": H.estimate_dict(rho),
+        "kendall_tau": H.metric_ci(y, s, n_boot=c.n_boot, seed=c.boot_seed),
+        "spearman_rho": H.metric_ci(y, s, "spearman_rho", n_boot=c.n_boot, seed=c.boot_seed),
         "oneshot_range": [float(s.min()), float(s.max())],
         "standalone_range": [float(y.min()), float(y.max())],
-        "spread_ratio": float((s.max() - s.min()) / (y.max() - y.min())),
-        "spread_ratio_10_90": float((q_s[1] - q_s[0]) / (q_y[1] - q_y[0])),
+        "spread_ratio": _ratio(s.max() - s.min(), y.max() - y.min()),
+        "spread_ratio_10_90": _ratio(q_s[1] - q_s[0], q_y[1] - q_y[0]),
         "top_vs_random": _top_vs_random(y, s, c),
     }
+
+
+def _ratio(a: float, b: float) -> float | None:
+    """``a / b``; None where the stand-alone spread is 0 (no ratio, not an infinity)."""
+    return float(a / b) if b > 0 else None
 
 
 def _scatter(rep: H.Reproduction, y: np.ndarray, scores: dict, dataset: str) -> list[str]:
@@ -245,14 +246,18 @@ def _scatter(rep: H.Reproduction, y: np.ndarray, scores: dict, dataset: str) -> 
     return files
 
 
+def _f(v, digits: int = 2) -> str:
+    return "undefined" if v is None else f"{v:.{digits}f}"
+
+
 def _verdict(c: BenderConfig, m: dict) -> str:
     t = m["top_vs_random"]
     lo, hi = t["random_interval"]
     return (
-        f"at r={c.drop_rate}: one-shot range / stand-alone range {m['spread_ratio']:.2f}; "
+        f"at r={c.drop_rate}: one-shot range / stand-alone range {_f(m['spread_ratio'])}; "
         f"top-{t['k']} by one-shot {t['top_by_oneshot_mean']:.2f} vs random "
         f"{t['random_mean']:.2f} [{lo:.2f}, {hi:.2f}] (gain {t['gain_points']:+.2f} points; "
-        f"paper about +0.5); tau {m['kendall_tau']['value']:.3f}"
+        f"paper about +0.5); tau {_f(m['kendall_tau']['value'], 3)}"
     )
 
 
@@ -299,7 +304,7 @@ def run(rep: H.Reproduction) -> dict:
     ).write(table)  # fmt: skip
     rep.report([table], role="standalone", n_boot=c.report_n_boot, figures=c.figures)
     m = by_rate[main]
-    held = bool(m["spread_ratio"] > 1 and m["top_vs_random"]["gain_points"] > 0)
+    held = bool((m["spread_ratio"] or 0) > 1 and m["top_vs_random"]["gain_points"] > 0)
     numbers = {
         "claim": PAPER["claim"],
         "paper": PAPER,
@@ -315,7 +320,9 @@ def run(rep: H.Reproduction) -> dict:
         "measured": {"by_rate": by_rate, "main_rate": main},
         "detectable_difference": {
             "pairs": detect,
-            "half_width": max((d["half_width"] for d in detect), default=None),
+            "half_width": max(
+                (d["half_width"] for d in detect if d["half_width"] is not None), default=None
+            ),
             "n": len(y),
         },
         "figures": _scatter(rep, y, oneshot, dataset),
