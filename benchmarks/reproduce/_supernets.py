@@ -119,6 +119,26 @@ def _splits(protocol):
     return _SPLITS[key]
 
 
+def _load(run_dir: Path, data):
+    """The supernet of a run's newest checkpoint, built for ``data``'s shape (the benchmark's
+    images, which the run trained on) without reloading the run's data."""
+    import torch
+
+    from nasbench_tools.supernet import TrainConfig, build_supernet, latest_checkpoint
+
+    path = latest_checkpoint(run_dir)
+    if path is None:
+        raise H.ReproductionError(f"{run_dir}: no checkpoint; start again with --force")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    c = TrainConfig.from_dict(state["config"])
+    model = build_supernet(
+        c.supernet, in_channels=data.channels, image_size=data.image_size,
+        num_classes=data.num_classes, bn=c.bn, ghost_batch_size=c.ghost_batch_size, **c.model,
+    )  # fmt: skip
+    model.load_state_dict(state["model"])
+    return model.eval()
+
+
 def evaluate_children(
     rep: H.Reproduction,
     name: str,
@@ -134,7 +154,7 @@ def evaluate_children(
     """One-shot accuracy (percent) of every choice, in units of ``chunk`` children."""
     import torch
 
-    from nasbench_tools.supernet import BNRecalibration, evaluate, load_supernet
+    from nasbench_tools.supernet import BNRecalibration, evaluate
 
     out: list[float] = []
     preset = (
@@ -150,7 +170,7 @@ def evaluate_children(
             splits = _splits(protocol)
             valid = _first(splits.valid, eval_images)
             train = _first(splits.train, calib_images or None)
-            model, _ = load_supernet(run_dir)
+            model = _load(run_dir, splits.train)
             accs = [
                 evaluate(model, c, valid, batch_size=500, recalibrate=preset,
                          calibration_images=train)["accuracy"]
