@@ -1,0 +1,184 @@
+"""Supernet units shared by the reproductions: train a supernet on a built benchmark's data and
+score children with its weights, each step a journal unit of :class:`_harness.Reproduction`.
+
+A supernet trains on the ``search-train`` half of the benchmark's dataset, at the benchmark's
+image size and channels (its build protocol), with :func:`nasbench_tools.supernet.train_supernet`
+into ``OUT/work/runs/<name>``; a stopped training resumes from its last epoch checkpoint (bit-exact
+on CPU, one torch thread). Children are evaluated with
+:func:`nasbench_tools.supernet.evaluate` on the first ``eval_images`` of the benchmark's own
+validation split (the images its ground truth was validated on), after BN recalibration on the
+first ``calib_images`` of its training split (cumulative average, statistics reset), or with the
+supernet's running statistics (``calib_images=0``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import _harness as H
+import numpy as np
+
+__all__ = ["SupernetSpec", "evaluate_children", "nb201_choices", "protocol_of", "train_unit"]
+
+
+@dataclass(frozen=True)
+class SupernetSpec:
+    """How a supernet is trained (everything else comes from the benchmark's protocol).
+
+    ``model`` and ``sampler_options`` are tuples of ``(name, value)`` pairs (hashable, and
+    dumped as lists); ``train_images`` is a seeded subset of ``search-train`` (``None``: all).
+    """
+
+    supernet: str = "nb201"
+    model: tuple = (("C", 8), ("N", 1))
+    bn: str = "none"
+    sampler: str = "spos"
+    sampler_options: tuple = ()
+    epochs: int = 4
+    batch_size: int = 64
+    lr: float = 0.025
+    lr_min: float = 0.001
+    weight_decay: float = 5e-4
+    train_images: int | None = None
+
+    def to_config(self, protocol, seed: int):
+        from nasbench_tools.supernet import TrainConfig
+
+        return TrainConfig(
+            supernet=self.supernet, model=dict(self.model), bn=self.bn, sampler=self.sampler,
+            sampler_options=dict(self.sampler_options), dataset=protocol.dataset,
+            split="search", subset=self.train_images, resize=protocol.image_size,
+            channels=protocol.channels, augment="none", epochs=self.epochs,
+            batch_size=self.batch_size, lr=self.lr, lr_min=self.lr_min,
+            weight_decay=self.weight_decay, seed=seed, threads=1, log_every=10_000,
+            keep_checkpoints=1,
+        )  # fmt: skip
+
+
+def nb201_choices(keys) -> list[np.ndarray]:
+    """The single-path choice (one genotype shared by every cell) of each NB201 index."""
+    import torch
+
+    from nasbench_tools.nn.nb201 import NB201Supernet
+
+    with torch.device("meta"):  # only the choice space is used: no weights are allocated
+        net = NB201Supernet(C=1, N=1)
+    return [net.choice_of(int(k)) for k in np.asarray(keys).tolist()]
+
+
+def protocol_of(rep: H.Reproduction, role: str):
+    """The build :class:`~nasbench_tools.buildbench.Protocol` of a ground truth."""
+    from nasbench_tools.buildbench import Protocol
+
+    rep.target(role)  # refuses a store without a protocol, by name
+    return Protocol(**rep.ground_truth(role).provenance["protocol"])
+
+
+def train_unit(rep: H.Reproduction, name: str, spec: SupernetSpec, protocol, seed: int) -> Path:
+    """Train (or resume) the supernet ``name``; the unit records its per-epoch loss."""
+    import torch
+
+    from nasbench_tools.supernet import train_supernet
+
+    run_dir = rep.work / "runs" / name
+
+    def fn() -> dict:
+        torch.set_num_threads(1)
+        run_dir.parent.mkdir(parents=True, exist_ok=True)
+        result = train_supernet(spec.to_config(protocol, seed), run_dir, resume=True,
+                                progress=False)  # fmt: skip
+        return {
+            "epochs": result.epochs_completed,
+            "loss": [h.get("loss") for h in result.history],
+            "train_accuracy": [h.get("accuracy") for h in result.history],
+        }
+
+    rep.unit(f"train:{name}", fn, f"training supernet {name} ({spec.epochs} epochs)")
+    return run_dir
+
+
+def _first(data, n: int | None):
+    if n is None or n >= len(data):
+        return data
+    return dataclasses.replace(data, images=data.images[:n], labels=data.labels[:n])
+
+
+_SPLITS: dict = {}
+
+
+def _splits(protocol):
+    from nasbench_tools.buildbench import load_splits
+
+    key = repr(protocol)
+    if key not in _SPLITS:
+        _SPLITS.clear()
+        _SPLITS[key] = load_splits(protocol)
+    return _SPLITS[key]
+
+
+def _load(run_dir: Path, data):
+    """The supernet of a run's newest checkpoint, built for ``data``'s shape (the benchmark's
+    images, which the run trained on) without reloading the run's data."""
+    import torch
+
+    from nasbench_tools.supernet import TrainConfig, build_supernet, latest_checkpoint
+
+    path = latest_checkpoint(run_dir)
+    if path is None:
+        raise H.ReproductionError(f"{run_dir}: no checkpoint; start again with --force")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    c = TrainConfig.from_dict(state["config"])
+    model = build_supernet(
+        c.supernet, in_channels=data.channels, image_size=data.image_size,
+        num_classes=data.num_classes, bn=c.bn, ghost_batch_size=c.ghost_batch_size, **c.model,
+    )  # fmt: skip
+    model.load_state_dict(state["model"])
+    return model.eval()
+
+
+def evaluate_children(
+    rep: H.Reproduction,
+    name: str,
+    run_dir: Path,
+    choices: Sequence[np.ndarray],
+    protocol,
+    *,
+    eval_images: int,
+    calib_images: int,
+    chunk: int,
+    label: str = "",
+) -> list[float]:
+    """One-shot accuracy (percent) of every choice, in units of ``chunk`` children."""
+    import torch
+
+    from nasbench_tools.supernet import BNRecalibration, evaluate
+
+    out: list[float] = []
+    preset = (
+        BNRecalibration(n_images=calib_images, batch_size=256, momentum=None, reset=True)
+        if calib_images
+        else None
+    )
+    for start in range(0, len(choices), chunk):
+        part = choices[start : start + chunk]
+
+        def fn(part=part) -> dict:
+            torch.set_num_threads(1)
+            splits = _splits(protocol)
+            valid = _first(splits.valid, eval_images)
+            train = _first(splits.train, calib_images or None)
+            model = _load(run_dir, splits.train)
+            accs = [
+                evaluate(model, c, valid, batch_size=500, recalibrate=preset,
+                         calibration_images=train)["accuracy"]
+                for c in part
+            ]  # fmt: skip
+            return {"accuracy": accs, "eval_images": len(valid), "calib_images": calib_images}
+
+        key = f"eval:{name}:{label or ('recal' if calib_images else 'running')}:{start}"
+        res = rep.unit(key, fn, f"{len(part)} children")
+        out += res["accuracy"]
+    return out

@@ -1,0 +1,146 @@
+"""The reproduction harness: the detectable tau difference against an independent computation
+(scipy's Kendall tau on explicitly materialised resamples), the journal (a unit runs once, a
+resumed run gets the record read back, a torn last line is dropped, other settings are refused
+by name), a missing registered benchmark named in one line with the flag that replaces it."""
+
+from __future__ import annotations
+
+import json
+
+import _harness as H
+import depth_gap
+import numpy as np
+import pytest
+from scipy import stats
+
+
+def _independent_half_width(y, a, b, n_boot, seed, confidence=0.95):
+    """Paired bootstrap by hand: the same resampled indices for both proxies, scipy's tau-b."""
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(y), size=(n_boot, len(y)))
+    diffs = np.array(
+        [stats.kendalltau(y[i], a[i]).statistic - stats.kendalltau(y[i], b[i]).statistic
+         for i in idx]
+    )  # fmt: skip
+    lo, hi = np.quantile(diffs[~np.isnan(diffs)], [(1 - confidence) / 2, (1 + confidence) / 2])
+    return (hi - lo) / 2, diffs
+
+
+def test_detectable_tau_difference_is_the_half_width_of_an_independent_paired_bootstrap():
+    rng = np.random.default_rng(11)
+    y = rng.normal(size=30)
+    a = y + rng.normal(scale=0.5, size=30)
+    b = np.round(y + rng.normal(scale=1.5, size=30), 1)  # ties on one side
+    got = H.detectable_tau_difference(y, a, b, labels=("a", "b"), n_boot=300, seed=5)
+    want, _ = _independent_half_width(y, a, b, 300, 5)
+    assert got["half_width"] == pytest.approx(want, abs=1e-12)
+    assert got["n"] == 30 and got["between"] == ["a", "b"]
+    tau = stats.kendalltau
+    assert got["difference"] == pytest.approx(tau(y, a).statistic - tau(y, b).statistic)
+    # a half-width, not the whole width, and it shrinks as n grows
+    assert got["high"] - got["low"] == pytest.approx(2 * want, abs=1e-12)
+    big = rng.normal(size=300)
+    wide = H.detectable_tau_difference(
+        big, big + rng.normal(scale=0.5, size=300), big + rng.normal(scale=1.5, size=300),
+        n_boot=300, seed=5,
+    )  # fmt: skip
+    assert wide["half_width"] < got["half_width"]
+
+
+def test_detectable_difference_of_known_replicates_and_of_too_few():
+    r = np.linspace(0.0, 1.0, 1001)
+    assert H.detectable_difference(r) == pytest.approx((0.975 - 0.025) / 2)
+    assert H.detectable_difference(r, confidence=0.5) == pytest.approx(0.25)
+    with_nan = np.concatenate([r, [np.nan] * 50])
+    assert H.detectable_difference(with_nan) == pytest.approx((0.975 - 0.025) / 2)
+    assert np.isnan(H.detectable_difference([0.1, np.nan]))
+
+
+def test_identical_proxies_have_no_resolvable_difference_and_a_constant_one_is_undefined():
+    y = np.arange(10.0)
+    a = y[::-1].copy()
+    assert H.detectable_tau_difference(y, a, a, n_boot=50, seed=0)["half_width"] == 0.0
+    out = H.detectable_tau_difference(y, a, np.ones(10), n_boot=50, seed=0)
+    assert out["half_width"] is None and "constant" in out["undefined"]
+    ci = H.metric_ci(y, np.ones(10), n_boot=50, seed=0)
+    assert ci["value"] is None and "constant" in ci["undefined"]
+
+
+def _rep(tmp_path, **kw):
+    preset = H.with_config(depth_gap.PRESETS.get("quick"), **kw)
+    return H.Reproduction("depth_gap", preset, tmp_path / "out", progress=False).open()
+
+
+def test_a_unit_runs_once_and_a_resumed_run_gets_the_record_read_back(tmp_path):
+    calls = []
+
+    def fn():
+        calls.append(1)
+        return {"x": (1, 2), "y": 0.1 + 0.2}
+
+    first = _rep(tmp_path).unit("u", fn)
+    assert first == {"x": [1, 2], "y": 0.30000000000000004} and len(calls) == 1
+    again = _rep(tmp_path)
+    assert again.unit("u", fn) == first and len(calls) == 1
+    with open(again.journal, "ab") as fh:  # a kill -9 in the middle of writing a line
+        fh.write(b'{"unit": "v", "res')
+    third = _rep(tmp_path)
+    assert third.unit("u", fn) == first and len(calls) == 1
+    assert third.unit("v", fn) == first and len(calls) == 2
+    lines = third.journal.read_text().splitlines()
+    assert len(lines) == 3 and json.loads(lines[2])["unit"] == "v"
+
+
+def test_stop_after_stops_before_the_next_new_unit(tmp_path):
+    rep = H.Reproduction(
+        "depth_gap", depth_gap.PRESETS.get("quick"), tmp_path / "o", progress=False,
+        stop_after=1,
+    ).open()  # fmt: skip
+    rep.unit("a", lambda: {})
+    with pytest.raises(H.SimulatedStop):
+        rep.unit("b", lambda: {})
+    assert rep.unit("a", lambda: {"other": 1}) == {}  # from the journal
+
+
+def test_a_journal_of_other_settings_is_refused_naming_the_setting(tmp_path):
+    _rep(tmp_path)
+    with pytest.raises(H.ReproductionError, match=r"preset\.config\.n_boot.*200.*7"):
+        _rep(tmp_path, n_boot=7)
+    _rep(tmp_path, n_boot=200)  # the same settings resume
+
+
+def test_cpu_preset_without_the_embedded_benchmark_fails_in_one_line_naming_it(tmp_path, capsys):
+    out = tmp_path / "cpu"
+    code = H.main("depth_gap", depth_gap.__doc__, depth_gap.PRESETS, depth_gap.run,
+                  ["--preset", "cpu", "--out", str(out)])  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err
+    assert "'nb201-fmnist'" in err and "--ground-truth n1=PATH" in err
+    assert not out.exists(), "nothing is created before the ground truths are found"
+
+
+def test_bad_ground_truth_arguments_are_named(tmp_path, capsys):
+    args = ["--preset", "cpu", "--out", str(tmp_path / "x")]
+    for extra, text in [
+        (["--ground-truth", "n1"], "expected ROLE=PATH"),
+        (["--ground-truth", "n9=/nope"], "no ground truth 'n9'"),
+        (["--ground-truth", "n1=/no/such.h5"], "n1=/no/such.h5: no such file"),
+    ]:
+        code = H.main("depth_gap", "", depth_gap.PRESETS, depth_gap.run, args + extra)
+        assert code == 2 and text in capsys.readouterr().err
+
+
+def test_every_preset_of_every_script_is_documented_and_its_config_serialisable():
+    import bender
+    import mixpath
+
+    for mod in (depth_gap, bender, mixpath):
+        assert mod.PRESETS.names() == ["cpu", "paper", "quick"]
+        for name in mod.PRESETS.names():
+            p = mod.PRESETS.get(name)
+            d = json.loads(json.dumps(p.to_dict()))
+            assert d["description"] and d["config"]
+            if name == "cpu":
+                assert p.shrunk and all(g.registered for g in p.ground_truth.values())
+            if name == "quick":
+                assert all(g.quick is not None for g in p.ground_truth.values())
