@@ -9,7 +9,8 @@ used). Every architecture of the built benchmark is then evaluated with the supe
 its stand-alone validation accuracy (the benchmark's seed mean). Reported:
 
 * the scatter (``figures/scatter.{png,pdf}``) and Kendall tau-b / Spearman with bootstrap
-  intervals;
+  intervals (``results.json`` keeps the keys and stand-alone accuracies and ``scores/`` the
+  one-shot ones, so ``notebooks/reproduce/bender.ipynb`` redraws it from the run folder);
 * the spread ratio: range of one-shot accuracy / range of stand-alone accuracy (max - min; and
   the same for the 10-90 % percentile range, less driven by one outlier). Bender et al.: the
   best lose 5-10 points from stand-alone to one-shot, poor ones up to 60, so the ratio is >> 1;
@@ -328,6 +329,8 @@ def run(rep: H.Reproduction) -> dict:
             "epochs": epochs,
             "n": len(y),
             "standalone": "seed mean of the benchmark",
+            "keys": [int(k) for k in keys.tolist()],
+            "standalone_accuracy": y.tolist(),
         },
         "measured": {"by_rate": by_rate, "main_rate": main},
         "detectable_difference": {

@@ -25,7 +25,9 @@ Reported per space, norm and recalibration: Kendall tau-b of one-shot accuracy a
 ground truth per seed (bootstrap intervals), their mean and sd over seeds, the tau of the
 seed-mean one-shot accuracy; the ground truth's own seed agreement (tau between its seeds 0 and 1,
 with interval) beside; paired tests shadow vs single and shadow vs none (seed-mean scores), whose
-interval half-width is the smallest tau difference this n can detect. The ``nbt report`` folder
+interval half-width is the smallest tau difference this n can detect. ``results.json`` keeps
+each space's keys, ground-truth accuracies and seed-mean one-shot accuracies, from which
+``notebooks/reproduce/mixpath.ipynb`` redraws the figures. The ``nbt report`` folder
 covers the NB201 space (the report takes NB201 ground truths only); the NB101 numbers are in
 ``results.json`` and ``tables/tau.md``.
 
@@ -340,6 +342,7 @@ def _space(rep: H.Reproduction, space: str, c: MixPathConfig) -> dict:
         "epochs": epochs,
         "n": len(y),
         "keys": [k if isinstance(k, str) else int(k) for k in keys.tolist()],
+        "ground_truth_accuracy": y.tolist(),
         "tau": taus,
         "ground_truth_seed_agreement": _agreement(gt_all, c),
         "paired_tests": tests,
