@@ -22,14 +22,15 @@ SCRIPTS = {"depth_gap": (depth_gap, 0), "bender": (bender, 2), "mixpath": (mixpa
 
 
 @pytest.fixture(scope="module", params=list(SCRIPTS))
-def runs(request, tmp_path_factory, quick_cache):
-    """``(module, full results, full folder, resumed folder)``: one uninterrupted quick run, and
-    one stopped after a few new units, given a torn line, and resumed."""
+def runs(request, tmp_path_factory, quick_cache, quick_run):
+    """``(module, full results, full folder, resumed folder)``: one uninterrupted quick run (the
+    session's, shared with the notebook tests), and one stopped after a few new units, given a
+    torn line, and resumed."""
     name = request.param
     mod, stop = SCRIPTS[name]
     base = tmp_path_factory.mktemp(name)
-    full = H.run_preset(name, mod.PRESETS, mod.run, "quick", base / "full", cache=quick_cache,
-                        progress=False)  # fmt: skip
+    full_dir = quick_run(name)
+    full = json.loads((full_dir / "results.json").read_text())
     stopped = base / "stopped"
     rep = H.Reproduction(name, mod.PRESETS.get("quick"), stopped, cache=quick_cache,
                          progress=False, stop_after=stop).open()  # fmt: skip
@@ -40,7 +41,7 @@ def runs(request, tmp_path_factory, quick_cache):
         fh.write(b'{"unit": "train:x", "result": {"ep')
     H.run_preset(name, mod.PRESETS, mod.run, "quick", stopped, cache=quick_cache,
                  progress=False)  # fmt: skip
-    return mod, full, base / "full", stopped
+    return mod, full, full_dir, stopped
 
 
 def test_a_stopped_run_resumes_to_the_same_results_json(runs):
