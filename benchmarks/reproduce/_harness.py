@@ -71,8 +71,11 @@ __all__ = [
     "detectable_difference",
     "detectable_tau_difference",
     "estimate_dict",
+    "ground_truth_seed_agreement",
     "main",
     "metric_ci",
+    "paired_outcome",
+    "seed_taus",
 ]
 
 #: Journal format (the script's name is part of the config it checks).
@@ -285,6 +288,54 @@ def metric_ci(y_true: Any, y_score: Any, metric: str = "kendall_tau", *, n_boot:
     except AnalysisError as exc:
         return {"value": None, "low": None, "high": None, "n_valid": 0, "n_boot": n_boot,
                 "undefined": str(exc)}  # fmt: skip
+
+
+def seed_taus(y_true: Any, by_seed: Mapping[Any, Any], *, n_boot: int, seed: int) -> dict:
+    """Kendall tau-b of each seed's score against ``y_true`` (:func:`metric_ci`), their mean and
+    sd over the seeds where tau is defined (``sd_ddof`` 1, or 0 with a single seed), and the tau
+    of the seed-mean score. Undefined taus (a constant score) are counted out, never NaN."""
+    from nasbench_tools.analysis import seed_spread
+
+    per_seed = {str(s): metric_ci(y_true, v, n_boot=n_boot, seed=seed) for s, v in by_seed.items()}
+    defined = {s: e["value"] for s, e in per_seed.items() if e["value"] is not None}
+    out: dict = {"per_seed": per_seed, "seeds_defined": len(defined)}
+    if defined:
+        spread = seed_spread(defined, ddof=min(1, len(defined) - 1))
+        out |= {"mean_over_seeds": spread.mean, "sd_over_seeds": spread.std,
+                "sd_ddof": spread.ddof}  # fmt: skip
+    else:
+        out |= {"mean_over_seeds": None, "sd_over_seeds": None, "sd_ddof": None}
+    mean_score = np.mean([np.asarray(v, dtype=float) for v in by_seed.values()], axis=0)
+    out["seed_mean_score"] = metric_ci(y_true, mean_score, n_boot=n_boot, seed=seed)
+    return out
+
+
+def ground_truth_seed_agreement(gt_all: Any, *, n_boot: int, seed: int) -> dict:
+    """Kendall tau between the seeds of a ground truth (``gt.vector(..., seed="all")``): each
+    pair with its bootstrap interval and their mean; the store's own noise floor."""
+    from nasbench_tools.analysis import seed_agreement
+
+    runs = {str(s): gt_all.values[:, j] for j, s in enumerate(gt_all.seeds)}
+    a = seed_agreement(runs, "kendall_tau", n_boot=n_boot, seed=seed)
+    return {
+        "seeds": list(runs),
+        "seed_vs_seed": {f"{p[0]} vs {p[1]}": estimate_dict(e) for p, e in a.pairs.items()},
+        "mean_seed_vs_seed": estimate_dict(a.between),
+    }
+
+
+def paired_outcome(test: Mapping[str, Any]) -> str:
+    """What a :func:`detectable_tau_difference` result says about "a ranks better than b":
+    ``"a better"`` when its 95 % interval lies above 0, ``"b better"`` below 0, ``"not
+    resolved"`` when it contains 0, ``"undefined"`` without an interval."""
+    low, high = test.get("low"), test.get("high")
+    if low is None or high is None or not (np.isfinite(low) and np.isfinite(high)):
+        return "undefined"
+    if low > 0:
+        return "a better"
+    if high < 0:
+        return "b better"
+    return "not resolved"
 
 
 def estimate_dict(e: Any) -> dict:

@@ -21,7 +21,15 @@ from pathlib import Path
 import _harness as H
 import numpy as np
 
-__all__ = ["SupernetSpec", "evaluate_children", "nb201_choices", "protocol_of", "train_unit"]
+__all__ = [
+    "SupernetSpec",
+    "budget_unit",
+    "evaluate_children",
+    "nb201_choices",
+    "protocol_of",
+    "train_unit",
+    "training_budget",
+]
 
 
 @dataclass(frozen=True)
@@ -182,3 +190,46 @@ def evaluate_children(
         res = rep.unit(key, fn, f"{len(part)} children")
         out += res["accuracy"]
     return out
+
+
+def training_budget(run_dir: Path) -> dict:
+    """What a finished supernet run fed and touched, summed over its epochs from the trainer's
+    own log (``log.jsonl`` epoch records; a resumed run keeps one record per epoch): optimizer
+    steps, ``images`` drawn from the loader, forward/backward ``passes``, ``op_draws`` (per
+    cell, block and path: passes that switched the path on), ``op_updates`` (per candidate-op
+    parameter tensor: steps with a non-zero gradient) and the step-weighted mean update
+    coverage."""
+    import json
+
+    epochs: dict[int, dict] = {}
+    log = Path(run_dir) / "log.jsonl"
+    for line in log.read_text().splitlines():
+        rec = json.loads(line)
+        if rec.get("event") == "epoch":
+            epochs[int(rec["epoch"])] = rec
+    if not epochs or sorted(epochs) != list(range(1, max(epochs) + 1)):
+        raise H.ReproductionError(f"{log}: epoch records {sorted(epochs)} are not 1..n")
+    recs = [epochs[e] for e in sorted(epochs)]
+    missing = [k for k in ("passes", "op_draws", "op_updates") if k not in recs[0]]
+    if missing:
+        raise H.ReproductionError(
+            f"{log}: the trainer logged no {missing} (a run from an older nasbench_tools); "
+            "start again with --force"
+        )
+    steps = sum(r["steps"] for r in recs)
+    names = list(recs[0]["op_updates"])
+    return {
+        "epochs": len(recs),
+        "steps": steps,
+        "images": sum(r["images"] for r in recs),
+        "passes": sum(r["passes"] for r in recs),
+        "op_draws": np.sum([r["op_draws"] for r in recs], axis=0).tolist(),
+        "op_updates": {n: sum(r["op_updates"][n] for r in recs) for n in names},
+        "update_coverage_mean": sum(r["update_coverage"]["mean"] * r["steps"] for r in recs)
+        / steps,
+    }
+
+
+def budget_unit(rep: H.Reproduction, name: str, run_dir: Path) -> dict:
+    """:func:`training_budget` of the supernet ``name`` as a journal unit."""
+    return rep.unit(f"budget:{name}", lambda: training_budget(run_dir), "reading its log")

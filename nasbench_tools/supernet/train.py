@@ -25,7 +25,12 @@ last). Each step also measures its **update coverage**: the fraction of the cand
 weights (counted as scalars, by tensor) whose gradient is non-zero, i.e. that the step updates
 (weight decay aside). ``step`` records carry that step's value, ``epoch`` records the mean and
 minimum over the epoch. Single-path samplers cover few ops per step by design; for FairNAS see
-``fairness`` in :mod:`~nasbench_tools.supernet.samplers`.
+``fairness`` in :mod:`~nasbench_tools.supernet.samplers`. ``epoch`` records also count what the
+epoch fed and touched: ``images`` (drawn from the loader), ``passes`` (forward/backward passes:
+the draws run, FairNAS's ``n`` per step), ``op_draws`` (per searchable cell, block and path: the
+passes whose draw switched the path on; ``none`` included, although it computes nothing) and
+``op_updates`` (per candidate-op parameter tensor, by name: the steps in which its gradient had
+a non-zero entry).
 
 **Exact resume.** Every source of randomness of epoch ``e`` (data order, augmentation, sampled
 paths, torch's global generator) is seeded from ``(seed, e)`` at the start of the epoch, and a
@@ -61,6 +66,7 @@ from .._io import atomic_write
 from ..datasets import ImageData, iterate_batches, load
 from ..errors import TrainConfigError, TrainingDivergedError
 from ..nn import distributed as dp
+from ..nn.choice import OFF
 from .config import TrainConfig, read_saved_config
 from .models import build_supernet
 from .recalibrate import BNRecalibration, evaluate, resolve_preset
@@ -268,6 +274,9 @@ class _StepStats:
     correct: torch.Tensor
     count: int
     coverage: torch.Tensor
+    passes: int = 0
+    on: np.ndarray | None = None  # (num_cells, blocks, paths): passes with the path switched on
+    updated: torch.Tensor | None = None  # per op parameter tensor: a non-zero gradient entry
 
 
 def _resolve(config: TrainConfig, out: Path, resume: bool) -> tuple[TrainConfig, dict | None]:
@@ -374,6 +383,26 @@ def _update_coverage(params: list[nn.Parameter]) -> torch.Tensor:
     return ((peaks > 0).float() * sizes).sum() / total  # stays on the device: no host sync
 
 
+def _nonzero_grads(params: list[nn.Parameter], device) -> torch.Tensor:
+    """Per tensor of ``params``: 1 where its gradient has a non-zero entry, else 0 (no gradient
+    included); int64 on ``device``, no host synchronisation."""
+    out = torch.zeros(len(params), dtype=torch.long, device=device)
+    idx = [i for i, p in enumerate(params) if p.grad is not None]
+    if idx:
+        peaks = torch.stack(torch._foreach_norm([params[i].grad for i in idx], float("inf")))
+        out[torch.tensor(idx, device=device)] = (peaks > 0).long()
+    return out
+
+
+def _switched_on(space, draws) -> np.ndarray:
+    """``(num_cells, blocks, paths)`` counts of the draws that switch each path on (a choice
+    shared by every cell counts in each cell)."""
+    on = np.zeros((space.num_cells, space.num_blocks, space.num_paths), dtype=np.int64)
+    for d in draws:
+        on += np.broadcast_to(np.asarray(d.choice) != OFF, on.shape)
+    return on
+
+
 def _clip(run: _Run) -> None:
     c = run.c
     if c.grad_clip is None:
@@ -424,11 +453,14 @@ def _train_step(run: _Run, t: int, batches: list, rng: np.random.Generator) -> _
         if key is not None:
             run.seen_archs.add(key)
     dp.all_reduce_grads(list(model.parameters()), run.world)
-    coverage = _update_coverage(model.op_parameters())
+    op_params = model.op_parameters()
+    coverage = _update_coverage(op_params)
+    updated = _nonzero_grads(op_params, device)
     _clip(run)
     run.scaler.step(run.optimizer)
     run.scaler.update()
-    return _StepStats(lr, loss_sum / len(draws), correct, count, coverage)
+    on = _switched_on(model.space, draws)
+    return _StepStats(lr, loss_sum / len(draws), correct, count, coverage, len(draws), on, updated)
 
 
 def _epoch_batches(run: _Run, epoch: int) -> Iterator:
@@ -451,7 +483,12 @@ def _train_epoch(run: _Run, epoch: int, progress: bool) -> dict:
     loss_sum = torch.zeros((), device=run.device)
     correct = torch.zeros((), dtype=torch.long, device=run.device)
     coverages = []
-    t0, count, n_img = time.perf_counter(), 0, 0
+    t0, count, n_img, passes = time.perf_counter(), 0, 0, 0
+    names = {id(p): n for n, p in run.model.named_parameters()}
+    op_names = [names[id(p)] for p in run.model.op_parameters()]
+    updates = torch.zeros(len(op_names), dtype=torch.long, device=run.device)
+    space = run.model.space
+    switched = np.zeros((space.num_cells, space.num_blocks, space.num_paths), dtype=np.int64)
     progress = progress and run.world.is_main
     bar = tqdm(
         range(run.steps_per_epoch), desc=f"epoch {epoch + 1}/{c.epochs}", disable=not progress,
@@ -465,6 +502,9 @@ def _train_epoch(run: _Run, epoch: int, progress: bool) -> dict:
         count += s.count
         coverages.append(s.coverage)
         n_img += bpb * c.batch_size
+        passes += s.passes
+        switched += s.on
+        updates += s.updated
         if (t + 1) % c.log_every == 0:
             step_loss = dp.all_reduce_sum(s.loss.clone(), run.world)
             run.log.write(
@@ -494,6 +534,9 @@ def _train_epoch(run: _Run, epoch: int, progress: bool) -> dict:
         "images_per_s": n_img / seconds if seconds > 0 else None,
         "distinct_archs": len(run.seen_archs) if run.seen_archs else None,
         "update_coverage": {"mean": float(cov.mean()), "min": float(cov.min())},
+        "passes": passes,
+        "op_draws": switched.tolist(),
+        "op_updates": dict(zip(op_names, updates.tolist())),
     }
 
 
