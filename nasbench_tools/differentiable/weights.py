@@ -7,11 +7,11 @@ A :class:`Weighting` gives, for alpha of shape ``(edges, candidates)``:
   GDAS's too is the softmax of alpha);
 * ``train(alpha, tau)``: the weights a training forward pass uses and which candidates it must
   compute (``on``, a boolean array). Softmax and sigmoid compute every candidate. GDAS samples one
-  candidate per edge with Gumbel noise from torch's global generator, uses the straight-through
-  one-hot ``hard - soft.detach() + soft`` and computes only the sampled candidate (its weight is
-  exactly 1; alpha gets the gradient through the soft part). GDAS's code also adds the other
-  candidates' zero weights to the edge's output, which gives them a gradient equal to the sum
-  of the output's gradient; that quirk is not reproduced.
+  candidate per edge with Gumbel noise from torch's global generator and computes only the
+  sampled candidate: :func:`straight_through_softmax` (the value of GDAS's
+  ``hard - soft.detach() + soft``: the one-hot, its weight exactly 1; the gradient: the soft
+  part's). GDAS's code also adds the other candidates' zero weights to the edge's output, which
+  gives them a gradient equal to the sum of the output's gradient; that quirk is not reproduced.
 
 :func:`zero_one_loss` is FairDARTS's auxiliary loss; :func:`projected` puts DARTS-PT's
 discretised edges into a weight matrix.
@@ -25,11 +25,19 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
 
 from ..registry import Registry
 from .config import DifferentiableSearchError
 
-__all__ = ["WEIGHTINGS", "Weighting", "indicator", "projected", "zero_one_loss"]
+__all__ = [
+    "WEIGHTINGS",
+    "Weighting",
+    "indicator",
+    "projected",
+    "straight_through_softmax",
+    "zero_one_loss",
+]
 
 
 @dataclass(frozen=True)
@@ -47,18 +55,50 @@ def _softmax(alpha: torch.Tensor) -> torch.Tensor:
     return F.softmax(alpha, dim=-1)
 
 
+class _StraightThroughSoftmax(torch.autograd.Function):
+    """Forward: the one-hot of ``argmax softmax(z / tau)`` per row. Backward: the gradient of
+    ``softmax(z / tau)``, ``dz_i = s_i (g_i - sum_j s_j g_j) / tau``, computed as
+    ``s_i sum_j s_j (g_i - g_j) / tau`` (equal, as ``sum_j s_j = 1``)."""
+
+    @staticmethod
+    def forward(ctx, z: torch.Tensor, tau: float) -> torch.Tensor:
+        soft = F.softmax(z / tau, dim=-1)
+        ctx.save_for_backward(soft)
+        ctx.tau = tau
+        return torch.zeros_like(soft).scatter_(-1, soft.argmax(dim=-1, keepdim=True), 1.0)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, g: torch.Tensor) -> tuple[torch.Tensor, None]:
+        (soft,) = ctx.saved_tensors
+        inner = ((g.unsqueeze(-1) - g.unsqueeze(-2)) * soft.unsqueeze(-2)).sum(-1)
+        return soft * inner / ctx.tau, None
+
+
+def straight_through_softmax(z: torch.Tensor, tau: float) -> torch.Tensor:
+    """GDAS's hard sample of the logits ``z`` (one row per edge): exactly the one-hot of
+    ``argmax softmax(z / tau)`` forward, the gradient of ``softmax(z / tau)`` backward.
+
+    The gradient is written so that nothing cancels. At a low temperature the sample's soft
+    weight ``s_k`` is close to 1 and its logit's gradient ``s_k (1 - s_k) g_k / tau`` is tiny;
+    autograd's softmax backward, ``s_k (g_k - s_k g_k) / tau``, returns it as the difference of
+    two nearly equal float32 numbers (at ``tau = 0.1`` it was off by half, and two ways of
+    summing the same gradient, one process or two, gave different halves, which Adam on such
+    small gradients magnified to 4e-5 in alpha). Here the sample's term is
+    ``g_k sum_{j != k} s_j``: every term is a product of well-computed numbers.
+    """
+    return _StraightThroughSoftmax.apply(z, tau)
+
+
 def _gumbel(alpha: torch.Tensor, tau: float) -> tuple[torch.Tensor, np.ndarray]:
-    """GDAS: ``softmax((alpha + g) / tau)`` with Gumbel noise ``g``, hard one-hot forward."""
+    """GDAS: the hard sample of ``softmax((alpha + g) / tau)`` with Gumbel noise ``g``."""
     while True:  # GDAS redraws the rare sample whose noise overflowed
         u = torch.rand(alpha.shape, dtype=alpha.dtype, device=alpha.device)
-        g = -torch.log(-torch.log(u))
-        soft = F.softmax((alpha + g) / tau, dim=-1)
-        if torch.isfinite(soft).all():
+        z = alpha + -torch.log(-torch.log(u))
+        if torch.isfinite(F.softmax(z.detach() / tau, dim=-1)).all():
             break
-    index = soft.argmax(dim=-1, keepdim=True)
-    hard = torch.zeros_like(soft).scatter_(-1, index, 1.0)
-    weights = hard - soft.detach() + soft
-    return weights, hard.detach().cpu().numpy().astype(bool)
+    weights = straight_through_softmax(z, tau)
+    return weights, weights.detach().cpu().numpy().astype(bool)
 
 
 #: name -> :class:`Weighting`

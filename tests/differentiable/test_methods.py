@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from nasbench_tools.differentiable import (
     METHODS,
@@ -17,6 +18,7 @@ from nasbench_tools.differentiable import (
     zero_one_loss,
 )
 from nasbench_tools.differentiable.selection import SELECTIONS
+from nasbench_tools.differentiable.weights import straight_through_softmax
 from nasbench_tools.spaces.nb201 import OPS, Arch
 
 
@@ -90,6 +92,33 @@ def test_gumbel_weights_are_one_hot_forward_and_reach_all_of_the_edges_alpha():
     torch.manual_seed(0)
     _, on2 = WEIGHTINGS.get("gumbel").train(alpha, 1.0)
     assert (on == on2).all()  # the draw comes from torch's seeded generator
+
+
+@pytest.mark.parametrize("upstream", ["sampled op only", "every op"])
+def test_gumbel_gradient_at_a_low_temperature_is_not_lost_to_cancellation(upstream):
+    """GDAS at tau = 0.1: each edge's sampled op has a soft weight 1e-3 to 4e-7 below 1, and the
+    gradient of its logit, ``s_k (1 - s_k) g_k / tau``, must come out to float32 precision (the
+    float64 softmax's gradient), not as rounding noise: autograd's float32 softmax backward
+    returned it off by up to half, differently for one process and for two (DDP), and Adam
+    magnified that to 4e-5 in alpha. Only the sampled op is computed, so only its weight has a
+    gradient (``sampled op only``); the formula must hold for any upstream gradient too."""
+    tau = 0.1
+    gen = torch.Generator().manual_seed(3)
+    z = 0.3 * torch.randn(6, 5, generator=gen)
+    top = torch.randint(0, 5, (6,), generator=gen)
+    z[range(6), top] = z.max(1).values + torch.tensor([0.7, 0.9, 1.1, 1.3, 1.5, 1.0])
+    gap = 1 - torch.softmax(z.double() / tau, -1)[range(6), top]
+    assert (gap > 1e-7).all() and (gap < 2e-3).all()  # the regime where the cancellation bites
+    g = torch.randn(6, 5, generator=gen)
+    if upstream == "sampled op only":
+        g = g * F.one_hot(top, 5)
+    z32 = z.clone().requires_grad_()
+    w = straight_through_softmax(z32, tau)
+    assert torch.equal(w.detach(), F.one_hot(top, 5).float())  # exactly the one-hot forward
+    w.backward(g)
+    z64 = z.double().requires_grad_()
+    torch.softmax(z64 / tau, -1).backward(g.double())
+    torch.testing.assert_close(z32.grad.double(), z64.grad, rtol=1e-5, atol=0)
 
 
 def test_zero_one_loss_is_minus_the_mean_squared_distance_from_one_half():
