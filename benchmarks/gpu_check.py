@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
+from _measure import peak_mb  # noqa: E402
 
 import nasbench_tools  # noqa: E402
 from nasbench_tools.buildbench.protocol import get_protocol  # noqa: E402
@@ -71,17 +72,6 @@ def versions() -> dict:
     return v
 
 
-def _peak_rss_mb() -> float:
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
-
-
 def measure(data, protocol, key: int, ex: Execution, epochs: int) -> dict:
     """Train the network of ``key`` for ``epochs`` under ``ex``; images/s per epoch and peak
     memory."""
@@ -104,7 +94,7 @@ def measure(data, protocol, key: int, ex: Execution, epochs: int) -> dict:
             torch.cuda.synchronize()
         rates.append(len(data) / (time.perf_counter() - t0))
         accs.append(res["accuracy"])
-    memory = torch.cuda.max_memory_allocated() / 2**20 if cuda else _peak_rss_mb()
+    memory = torch.cuda.max_memory_allocated() / 2**20 if cuda else peak_mb()
     return {
         "images_per_s": rates,
         "train_accuracy": accs,

@@ -58,10 +58,11 @@ class MixedNB201(nn.Module):
             affine=affine,
         )  # fmt: skip
         self.alpha = nn.Parameter(alpha_init_std * torch.randn(len(EDGES), len(OPS)))
-        self.network_options = {
-            "C": C, "N": N, "num_classes": num_classes, "in_channels": in_channels,
-            "image_size": image_size,
-        }  # fmt: skip
+
+    @property
+    def network_options(self) -> dict:
+        """``C``, ``N``, ``num_classes``, ``in_channels``, ``image_size`` (a fresh dict)."""
+        return self.net.network_options
 
     def weight_parameters(self) -> list[nn.Parameter]:
         return list(self.net.parameters())

@@ -45,14 +45,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..nn.nb201 import _Skeleton
+from ..nn.nb201 import _Skeleton, run_cell
 from ..nn.ops import batch_norm, make_op
 from ..spaces.nb201 import EDGES, OPS, Arch
 from .weights import indicator
 
 __all__ = ["COST_KINDS", "SuperConv", "SuperkernelCell", "SuperkernelNB201", "op_costs"]
 
-_NODE_BLOCKS = ((0,), (1, 2), (3, 4, 5))
 #: alpha's columns with free_ops="softmax" (the superkernel conv is one candidate)
 SOFTMAX_CANDIDATES = ("none", "skip_connect", "conv", "avg_pool_3x3")
 COST_KINDS = ("params", "flops")
@@ -113,15 +112,7 @@ class SuperkernelCell(nn.Module):
     def forward(self, x, weights, on, g, g0) -> torch.Tensor:
         """``weights``/``on``: (6, 4) over :data:`SOFTMAX_CANDIDATES`, or ``None`` (exclude rule:
         the conv alone, times ``g0[k]``); ``g``: (6,) indicators of the 3x3 ring."""
-        nodes = [x]
-        for blocks in _NODE_BLOCKS:
-            out = None
-            for k in blocks:
-                y = self._edge(k, nodes[EDGES[k][0]], weights, on, g, g0)
-                if y is not None:
-                    out = y if out is None else out + y
-            nodes.append(torch.zeros_like(x) if out is None else out)
-        return nodes[-1]
+        return run_cell(x, lambda k, h: self._edge(k, h, weights, on, g, g0))
 
     def _edge(self, k, x, weights, on, g, g0):
         ops = self.edge(k)
@@ -165,10 +156,6 @@ class SuperkernelNB201(_Skeleton):
         if free_ops not in ("softmax", "exclude"):
             raise ValueError(f"free_ops must be 'softmax' or 'exclude', got {free_ops!r}")
         self.free_ops, self.cost_kind, self.cost_lambda = free_ops, cost, float(cost_lambda)
-        self.network_options = {
-            "C": C, "N": N, "num_classes": num_classes, "in_channels": in_channels,
-            "image_size": image_size,
-        }  # fmt: skip
         self.t = nn.Parameter(torch.zeros(len(EDGES)))
         if free_ops == "softmax":
             self.candidates = SOFTMAX_CANDIDATES
@@ -215,13 +202,7 @@ class SuperkernelNB201(_Skeleton):
     # ------------------------------------------------------------------ forward
     def forward(self, x: torch.Tensor, weights, on) -> torch.Tensor:
         g, g0 = self.gates()
-        feature = self.stem(x)
-        for cell in self.cells:
-            if isinstance(cell, SuperkernelCell):
-                feature = cell(feature, weights, on, g, g0)
-            else:
-                feature = cell(feature)
-        return self._head(feature)
+        return self._forward(x, lambda j, cell, feature: cell(feature, weights, on, g, g0))
 
     def cost(self, weights) -> torch.Tensor:
         """The relaxed cost of the network (see the module text); hard choices give the selected

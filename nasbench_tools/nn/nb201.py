@@ -23,7 +23,7 @@ with the benchmark's checkpoints and the ABS angle vector.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -36,7 +36,14 @@ from .choice import OFF, ChoiceSpace
 from .norms import PathNorm, make_path_norm
 from .ops import NormFactory, ResNetBasicBlock, batch_norm, make_op
 
-__all__ = ["NB201Network", "NB201Supernet", "build_network", "cell_layout", "channel_layout"]
+__all__ = [
+    "NB201Network",
+    "NB201Supernet",
+    "build_network",
+    "cell_layout",
+    "channel_layout",
+    "run_cell",
+]
 
 _NODE_BLOCKS = ((0,), (1, 2), (3, 4, 5))  # edges (in EDGES order) entering nodes 1, 2, 3
 _ZERO = OPS.index("none")
@@ -73,8 +80,28 @@ def channel_layout(channels: Sequence[int]) -> list[tuple[int, bool]]:
     return [(int(c), r) for c, r in zip(chans, reductions)]
 
 
+def run_cell(
+    x: torch.Tensor, edge: Callable[[int, torch.Tensor], torch.Tensor | None]
+) -> torch.Tensor:
+    """NB201's cell graph, every edge ``k`` (``EDGES`` order) computed by ``edge(k, h)`` from its
+    source node's output ``h`` (``None``: the edge adds nothing). Each node is the sum of its
+    incoming edges in ``EDGES`` order; a node that nothing reaches is zeros shaped like ``x``.
+    Returns node 3, the cell's output."""
+    nodes = [x]
+    for blocks in _NODE_BLOCKS:
+        out = None
+        for k in blocks:
+            y = edge(k, nodes[EDGES[k][0]])
+            if y is not None:
+                out = y if out is None else out + y
+        nodes.append(torch.zeros_like(x) if out is None else out)
+    return nodes[-1]
+
+
 class _Skeleton(nn.Module):
-    """Stem, cell stack (built by ``make_cell``), lastact, pooling and classifier.
+    """Stem, cell stack (built by ``make_cell``), lastact, pooling and classifier: the one
+    builder of the NB201 macro skeleton (the stand-alone networks, the weight-sharing supernet,
+    NATS-sss networks and the differentiable supernets all subclass it).
 
     The widths are :func:`cell_layout` ``(C, N)``, or :func:`channel_layout` ``(channels)`` when
     ``channels`` is given (then ``C`` and ``N`` must be ``channels[0]`` and ``len(channels) // 3``).
@@ -129,6 +156,32 @@ class _Skeleton(nn.Module):
         return torch.zeros(
             batch_size, self.in_channels, self.image_size, self.image_size, device=device
         )
+
+    @property
+    def network_options(self) -> dict:
+        """The skeleton's ``C``, ``N``, ``num_classes``, ``in_channels`` and ``image_size`` (and
+        ``channels`` when its widths are not :func:`cell_layout`'s), as a fresh dict."""
+        options = {
+            "C": self.C, "N": self.N, "num_classes": self.num_classes,
+            "in_channels": self.in_channels, "image_size": self.image_size,
+        }  # fmt: skip
+        if self.channels != tuple(c for c, _ in cell_layout(self.C, self.N)):
+            options["channels"] = list(self.channels)
+        return options
+
+    def _forward(self, x: torch.Tensor, searchable=None) -> torch.Tensor:
+        """Logits: stem, the cell stack, lastact, pooling, classifier. The reduction blocks run
+        as ``cell(feature)``; searchable cell ``j`` (``0 .. 3N - 1``) as
+        ``searchable(j, cell, feature)`` when given, else as ``cell(feature)``."""
+        feature = self.stem(x)
+        j = 0
+        for cell in self.cells:
+            if searchable is None or isinstance(cell, ResNetBasicBlock):
+                feature = cell(feature)
+            else:
+                feature = searchable(j, cell, feature)
+                j += 1
+        return self._head(feature)
 
     def _head(self, feature: torch.Tensor) -> torch.Tensor:
         out = self.global_pooling(self.lastact(feature))
@@ -221,10 +274,7 @@ class NB201Network(_Skeleton):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        feature = self.stem(x)
-        for cell in self.cells:
-            feature = cell(feature)
-        return self._head(feature)
+        return self._forward(x)
 
 
 # --------------------------------------------------------------------------- supernet
@@ -277,16 +327,12 @@ class SearchCell(nn.Module):
     def forward(self, x: torch.Tensor, active, example_mask=None) -> torch.Tensor:
         """``active[k]`` = active ``(path, alt)`` pairs of edge ``k``; ``example_mask`` is an
         optional ``(batch, 6, 5)`` float tensor multiplying each op's output per example."""
-        nodes = [x]
-        for blocks in _NODE_BLOCKS:
-            out = None
-            for k in blocks:
-                w = None if example_mask is None else example_mask[:, k]
-                y = self._edge(k, nodes[EDGES[k][0]], active[k], w)
-                if y is not None:
-                    out = y if out is None else out + y
-            nodes.append(torch.zeros_like(x) if out is None else out)
-        return nodes[-1]
+        return run_cell(
+            x,
+            lambda k, h: self._edge(
+                k, h, active[k], None if example_mask is None else example_mask[:, k]
+            ),
+        )
 
 
 class NB201Supernet(_Skeleton):
@@ -363,17 +409,12 @@ class NB201Supernet(_Skeleton):
         """
         c = self.space.validate(choice)
         active = _decode(self.space, c.tobytes(), c.shape)
-        feature = self.stem(x)
-        g = 0
-        for cell in self.cells:
-            if isinstance(cell, SearchCell):
-                gi = g if len(active) > 1 else 0
-                mask = None if example_mask is None else example_mask[:, gi]
-                feature = cell(feature, active[gi], mask)
-                g += 1
-            else:
-                feature = cell(feature)
-        return self._head(feature)
+
+        def run(j: int, cell: SearchCell, feature: torch.Tensor) -> torch.Tensor:
+            g = j if len(active) > 1 else 0
+            return cell(feature, active[g], None if example_mask is None else example_mask[:, g])
+
+        return self._forward(x, run)
 
     def op_parameters(self) -> list[nn.Parameter]:
         """The parameters of the candidate ops (every edge of every searchable cell)."""

@@ -188,6 +188,57 @@ def test_supernet_single_path_equals_extracted_standalone():
         assert torch.equal(sup(x, sup.choice_of(arch, shared=False)), sup(x, choice))
 
 
+@pytest.mark.parametrize(
+    "ops",
+    [
+        ("none", "skip_connect", "nor_conv_3x3", "nor_conv_1x1", "avg_pool_3x3", "skip_connect"),
+        ("nor_conv_3x3", "none", "none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3"),
+    ],
+    ids=["node 1 unreached", "node 2 unreached"],
+)
+def test_supernet_node_that_no_edge_reaches_is_zeros_as_in_the_standalone_network(ops):
+    """A node whose incoming edges are all ``none`` is zeros, not its cell's input: the ops
+    leaving it run on zeros, as in the benchmark's network (so the extracted stand-alone
+    network computes the same function)."""
+    torch.manual_seed(0)
+    sup = NB201Supernet(C=4, N=2, image_size=8)
+    arch = Arch.from_ops(ops)
+    net = sup.extract(arch)
+    x = torch.randn(6, 3, 8, 8)
+    for train in (True, False):
+        sup.train(train), net.train(train)
+        torch.testing.assert_close(sup(x, sup.choice_of(arch)), net(x), rtol=0, atol=1e-6)
+
+
+def test_supernet_per_cell_choices_run_each_cells_own_ops():
+    """With one choice per cell (G = 3N), cell ``j`` computes exactly the non-``none`` ops of
+    choice ``j``, and its example mask is ``example_mask[:, j]``."""
+    torch.manual_seed(0)
+    sup = NB201Supernet(C=4, N=2, image_size=8)
+    archs = [Arch.from_index(i) for i in (6111, 9597, 3, 8000, 777, 15000)]  # no zero cell
+    choice = np.concatenate([sup.choice_of(a) for a in archs])
+    ran = []
+    for j, pos in enumerate(sup.searchable):
+        for k, ops in enumerate(sup.cells[pos].edges.values()):
+            for p, op in enumerate(ops):
+                op.register_forward_hook(lambda m, a, o, j=j, k=k, p=p: ran.append((j, k, p)))
+    x = torch.randn(2, 3, 8, 8)
+    out = sup(x, choice)
+    assert set(ran) == {
+        (j, k, p) for j, a in enumerate(archs) for k, p in enumerate(a.op_indices) if p != 0
+    }
+    # a mask on cell 5's ops alone changes the output, and the same mask on cell 0 otherwise
+    sup.eval()  # (in training mode lastact's BN would undo a scaling of the last cell)
+    out = sup(x, choice)
+    mask = torch.ones(2, len(archs), 6, 5)
+    torch.testing.assert_close(sup(x, choice, mask), out)
+    mask[:, 5] = torch.rand(2, 6, 5) + 0.5
+    last = sup(x, choice, mask)
+    mask[:, [0, 5]] = mask[:, [5, 0]]
+    first = sup(x, choice, mask)
+    assert (last - out).abs().max() > 1e-4 and (last - first).abs().max() > 1e-4
+
+
 def test_supernet_multi_path_and_example_mask():
     torch.manual_seed(0)
     sup = NB201Supernet(C=4, N=1, image_size=8).eval()
