@@ -7,8 +7,10 @@ into ``OUT/work/runs/<name>``; a stopped training resumes from its last epoch ch
 on CPU, one torch thread). Children are evaluated with
 :func:`nasbench_tools.supernet.evaluate` on the first ``eval_images`` of the benchmark's own
 validation split (the images its ground truth was validated on), after BN recalibration on the
-first ``calib_images`` of its training split (cumulative average, statistics reset), or with the
-supernet's running statistics (``calib_images=0``).
+first ``calib_images`` of its training split (statistics reset; cumulative average unless a
+momentum is given), or with the supernet's running statistics (``calib_images=0``), with the
+run's newest weights or those of any epoch checkpoint it kept (``keep_checkpoints=None`` keeps
+every epoch's).
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ import numpy as np
 __all__ = [
     "SupernetSpec",
     "budget_unit",
+    "checkpoint_path",
     "evaluate_children",
     "nb201_choices",
     "protocol_of",
+    "supernet",
     "train_unit",
     "training_budget",
 ]
@@ -52,7 +56,7 @@ class SupernetSpec:
     weight_decay: float = 5e-4
     train_images: int | None = None
 
-    def to_config(self, protocol, seed: int):
+    def to_config(self, protocol, seed: int, keep_checkpoints: int | None = 1):
         from nasbench_tools.supernet import TrainConfig
 
         return TrainConfig(
@@ -62,7 +66,7 @@ class SupernetSpec:
             channels=protocol.channels, augment="none", epochs=self.epochs,
             batch_size=self.batch_size, lr=self.lr, lr_min=self.lr_min,
             weight_decay=self.weight_decay, seed=seed, threads=1, log_every=10_000,
-            keep_checkpoints=1,
+            keep_checkpoints=keep_checkpoints,
         )  # fmt: skip
 
 
@@ -85,8 +89,19 @@ def protocol_of(rep: H.Reproduction, role: str):
     return Protocol(**rep.ground_truth(role).provenance["protocol"])
 
 
-def train_unit(rep: H.Reproduction, name: str, spec: SupernetSpec, protocol, seed: int) -> Path:
-    """Train (or resume) the supernet ``name``; the unit records its per-epoch loss."""
+def train_unit(
+    rep: H.Reproduction,
+    name: str,
+    spec: SupernetSpec,
+    protocol,
+    seed: int,
+    *,
+    keep_checkpoints: int | None = 1,
+) -> Path:
+    """Train (or resume) the supernet ``name``; the unit records its per-epoch loss.
+
+    ``keep_checkpoints``: epoch checkpoints kept (``None``: every one, for scoring children at
+    several epochs; ``init.pt``, W0, is always kept)."""
     import torch
 
     from nasbench_tools.supernet import train_supernet
@@ -96,8 +111,8 @@ def train_unit(rep: H.Reproduction, name: str, spec: SupernetSpec, protocol, see
     def fn() -> dict:
         torch.set_num_threads(1)
         run_dir.parent.mkdir(parents=True, exist_ok=True)
-        result = train_supernet(spec.to_config(protocol, seed), run_dir, resume=True,
-                                progress=False)  # fmt: skip
+        config = spec.to_config(protocol, seed, keep_checkpoints)
+        result = train_supernet(config, run_dir, resume=True, progress=False)
         return {
             "epochs": result.epochs_completed,
             "loss": [h.get("loss") for h in result.history],
@@ -127,16 +142,31 @@ def _splits(protocol):
     return _SPLITS[key]
 
 
-def _load(run_dir: Path, data):
-    """The supernet of a run's newest checkpoint, built for ``data``'s shape (the benchmark's
-    images, which the run trained on) without reloading the run's data."""
+def checkpoint_path(run_dir: Path, checkpoint: str | None = None) -> Path:
+    """``run_dir/checkpoints/<checkpoint>.pt`` (``"init"``, ``"epoch-0003"``), or the newest
+    epoch checkpoint; a missing one names itself."""
+    from nasbench_tools.supernet import latest_checkpoint
+
+    path = (
+        latest_checkpoint(run_dir)
+        if checkpoint is None
+        else run_dir / "checkpoints" / f"{checkpoint}.pt"
+    )
+    if path is None or not path.is_file():
+        raise H.ReproductionError(
+            f"{run_dir}: no checkpoint {checkpoint or ''}".rstrip() + "; start again with --force"
+        )
+    return path
+
+
+def _load(run_dir: Path, data, checkpoint: str | None = None):
+    """The supernet of a run's checkpoint (the newest by default), built for ``data``'s shape
+    (the benchmark's images, which the run trained on) without reloading the run's data."""
     import torch
 
-    from nasbench_tools.supernet import TrainConfig, build_supernet, latest_checkpoint
+    from nasbench_tools.supernet import TrainConfig, build_supernet
 
-    path = latest_checkpoint(run_dir)
-    if path is None:
-        raise H.ReproductionError(f"{run_dir}: no checkpoint; start again with --force")
+    path = checkpoint_path(run_dir, checkpoint)
     state = torch.load(path, map_location="cpu", weights_only=True)
     c = TrainConfig.from_dict(state["config"])
     model = build_supernet(
@@ -145,6 +175,12 @@ def _load(run_dir: Path, data):
     )  # fmt: skip
     model.load_state_dict(state["model"])
     return model.eval()
+
+
+def supernet(run_dir: Path, protocol, checkpoint: str | None = None):
+    """The supernet of a run's checkpoint (``"init"`` is W0), in eval mode, built for the
+    benchmark's images (``protocol``) that the run trained on."""
+    return _load(run_dir, _splits(protocol).train, checkpoint)
 
 
 def evaluate_children(
@@ -158,15 +194,25 @@ def evaluate_children(
     calib_images: int,
     chunk: int,
     label: str = "",
+    checkpoint: str | None = None,
+    calib_batch: int = 256,
+    calib_momentum: float | None = None,
 ) -> list[float]:
-    """One-shot accuracy (percent) of every choice, in units of ``chunk`` children."""
+    """One-shot accuracy (percent) of every choice, in units of ``chunk`` children.
+
+    ``checkpoint``: the run's weights to use (``"epoch-0003"``; the newest by default; give
+    each checkpoint its own ``label``). Recalibration: statistics reset, then ``calib_images``
+    in batches of ``calib_batch`` with BN momentum ``calib_momentum`` (``None``: cumulative
+    average; ABS uses 0.1 on batches of 512)."""
     import torch
 
     from nasbench_tools.supernet import BNRecalibration, evaluate
 
     out: list[float] = []
     preset = (
-        BNRecalibration(n_images=calib_images, batch_size=256, momentum=None, reset=True)
+        BNRecalibration(
+            n_images=calib_images, batch_size=calib_batch, momentum=calib_momentum, reset=True
+        )
         if calib_images
         else None
     )
@@ -178,7 +224,7 @@ def evaluate_children(
             splits = _splits(protocol)
             valid = _first(splits.valid, eval_images)
             train = _first(splits.train, calib_images or None)
-            model = _load(run_dir, splits.train)
+            model = _load(run_dir, splits.train, checkpoint)
             accs = [
                 evaluate(model, c, valid, batch_size=500, recalibrate=preset,
                          calibration_images=train)["accuracy"]
