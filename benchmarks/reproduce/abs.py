@@ -693,55 +693,63 @@ def _tables(rep: H.Reproduction, ranking: dict, shrinking: dict, c: ABSConfig) -
 
 
 def plot_tau_by_epoch(results: dict, ax=None):
-    """Mean Kendall tau-b over seeds against the supernet epoch, a band of +-1 seed sd, one line
-    per metric (:class:`~nasbench_tools.analysis.displays.CorrelationBudgetDisplay`)."""
+    """Mean Kendall tau-b over seeds against the supernet epoch, one line per metric
+    (:class:`~nasbench_tools.analysis.displays.CorrelationBudgetDisplay`), error bars +-1 seed sd
+    (sample sd; none with one seed), the legend below the axes."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     from nasbench_tools.analysis.displays import CorrelationBudgetDisplay
     from nasbench_tools.analysis.style import COLUMN_WIDTH
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(COLUMN_WIDTH, COLUMN_WIDTH * 0.75), layout="constrained")
+        _, ax = plt.subplots(figsize=(COLUMN_WIDTH, COLUMN_WIDTH * 1.05), layout="constrained")
     ranking = results["measured"]["ranking"]
-    for m, label in METRICS.items():
+    checkpoints = results["setting"]["checkpoints"]
+    step = 0.012 * (max(checkpoints) - min(checkpoints) or 1)
+    for i, (m, label) in enumerate(METRICS.items()):
         by = ranking[m]["by_epoch"]
-        epochs = [int(e) for e in by if by[e]["mean"] is not None]
+        epochs = [e for e in checkpoints if by[str(e)]["mean"] is not None]
         if not epochs:
             continue
+        x = np.asarray(epochs, dtype=float) + (i - 2) * step  # side by side, not on top
         mean = np.array([by[str(e)]["mean"] for e in epochs])
         sd = np.array([by[str(e)]["sd"] or 0.0 for e in epochs])
-        CorrelationBudgetDisplay.from_values(
-            epochs, mean, low=mean - sd, high=mean + sd, label=label
-        ).plot(ax, xlabel="supernet epoch", legend=False)
+        d = CorrelationBudgetDisplay.from_values(x, mean, label=label)
+        d.plot(ax, xlabel="supernet epoch", legend=False, color=f"C{i}")
+        ax.errorbar(x, mean, yerr=sd, fmt="none", ecolor=f"C{i}", elinewidth=0.8, capsize=1.5)
     ax.axhline(0, color="0.6", linewidth=0.6)
-    ax.legend(fontsize=6, loc="best")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=6)
     return ax
 
 
 def plot_shrinking(results: dict, ax=None):
-    """ABS Fig. 7: the ground-truth rank of every operator each metric dropped (one dot per
-    operator and seed), the ground-truth top-``top`` boundary dashed."""
+    """ABS Fig. 7: the ground-truth rank (1 = best) of every operator each metric dropped, one
+    column of dots per seed, the ground-truth top-``top`` boundary dashed."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     from nasbench_tools.analysis.style import COLUMN_WIDTH
 
     sh = results["measured"]["shrinking"]
     if ax is None:
-        _, ax = plt.subplots(figsize=(COLUMN_WIDTH, COLUMN_WIDTH * 0.75), layout="constrained")
+        _, ax = plt.subplots(figsize=(COLUMN_WIDTH, COLUMN_WIDTH * 0.9), layout="constrained")
     labels = []
     for i, (m, label) in enumerate(SHRINK_METRICS.items()):
-        labels.append(label)
+        labels.append(label.replace(" (", "\n("))
         seeds = sh["by_metric"][m]["per_seed"]
-        for j, d in enumerate(seeds.values()):
+        for j, (seed, d) in enumerate(seeds.items()):
             r = [x for x in d.get("dropped_ranks", []) if x is not None]
-            x = i + (j - (len(seeds) - 1) / 2) * 0.15
-            ax.scatter([x] * len(r), r, s=6, color=f"C{j}", label=None if i else f"seed {j}")
+            x = i + (j - (len(seeds) - 1) / 2) * 0.18
+            ax.scatter([x] * len(r), r, s=5, color=f"C{j}", label=None if i else f"seed {seed}")
     ax.axhline(sh["top"] + 0.5, linestyle="--", color="0.4", linewidth=0.8,
-               label=f"ground-truth top {sh['top']}")  # fmt: skip
-    ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
-    ax.set_ylabel("ground-truth rank of dropped operator")
-    ax.set_ylim(sh["operators_scored"] + 1, 0)
-    ax.legend(fontsize=6, loc="lower right")
+               label=f"top {sh['top']}")  # fmt: skip
+    ax.set_xticks(range(len(labels)), labels, fontsize=6)
+    ax.set_ylabel("ground-truth rank of dropped op (1: best)")
+    ax.set_ylim(sh["operators_scored"] + 0.7, 0.3)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=4, fontsize=6)
     return ax
 
 
