@@ -233,7 +233,7 @@ def recomputed(runs, quick_cache):
     gt = open_ground_truth(str(quick_cache / g["source"]["file"]), progress=False)
     keys = res["setting"]["keys"]
     assert gt.archs.keys.tolist() == keys
-    y = np.asarray(gt.vector(dataset="digits", split="valid", epochs=2), float)
+    y = np.asarray(gt.vector(dataset="digits", split="valid", epochs=res["setting"]["epochs"]))
     ops = [parse_ops(Arch.from_index(k).to_string()) for k in keys]
     c = abs_repro.PRESETS.get("quick").config
     j = _journal(full)
@@ -350,7 +350,8 @@ def test_abs_results_json_has_paper_numbers_verdict_detectable_difference_and_ou
     assert len(d["pairs"]) == 2 and d["n"] == 8
     assert d["half_width"] is None or 0 < d["half_width"] < 2
     assert set(res["claim_held"]) >= {"angle_ranks_better", "angle_shrinking_drops_fewest_top"}
-    a = res["measured"]["ranking"]["angle"]["by_epoch"]["2"]["mean"]
+    last = str(abs_repro.PRESETS.get("quick").config.checkpoints[-1])
+    a = res["measured"]["ranking"]["angle"]["by_epoch"][last]["mean"]
     assert f"angle {a:.3f}" in res["verdict"]
     prov = res["provenance"]
     assert (
@@ -372,9 +373,11 @@ def test_angles_use_the_w0_reference_and_every_checkpoint(runs, recomputed):
         ckpts = sorted(
             p.name for p in (full / "work" / "runs" / f"spos-s{s}" / "checkpoints").iterdir()
         )
-        assert ckpts == ["epoch-0001.pt", "epoch-0002.pt", "init.pt"]
-        a1, a2 = (np.asarray(j[f"angle:spos-s{s}:e{e}"]["angle"]) for e in (1, 2))
-        assert j[f"angle:spos-s{s}:e1"]["reference"] == "w0"
+        every = [f"epoch-{e:04d}.pt" for e in range(1, c.supernet.epochs + 1)]
+        assert ckpts == [*every, "init.pt"], "every epoch's weights are kept"
+        first, last = c.checkpoints[0], c.checkpoints[-1]
+        a1, a2 = (np.asarray(j[f"angle:spos-s{s}:e{e}"]["angle"]) for e in (first, last))
+        assert j[f"angle:spos-s{s}:e{first}"]["reference"] == "w0"
         assert (a1 > 0).all() and (a2 > 0).all() and not np.allclose(a1, a2)
     # the recalibrated evaluations are not the running-statistics ones
     r = recomputed["scores"]
@@ -403,7 +406,7 @@ def test_angles_are_abs_by_hand_against_w0_at_each_checkpoint(runs, recomputed):
 
 
 def test_one_shot_accuracies_use_the_checkpoint_and_images_asked_for(runs, recomputed, quick_cache):
-    """The first child at epoch 1 of seed 0, evaluated here with the supernet library directly:
+    """The first child at the first checkpoint of seed 0 (not the newest weights), evaluated here with the supernet library directly:
     the first 128 validation images of the store's own split, BN recalibrated on its first 128
     training images (reset, cumulative average) or left as trained."""
     import dataclasses
@@ -419,13 +422,15 @@ def test_one_shot_accuracies_use_the_checkpoint_and_images_asked_for(runs, recom
                                 labels=splits.valid.labels[: c.eval_images])  # fmt: skip
     train = dataclasses.replace(splits.train, images=splits.train.images[: c.calib_images],
                                 labels=splits.train.labels[: c.calib_images])  # fmt: skip
-    model, _ = load_supernet(full / "work" / "runs" / "spos-s0", "epoch-0001")
+    e = c.checkpoints[0]
+    assert e < c.supernet.epochs
+    model, _ = load_supernet(full / "work" / "runs" / "spos-s0", f"epoch-{e:04d}")
     choice = model.choice_of(int(res["setting"]["keys"][0]))
     recal = BNRecalibration(n_images=c.calib_images, batch_size=256, momentum=None, reset=True)
     want = evaluate(model.eval(), choice, valid, recalibrate=recal, calibration_images=train)
-    assert recomputed["scores"]["oneshot_recal", 0, 1][0] == pytest.approx(want["accuracy"])
+    assert recomputed["scores"]["oneshot_recal", 0, e][0] == pytest.approx(want["accuracy"])
     want = evaluate(model.eval(), choice, valid, recalibrate=None)
-    assert recomputed["scores"]["oneshot_norecal", 0, 1][0] == pytest.approx(want["accuracy"])
+    assert recomputed["scores"]["oneshot_norecal", 0, e][0] == pytest.approx(want["accuracy"])
 
 
 def test_score_tables_hold_the_recomputed_scores(runs, recomputed):
