@@ -516,6 +516,9 @@ def _ranking(y: np.ndarray, scores: dict, c: ABSConfig) -> dict:
             by_epoch[str(e)] = {
                 "per_seed": per_seed,
                 **_spread({s: v["value"] for s, v in per_seed.items()}),
+                "seeds_above_zero": sum(
+                    1 for v in per_seed.values() if v["low"] is not None and v["low"] > 0
+                ),
             }
         out[m] = {"by_epoch": by_epoch, **usefulness(by_epoch, list(c.checkpoints))}
     return out
@@ -861,6 +864,13 @@ def _gt(a, b) -> bool | None:
     return None if a is None or b is None else bool(a > b)
 
 
+def _no_later(a: int | None, b: int | None) -> bool | None:
+    """Whether epoch ``a`` (None: never) comes no later than ``b``; None when neither occurs."""
+    if a is None:
+        return None if b is None else False
+    return b is None or a <= b
+
+
 def _held(ranking: dict, shrinking: dict, c: ABSConfig, half: float | None) -> dict:
     a, r, n = (_final(ranking, m, c) for m in ("angle", "oneshot_recal", "oneshot_norecal"))
     sh = shrinking["by_metric"]
@@ -875,7 +885,7 @@ def _held(ranking: dict, shrinking: dict, c: ABSConfig, half: float | None) -> d
         else bool(diff > half),
         "angle_more_stable": _gt(r["sd"], a["sd"]),
         "recalibration_essential": _gt(r["mean"], n["mean"]),
-        "angle_useful_no_later": None if ua is None else (ur is None or ua <= ur),
+        "angle_useful_no_later": _no_later(ua, ur),
         "angle_shrinking_drops_fewest_top": None
         if angle_top is None or None in others
         else all(angle_top < o for o in others),

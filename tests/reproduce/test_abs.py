@@ -149,6 +149,12 @@ def test_usefulness_is_the_first_epoch_from_which_every_seed_stays_above_zero():
     assert abs_repro.usefulness(by, [1, 2, 4, 6]) == {"first_above_zero": 1, "useful_from": None}
 
 
+def test_angle_useful_no_later_is_false_when_only_accuracy_becomes_useful():
+    assert abs_repro._no_later(2, 4) is True and abs_repro._no_later(4, 2) is False
+    assert abs_repro._no_later(2, None) is True and abs_repro._no_later(None, 2) is False
+    assert abs_repro._no_later(None, None) is None
+
+
 def test_checkpoints_must_end_at_the_last_epoch():
     spec = abs_repro.PRESETS.get("quick").config.supernet
     with pytest.raises(H.ReproductionError, match="ending at the supernet's last epoch"):
@@ -276,6 +282,10 @@ def test_every_tau_is_scipys_on_the_journalled_scores(runs, recomputed):
             assert got["value"] == pytest.approx(stats.kendalltau(r["y"], v).statistic)
             assert got["low"] <= got["value"] <= got["high"]
     for m in ranking:
+        for d in ranking[m]["by_epoch"].values():
+            lows = [v["low"] for v in d["per_seed"].values()]
+            assert d["seeds_above_zero"] == sum(lo is not None and lo > 0 for lo in lows)
+    for m in ranking:
         for e in c.checkpoints:
             taus = [stats.kendalltau(r["y"], r["scores"][m, s, e]).statistic for s in c.seeds]
             d = ranking[m]["by_epoch"][str(e)]
@@ -285,11 +295,15 @@ def test_every_tau_is_scipys_on_the_journalled_scores(runs, recomputed):
                 assert d["sd_population"] == pytest.approx(np.std(taus, ddof=0))
 
 
-def test_magnitudes_are_softmax_weights_per_edge(recomputed):
-    for m in recomputed["mags"].values():
+def test_magnitudes_are_the_softmax_of_each_checkpoints_alpha(runs, recomputed):
+    _, full, _ = runs
+    for (s, e), m in recomputed["mags"].items():
         m = np.asarray(m)
-        assert m.shape == (6, 5) and (m > 0).all()
-        assert m.sum(axis=1) == pytest.approx(np.ones(6))
+        assert m.shape == (6, 5) and m.sum(axis=1) == pytest.approx(np.ones(6))
+        path = full / "work" / "runs" / f"darts-s{s}" / "checkpoints" / f"epoch-{e:04d}.pt"
+        alpha = _state(path)["alpha"].double()
+        want = torch.exp(alpha) / torch.exp(alpha).sum(dim=1, keepdim=True)
+        np.testing.assert_allclose(m, want.numpy(), rtol=1e-6)
 
 
 def _scored(r, metric: str, seed: int, e: int, gt_means: dict) -> dict:
