@@ -60,7 +60,7 @@ The smallest tau difference this n can detect: the paired-bootstrap half-width o
 difference angle - one-shot accuracy (recalibrated) at the last checkpoint, per seed (the
 largest over seeds is reported).
 
-Presets: ``quick`` (the tests: 8 NB201 classes built on digits; tiny supernets, 2 epochs),
+Presets: ``quick`` (the tests: 8 NB201 classes built on digits; tiny supernets, 3 epochs),
 ``cpu`` (the 200 classes of ``nb201-fmnist``, 3 seeds), ``paper`` (ABS's NB201 settings,
 spec 3.4: 250 epochs, 10 seeds, a GPU and your CIFAR-10 build).
 
@@ -245,9 +245,9 @@ PRESETS.register(
     H.Preset(
         "quick",
         ABSConfig(
-            _spos(model=(("C", 4), ("N", 1)), epochs=2, batch_size=32, train_images=256),
+            _spos(model=(("C", 4), ("N", 1)), epochs=3, batch_size=32, train_images=256),
             MagnitudeSpec(train_images=128, valid_images=64, batch_size=32, arch_lr=3e-3),
-            checkpoints=(1, 2),
+            checkpoints=(2, 3),
             seeds=(0, 1),
             eval_images=128,
             calib_images=128,
@@ -260,7 +260,8 @@ PRESETS.register(
             figures="none",
         ),
         "tests: 8 NB201 classes built on digits (21 of the 30 operators held); C=4 supernets, "
-        "2 epochs on 256 images, 2 seeds; 10 operators dropped, judged by the top 5",
+        "3 epochs on 256 images scored after epochs 2 and 3 (epoch 2 is not the newest "
+        "checkpoint), 2 seeds; 10 operators dropped, judged by the top 5",
         {"nb201": H.GroundTruthRole("NB201, two seeds", quick=H.QUICK_NB201)},
     )
 )
@@ -515,6 +516,9 @@ def _ranking(y: np.ndarray, scores: dict, c: ABSConfig) -> dict:
             by_epoch[str(e)] = {
                 "per_seed": per_seed,
                 **_spread({s: v["value"] for s, v in per_seed.items()}),
+                "seeds_above_zero": sum(
+                    1 for v in per_seed.values() if v["low"] is not None and v["low"] > 0
+                ),
             }
         out[m] = {"by_epoch": by_epoch, **usefulness(by_epoch, list(c.checkpoints))}
     return out
@@ -693,55 +697,63 @@ def _tables(rep: H.Reproduction, ranking: dict, shrinking: dict, c: ABSConfig) -
 
 
 def plot_tau_by_epoch(results: dict, ax=None):
-    """Mean Kendall tau-b over seeds against the supernet epoch, a band of +-1 seed sd, one line
-    per metric (:class:`~nasbench_tools.analysis.displays.CorrelationBudgetDisplay`)."""
+    """Mean Kendall tau-b over seeds against the supernet epoch, one line per metric
+    (:class:`~nasbench_tools.analysis.displays.CorrelationBudgetDisplay`), error bars +-1 seed sd
+    (sample sd; none with one seed), the legend below the axes."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     from nasbench_tools.analysis.displays import CorrelationBudgetDisplay
     from nasbench_tools.analysis.style import COLUMN_WIDTH
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(COLUMN_WIDTH, COLUMN_WIDTH * 0.75), layout="constrained")
+        _, ax = plt.subplots(figsize=(COLUMN_WIDTH, COLUMN_WIDTH * 1.05), layout="constrained")
     ranking = results["measured"]["ranking"]
-    for m, label in METRICS.items():
+    checkpoints = results["setting"]["checkpoints"]
+    step = 0.012 * (max(checkpoints) - min(checkpoints) or 1)
+    for i, (m, label) in enumerate(METRICS.items()):
         by = ranking[m]["by_epoch"]
-        epochs = [int(e) for e in by if by[e]["mean"] is not None]
+        epochs = [e for e in checkpoints if by[str(e)]["mean"] is not None]
         if not epochs:
             continue
+        x = np.asarray(epochs, dtype=float) + (i - 2) * step  # side by side, not on top
         mean = np.array([by[str(e)]["mean"] for e in epochs])
         sd = np.array([by[str(e)]["sd"] or 0.0 for e in epochs])
-        CorrelationBudgetDisplay.from_values(
-            epochs, mean, low=mean - sd, high=mean + sd, label=label
-        ).plot(ax, xlabel="supernet epoch", legend=False)
+        d = CorrelationBudgetDisplay.from_values(x, mean, label=label)
+        d.plot(ax, xlabel="supernet epoch", legend=False, color=f"C{i}")
+        ax.errorbar(x, mean, yerr=sd, fmt="none", ecolor=f"C{i}", elinewidth=0.8, capsize=1.5)
     ax.axhline(0, color="0.6", linewidth=0.6)
-    ax.legend(fontsize=6, loc="best")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=6)
     return ax
 
 
 def plot_shrinking(results: dict, ax=None):
-    """ABS Fig. 7: the ground-truth rank of every operator each metric dropped (one dot per
-    operator and seed), the ground-truth top-``top`` boundary dashed."""
+    """ABS Fig. 7: the ground-truth rank (1 = best) of every operator each metric dropped, one
+    column of dots per seed, the ground-truth top-``top`` boundary dashed."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     from nasbench_tools.analysis.style import COLUMN_WIDTH
 
     sh = results["measured"]["shrinking"]
     if ax is None:
-        _, ax = plt.subplots(figsize=(COLUMN_WIDTH, COLUMN_WIDTH * 0.75), layout="constrained")
+        _, ax = plt.subplots(figsize=(COLUMN_WIDTH, COLUMN_WIDTH * 0.9), layout="constrained")
     labels = []
     for i, (m, label) in enumerate(SHRINK_METRICS.items()):
-        labels.append(label)
+        labels.append(label.replace(" (", "\n("))
         seeds = sh["by_metric"][m]["per_seed"]
-        for j, d in enumerate(seeds.values()):
+        for j, (seed, d) in enumerate(seeds.items()):
             r = [x for x in d.get("dropped_ranks", []) if x is not None]
-            x = i + (j - (len(seeds) - 1) / 2) * 0.15
-            ax.scatter([x] * len(r), r, s=6, color=f"C{j}", label=None if i else f"seed {j}")
+            x = i + (j - (len(seeds) - 1) / 2) * 0.18
+            ax.scatter([x] * len(r), r, s=5, color=f"C{j}", label=None if i else f"seed {seed}")
     ax.axhline(sh["top"] + 0.5, linestyle="--", color="0.4", linewidth=0.8,
-               label=f"ground-truth top {sh['top']}")  # fmt: skip
-    ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
-    ax.set_ylabel("ground-truth rank of dropped operator")
-    ax.set_ylim(sh["operators_scored"] + 1, 0)
-    ax.legend(fontsize=6, loc="lower right")
+               label=f"top {sh['top']}")  # fmt: skip
+    ax.set_xticks(range(len(labels)), labels, fontsize=6)
+    ax.set_ylabel("ground-truth rank of dropped op (1: best)")
+    ax.set_ylim(sh["operators_scored"] + 0.7, 0.3)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=4, fontsize=6)
     return ax
 
 
@@ -852,6 +864,13 @@ def _gt(a, b) -> bool | None:
     return None if a is None or b is None else bool(a > b)
 
 
+def _no_later(a: int | None, b: int | None) -> bool | None:
+    """Whether epoch ``a`` (None: never) comes no later than ``b``; None when neither occurs."""
+    if a is None:
+        return None if b is None else False
+    return b is None or a <= b
+
+
 def _held(ranking: dict, shrinking: dict, c: ABSConfig, half: float | None) -> dict:
     a, r, n = (_final(ranking, m, c) for m in ("angle", "oneshot_recal", "oneshot_norecal"))
     sh = shrinking["by_metric"]
@@ -866,7 +885,7 @@ def _held(ranking: dict, shrinking: dict, c: ABSConfig, half: float | None) -> d
         else bool(diff > half),
         "angle_more_stable": _gt(r["sd"], a["sd"]),
         "recalibration_essential": _gt(r["mean"], n["mean"]),
-        "angle_useful_no_later": None if ua is None else (ur is None or ua <= ur),
+        "angle_useful_no_later": _no_later(ua, ur),
         "angle_shrinking_drops_fewest_top": None
         if angle_top is None or None in others
         else all(angle_top < o for o in others),

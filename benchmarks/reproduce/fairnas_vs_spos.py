@@ -185,7 +185,7 @@ PRESETS.register(
         ),
         "tests: 8 NB201 classes built on digits; C=4 N=1 supernets, 1 epoch on 256 images "
         "(SPOS 5 at equal passes), 2 seeds",
-        {"standalone": H.GroundTruthRole("stand-alone accuracy", quick=H.QUICK_NB201)},
+        {"nb201": H.GroundTruthRole("stand-alone accuracy", quick=H.QUICK_NB201)},
     )
 )
 #: CPU seconds (one thread, process time; measured on this machine while a benchmark build ran on
@@ -215,7 +215,7 @@ PRESETS.register(
         "supernets C=8 N=1 at 16x16 on 5,000 images: FairNAS and SPOS 5 epochs (equal images), "
         "SPOS 25 epochs (equal passes); 3 seeds; about 22 CPU minutes by the measured cost of "
         "its pieces (CPU_COST)",
-        {"standalone": H.GroundTruthRole("NB201 Fashion-MNIST, N=1", "nb201-fmnist")},
+        {"nb201": H.GroundTruthRole("NB201 Fashion-MNIST, N=1", "nb201-fmnist")},
         shrunk=(
             "supernet training: 5 epochs on 5,000 Fashion-MNIST images at 16x16 (25,000 images "
             "drawn; SPOS at equal passes 125,000) instead of ABS's NB201 recipe of 250 epochs on "
@@ -248,10 +248,10 @@ PRESETS.register(
             chunk=500,
         ),
         "a GPU and a CIFAR-10 NB201 benchmark you built (nbt build-bench --preset paper): "
-        "--ground-truth standalone=STORE; ABS's NB201 SPOS recipe (250 epochs, batch 64, lr "
+        "--ground-truth nb201=STORE; ABS's NB201 SPOS recipe (250 epochs, batch 64, lr "
         "0.025 cosine to 0.001, weight decay 5e-4) for FairNAS and SPOS, FairNAS 50 epochs at "
         "equal passes; BN recalibrated on 20,000 training images (ABS)",
-        {"standalone": H.GroundTruthRole("stand-alone accuracy")},
+        {"nb201": H.GroundTruthRole("stand-alone accuracy")},
         shrunk=(
             "space: NB201 (5 ops x 6 edges, 15 cells) instead of FairNAS's MobileNet space (6 "
             "choices x 18 layers) on ImageNet; no augmentation",
@@ -268,11 +268,12 @@ _OP_PARAM = re.compile(r"^cells\.(\d+)\.edges\.(\d+)<-(\d+)\.(\d+)\.")
 
 
 def coverage(budget: dict) -> dict:
-    """Per ``(edge, op)`` of the NB201 cell, from a :func:`_supernets.training_budget`: passes
-    that switched it on and steps that updated its weights (a step counts when any of the op's
-    parameter tensors got a non-zero gradient entry; with the cells' BN without affine
-    parameters, as here, a conv op has one tensor, so the count is exact), each per step,
-    averaged over the cells, with the extremes over cells."""
+    """Per ``(edge, op)`` of the NB201 cell, from a :func:`_supernets.training_budget`: how
+    many passes switched it on (``drawn_*``) and how many steps updated its weights
+    (``updated_*``; a step counts when any of the op's parameter tensors got a non-zero gradient
+    entry; with the cells' BN without affine parameters, as here, a conv op has one tensor, so
+    the count is exact): the mean count over the cells, the same per step, and the extremes over
+    cells. Ops without weights have no ``updated_*``."""
     from nasbench_tools.spaces.nb201 import EDGES, OPS
 
     steps = budget["steps"]
@@ -290,14 +291,17 @@ def coverage(budget: dict) -> dict:
     for e, (src, dst) in enumerate(EDGES):
         for o, op in enumerate(OPS):
             d = draws[:, e, o]
-            row = {"edge": f"{src}->{dst}", "op": op, "drawn_per_step": float(d.mean() / steps),
-                   "drawn_min": int(d.min()), "drawn_max": int(d.max())}  # fmt: skip
+            row = {"edge": f"{src}->{dst}", "op": op, "drawn_mean": float(d.mean()),
+                   "drawn_per_step": float(d.mean() / steps), "drawn_min": int(d.min()),
+                   "drawn_max": int(d.max())}  # fmt: skip
             u = [updates[(p, e, o)] for p in positions if (p, e, o) in updates]
             if u:
-                row |= {"updated_per_step": float(np.mean(u) / steps), "updated_min": min(u),
+                row |= {"updated_mean": float(np.mean(u)),
+                        "updated_per_step": float(np.mean(u) / steps), "updated_min": min(u),
                         "updated_max": max(u)}  # fmt: skip
             else:
-                row |= {"updated_per_step": None, "updated_min": None, "updated_max": None}
+                row |= {"updated_mean": None, "updated_per_step": None, "updated_min": None,
+                        "updated_max": None}  # fmt: skip
             rows.append(row)
     weighted = [r for r in rows if r["updated_per_step"] is not None]
     return {
@@ -389,9 +393,9 @@ def run(rep: H.Reproduction) -> dict:
 
     c = rep.preset.config
     p = plan(c)
-    gt = rep.ground_truth("standalone")
-    dataset, epochs = rep.target("standalone")
-    protocol = S.protocol_of(rep, "standalone")
+    gt = rep.ground_truth("nb201")
+    dataset, epochs = rep.target("nb201")
+    protocol = S.protocol_of(rep, "nb201")
     keys = gt.archs.keys
     y = np.asarray(gt.vector(dataset=dataset, split="valid", epochs=epochs), dtype=float)
     choices = S.nb201_choices(keys)
@@ -425,7 +429,7 @@ def run(rep: H.Reproduction) -> dict:
         "nb201", keys, {f"{n} ({p['runs'][n]} ep.)": v for n, v in mean_scores.items()},
         {"label": SCRIPT, "source": f"benchmarks/reproduce/{SCRIPT}.py", "data": dataset},
     ).write(table)  # fmt: skip
-    rep.report([table], role="standalone", n_boot=c.report_n_boot, figures=c.figures)
+    rep.report([table], role="nb201", n_boot=c.report_n_boot, figures=c.figures)
     halfs = [d["paired_test"]["half_width"] for d in comparisons.values()]
     numbers = {
         "claim": PAPER["claim"],

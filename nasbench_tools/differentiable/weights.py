@@ -82,10 +82,10 @@ def straight_through_softmax(z: torch.Tensor, tau: float) -> torch.Tensor:
     The gradient is written so that nothing cancels. At a low temperature the sample's soft
     weight ``s_k`` is close to 1 and its logit's gradient ``s_k (1 - s_k) g_k / tau`` is tiny;
     autograd's softmax backward, ``s_k (g_k - s_k g_k) / tau``, returns it as the difference of
-    two nearly equal float32 numbers (at ``tau = 0.1`` it was off by half, and two ways of
-    summing the same gradient, one process or two, gave different halves, which Adam on such
-    small gradients magnified to 4e-5 in alpha). Here the sample's term is
-    ``g_k sum_{j != k} s_j``: every term is a product of well-computed numbers.
+    two nearly equal float32 numbers (in the DDP test's run at ``tau = 0.1``, one process got
+    half the true value, two processes, summing the same gradient in another order, 2% less
+    than it, and Adam on such small gradients turned that into 4.3e-5 in alpha). Here the
+    sample's term is ``g_k sum_{j != k} s_j``: every term is a product of well-computed numbers.
     """
     return _StraightThroughSoftmax.apply(z, tau)
 

@@ -149,6 +149,12 @@ def test_usefulness_is_the_first_epoch_from_which_every_seed_stays_above_zero():
     assert abs_repro.usefulness(by, [1, 2, 4, 6]) == {"first_above_zero": 1, "useful_from": None}
 
 
+def test_angle_useful_no_later_is_false_when_only_accuracy_becomes_useful():
+    assert abs_repro._no_later(2, 4) is True and abs_repro._no_later(4, 2) is False
+    assert abs_repro._no_later(2, None) is True and abs_repro._no_later(None, 2) is False
+    assert abs_repro._no_later(None, None) is None
+
+
 def test_checkpoints_must_end_at_the_last_epoch():
     spec = abs_repro.PRESETS.get("quick").config.supernet
     with pytest.raises(H.ReproductionError, match="ending at the supernet's last epoch"):
@@ -233,7 +239,7 @@ def recomputed(runs, quick_cache):
     gt = open_ground_truth(str(quick_cache / g["source"]["file"]), progress=False)
     keys = res["setting"]["keys"]
     assert gt.archs.keys.tolist() == keys
-    y = np.asarray(gt.vector(dataset="digits", split="valid", epochs=2), float)
+    y = np.asarray(gt.vector(dataset="digits", split="valid", epochs=res["setting"]["epochs"]))
     ops = [parse_ops(Arch.from_index(k).to_string()) for k in keys]
     c = abs_repro.PRESETS.get("quick").config
     j = _journal(full)
@@ -276,6 +282,10 @@ def test_every_tau_is_scipys_on_the_journalled_scores(runs, recomputed):
             assert got["value"] == pytest.approx(stats.kendalltau(r["y"], v).statistic)
             assert got["low"] <= got["value"] <= got["high"]
     for m in ranking:
+        for d in ranking[m]["by_epoch"].values():
+            lows = [v["low"] for v in d["per_seed"].values()]
+            assert d["seeds_above_zero"] == sum(lo is not None and lo > 0 for lo in lows)
+    for m in ranking:
         for e in c.checkpoints:
             taus = [stats.kendalltau(r["y"], r["scores"][m, s, e]).statistic for s in c.seeds]
             d = ranking[m]["by_epoch"][str(e)]
@@ -285,11 +295,15 @@ def test_every_tau_is_scipys_on_the_journalled_scores(runs, recomputed):
                 assert d["sd_population"] == pytest.approx(np.std(taus, ddof=0))
 
 
-def test_magnitudes_are_softmax_weights_per_edge(recomputed):
-    for m in recomputed["mags"].values():
+def test_magnitudes_are_the_softmax_of_each_checkpoints_alpha(runs, recomputed):
+    _, full, _ = runs
+    for (s, e), m in recomputed["mags"].items():
         m = np.asarray(m)
-        assert m.shape == (6, 5) and (m > 0).all()
-        assert m.sum(axis=1) == pytest.approx(np.ones(6))
+        assert m.shape == (6, 5) and m.sum(axis=1) == pytest.approx(np.ones(6))
+        path = full / "work" / "runs" / f"darts-s{s}" / "checkpoints" / f"epoch-{e:04d}.pt"
+        alpha = _state(path)["alpha"].double()
+        want = torch.exp(alpha) / torch.exp(alpha).sum(dim=1, keepdim=True)
+        np.testing.assert_allclose(m, want.numpy(), rtol=1e-6)
 
 
 def _scored(r, metric: str, seed: int, e: int, gt_means: dict) -> dict:
@@ -350,7 +364,8 @@ def test_abs_results_json_has_paper_numbers_verdict_detectable_difference_and_ou
     assert len(d["pairs"]) == 2 and d["n"] == 8
     assert d["half_width"] is None or 0 < d["half_width"] < 2
     assert set(res["claim_held"]) >= {"angle_ranks_better", "angle_shrinking_drops_fewest_top"}
-    a = res["measured"]["ranking"]["angle"]["by_epoch"]["2"]["mean"]
+    last = str(abs_repro.PRESETS.get("quick").config.checkpoints[-1])
+    a = res["measured"]["ranking"]["angle"]["by_epoch"][last]["mean"]
     assert f"angle {a:.3f}" in res["verdict"]
     prov = res["provenance"]
     assert (
@@ -372,9 +387,11 @@ def test_angles_use_the_w0_reference_and_every_checkpoint(runs, recomputed):
         ckpts = sorted(
             p.name for p in (full / "work" / "runs" / f"spos-s{s}" / "checkpoints").iterdir()
         )
-        assert ckpts == ["epoch-0001.pt", "epoch-0002.pt", "init.pt"]
-        a1, a2 = (np.asarray(j[f"angle:spos-s{s}:e{e}"]["angle"]) for e in (1, 2))
-        assert j[f"angle:spos-s{s}:e1"]["reference"] == "w0"
+        every = [f"epoch-{e:04d}.pt" for e in range(1, c.supernet.epochs + 1)]
+        assert ckpts == [*every, "init.pt"], "every epoch's weights are kept"
+        first, last = c.checkpoints[0], c.checkpoints[-1]
+        a1, a2 = (np.asarray(j[f"angle:spos-s{s}:e{e}"]["angle"]) for e in (first, last))
+        assert j[f"angle:spos-s{s}:e{first}"]["reference"] == "w0"
         assert (a1 > 0).all() and (a2 > 0).all() and not np.allclose(a1, a2)
     # the recalibrated evaluations are not the running-statistics ones
     r = recomputed["scores"]
@@ -403,7 +420,7 @@ def test_angles_are_abs_by_hand_against_w0_at_each_checkpoint(runs, recomputed):
 
 
 def test_one_shot_accuracies_use_the_checkpoint_and_images_asked_for(runs, recomputed, quick_cache):
-    """The first child at epoch 1 of seed 0, evaluated here with the supernet library directly:
+    """The first child at the first checkpoint of seed 0 (not the newest weights), evaluated here with the supernet library directly:
     the first 128 validation images of the store's own split, BN recalibrated on its first 128
     training images (reset, cumulative average) or left as trained."""
     import dataclasses
@@ -419,13 +436,15 @@ def test_one_shot_accuracies_use_the_checkpoint_and_images_asked_for(runs, recom
                                 labels=splits.valid.labels[: c.eval_images])  # fmt: skip
     train = dataclasses.replace(splits.train, images=splits.train.images[: c.calib_images],
                                 labels=splits.train.labels[: c.calib_images])  # fmt: skip
-    model, _ = load_supernet(full / "work" / "runs" / "spos-s0", "epoch-0001")
+    e = c.checkpoints[0]
+    assert e < c.supernet.epochs
+    model, _ = load_supernet(full / "work" / "runs" / "spos-s0", f"epoch-{e:04d}")
     choice = model.choice_of(int(res["setting"]["keys"][0]))
     recal = BNRecalibration(n_images=c.calib_images, batch_size=256, momentum=None, reset=True)
     want = evaluate(model.eval(), choice, valid, recalibrate=recal, calibration_images=train)
-    assert recomputed["scores"]["oneshot_recal", 0, 1][0] == pytest.approx(want["accuracy"])
+    assert recomputed["scores"]["oneshot_recal", 0, e][0] == pytest.approx(want["accuracy"])
     want = evaluate(model.eval(), choice, valid, recalibrate=None)
-    assert recomputed["scores"]["oneshot_norecal", 0, 1][0] == pytest.approx(want["accuracy"])
+    assert recomputed["scores"]["oneshot_norecal", 0, e][0] == pytest.approx(want["accuracy"])
 
 
 def test_score_tables_hold_the_recomputed_scores(runs, recomputed):

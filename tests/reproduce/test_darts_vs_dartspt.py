@@ -193,7 +193,16 @@ def test_operator_taus_are_the_score_tables_against_the_stores_operator_means(ru
     )
     assert taus["paired_test"]["difference"] == pytest.approx(diff)
     assert res["detectable_difference"]["half_width"] == taus["paired_test"]["half_width"]
-    assert res["paper"] == D.PAPER and (full / "report" / "index.md").is_file()
+    assert res["paper"] == D.PAPER
+    prov = res["provenance"]
+    g = prov["ground_truth"]["nb201"]
+    assert len(g["sha256"]) == 64 and g["protocol"]["dataset"] == "digits"
+    assert prov["seeds"] == [0, 1] and prov["package_version"] and prov["torch_version"]
+    config = json.loads((full / "config.json").read_text())
+    assert config["preset"]["config"] == json.loads(json.dumps(prov["config"]))
+    numbers = json.loads((full / "report" / "numbers.json").read_text())
+    (section,) = numbers["sections"].values()
+    assert section["ground_truth"]["dataset"] == "digits" and section["proxies"]
 
 
 def test_the_search_runs_on_the_benchmarks_data_and_must_select_by_projection():

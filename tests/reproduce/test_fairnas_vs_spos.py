@@ -210,6 +210,7 @@ def test_update_coverage_is_the_spies_count_of_gradients_and_draws(runs):
                     if f".edges.{EDGES[e][1]}<-{EDGES[e][0]}.{o}." in p
                 ]  # fmt: skip
                 if row["op"].startswith("nor_conv"):
+                    assert row["updated_mean"] == pytest.approx(np.mean(counts))
                     assert row["updated_per_step"] == pytest.approx(np.mean(counts) / steps)
                 else:
                     assert row["updated_per_step"] is None and not counts
@@ -232,8 +233,13 @@ def test_coverage_per_op_by_hand():
     cov = F.coverage(budget)
     rows = {(r["edge"], r["op"]): r for r in cov["per_op"]}
     r = rows[("0->1", "nor_conv_1x1")]
-    assert (r["updated_per_step"], r["updated_min"], r["updated_max"]) == (0.5, 1, 3)
-    assert (r["drawn_per_step"], r["drawn_min"], r["drawn_max"]) == (0.75, 2, 4)
+    assert (r["updated_mean"], r["updated_per_step"], r["updated_min"], r["updated_max"]) == (
+        2.0,
+        0.5,
+        1,
+        3,
+    )
+    assert (r["drawn_mean"], r["drawn_per_step"], r["drawn_min"], r["drawn_max"]) == (3, 0.75, 2, 4)
     r = rows[("2->3", "nor_conv_3x3")]
     assert (r["updated_per_step"], r["updated_min"], r["updated_max"]) == (0.25, 0, 2)
     assert rows[("0->1", "skip_connect")]["updated_per_step"] is None
@@ -246,7 +252,7 @@ def test_coverage_per_op_by_hand():
 def _store(res, quick_cache):
     from nasbench_tools.groundtruth.target import open_ground_truth
 
-    g = res["provenance"]["ground_truth"]["standalone"]
+    g = res["provenance"]["ground_truth"]["nb201"]
     return open_ground_truth(str(quick_cache / g["source"]["file"]), progress=False)
 
 
@@ -285,7 +291,21 @@ def test_taus_are_the_journalled_accuracies_against_the_store(runs, quick_cache)
     agr = res["measured"]["ground_truth_seed_agreement"]["mean_seed_vs_seed"]["value"]
     assert agr == pytest.approx(stats.kendalltau(seeds[:, 0], seeds[:, 1]).statistic)
     assert res["paper"] == F.PAPER and res["verdict"].startswith("equal images")
-    assert (full / "report" / "index.md").is_file()
+    _provenance_and_report(res, full)
+
+
+def _provenance_and_report(res, full):
+    prov = res["provenance"]
+    assert prov["package_version"] and prov["torch_version"] and prov["seeds"] == [0, 1]
+    g = prov["ground_truth"]["nb201"]
+    assert len(g["sha256"]) == 64 and g["protocol"]["dataset"] == "digits"
+    assert all(len(v) == 64 for v in g["data_sha256"].values()) and g["data_sha256"]
+    config = json.loads((full / "config.json").read_text())
+    assert config["preset"]["config"] == json.loads(json.dumps(prov["config"]))
+    assert (full / "report" / "index.md").is_file() and (full / "report" / "index.html").is_file()
+    numbers = json.loads((full / "report" / "numbers.json").read_text())
+    (section,) = numbers["sections"].values()
+    assert section["ground_truth"]["dataset"] == "digits" and section["proxies"]
 
 
 def test_plan_pairs_and_the_distinct_batches_case():
@@ -311,7 +331,7 @@ def test_cpu_preset_without_the_embedded_benchmark_fails_in_one_line(tmp_path, c
                   str(tmp_path / "o")])  # fmt: skip
     err = capsys.readouterr().err.strip()
     assert code == 2 and "\n" not in err
-    assert "nb201-fmnist" in err and "--ground-truth standalone=PATH" in err
+    assert "nb201-fmnist" in err and "--ground-truth nb201=PATH" in err
 
 
 def test_training_budget_refuses_a_log_without_the_counts(tmp_path):
