@@ -300,11 +300,14 @@ class SearchCell(nn.Module):
             )
         self._keys = [f"{dst}<-{src}" for src, dst in EDGES]
         self.edge_norm = edge_norm
-        # the path norm sees at most the 4 non-zero ops of an edge ('none' adds nothing)
+        # The path norm sees at most the 4 non-zero ops of an edge ('none' adds nothing). It
+        # has affine parameters whatever ``affine`` says of the ops (MixPath's shadow BN does):
+        # without them, shadow and single BN would train identically (batch statistics carry no
+        # parameters) and be the same network once BN is recalibrated.
         self.edge_norms = (
             None
             if edge_norm == "none"
-            else nn.ModuleList(make_path_norm(edge_norm, C_out, len(OPS) - 1, False) for _ in EDGES)
+            else nn.ModuleList(make_path_norm(edge_norm, C_out, len(OPS) - 1, True) for _ in EDGES)
         )
 
     def _edge(self, k: int, x: torch.Tensor, active, weights) -> torch.Tensor | None:

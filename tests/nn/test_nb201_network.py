@@ -292,3 +292,34 @@ def test_edge_shadow_bn_counts_none_as_no_path():
         for n in norms:
             n.bns[1].running_mean.fill_(5.0)
     assert torch.equal(sup(x, with_none), sup(x, conv))
+
+
+def test_shadow_and_single_edge_norms_train_differently():
+    """Bug guarded: the edge path norm was affine-free, so shadow and single BN trained to the
+    same weights (batch statistics carry no parameters) and were one network after BN
+    recalibration, which made MixPath's shadow-vs-single comparison on NB201 void."""
+
+    def trained(edge_norm):
+        torch.manual_seed(0)
+        sup = NB201Supernet(C=4, N=1, image_size=8, edge_norm=edge_norm).train()
+        opt = torch.optim.SGD(sup.parameters(), lr=0.5)
+        x, y = torch.randn(8, 3, 8, 8), torch.randint(0, 10, (8,))
+        two, one = sup.space.empty(1), sup.space.empty(1)
+        two[0, :, [2, 3]] = 0  # two active ops per edge: BN_2 in shadow, the one BN in single
+        one[0, :, 3] = 0
+        for choice in (two, two, one):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(sup(x, choice), y).backward()
+            opt.step()
+        norms = [n for pos in sup.searchable for n in sup.cells[pos].edge_norms]
+        return sup(x, one).detach(), norms
+
+    shadow, shadow_norms = trained("shadow")
+    single, single_norms = trained("single")
+    assert not torch.allclose(shadow, single)  # same seed, same batches: the norms differ
+    # shadow: the two-path steps trained BN_2's affine parameters only; BN_3, BN_4 untouched
+    for n in shadow_norms:
+        assert not torch.allclose(n.bns[1].weight, torch.ones_like(n.bns[1].weight))
+        assert torch.equal(n.bns[2].weight, torch.ones_like(n.bns[2].weight))
+    for n in single_norms:
+        assert not torch.allclose(n.bn.weight, torch.ones_like(n.bn.weight))
