@@ -318,11 +318,19 @@ def records_to_columnset(job: BuildJob, done: dict, meta: dict) -> ColumnSet:
     return ColumnSet(job.space.name, keys, cols, job.specs(keys), meta=meta)
 
 
-def merge_builds(parts: Sequence[str | Path], out: str | Path, *, overwrite: bool = False) -> Path:
+def merge_builds(
+    parts: Sequence[str | Path],
+    out: str | Path,
+    *,
+    overwrite: bool = False,
+    command: str | None = None,
+) -> Path:
     """Join the stores of the shards ``i/n`` of one build into the store one run writes.
 
     The shards must share every setting (space, protocol, seeds, selection, data, threads),
-    and be ``0/n .. n-1/n`` each exactly once.
+    and be ``0/n .. n-1/n`` each exactly once. The merged store's metadata keeps each shard's
+    command (``shard_commands``, in shard order) and the merge's own (``command``; default: this
+    process's command line), so it says how it was made, as a single run's store does.
     """
     out = Path(out)
     check_output_path(out, overwrite=overwrite)
@@ -354,7 +362,9 @@ def merge_builds(parts: Sequence[str | Path], out: str | Path, *, overwrite: boo
         cols[key] = Column(values, col.seeds, col.unit, col.source)
     meta = dict(sets[0].meta) | {"shard": None, "source_name": out.name}
     meta["merged_from"] = [str(p) for p in parts]
-    meta.pop("command", None)
+    by_shard = sorted(zip(shards, sets), key=lambda t: t[0])
+    meta["shard_commands"] = [cs.meta.get("command") for _, cs in by_shard]
+    meta["command"] = " ".join(sys.argv) if command is None else command
     specs = None
     if sets[0].specs is not None:
         parts_of = [(cs.specs.matrices, cs.specs.labels, cs.specs.num_vertices) for cs in sets]

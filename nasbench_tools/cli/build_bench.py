@@ -83,7 +83,7 @@ def run(args) -> int:
     if args.merge:
         from ..buildbench import merge_builds
 
-        out = merge_builds(args.merge, args.out, overwrite=args.force)
+        out = merge_builds(args.merge, args.out, overwrite=args.force, command=_command(args))
         print(f"merged {len(args.merge)} shards -> {out}")
         return 0
     if not args.preset:
@@ -150,7 +150,7 @@ def _build(args) -> int:
     job = BuildJob(
         space, keys, _seeds(args.seeds), protocol, selection, shard=_shard(args.shard),
         data_root=args.data_root, threads=_threads(args.threads),
-        command=shlex.join(["nbt", *sys.argv[1:]]),
+        command=_command(args),
         archs=None if space.arch_from_key else {k: objects[k] for k in keys.tolist()},
         execution=_execution(args),
     )  # fmt: skip
@@ -222,3 +222,8 @@ def _threads(n: int) -> int:
     if n < 1:
         raise NasbenchToolsError(f"--threads {n}: expected an integer >= 1")
     return n
+
+
+def _command(args) -> str:
+    """The command line that ran (``main`` keeps its argv; ``sys.argv`` otherwise)."""
+    return shlex.join(["nbt", *getattr(args, "_argv", sys.argv[1:])])

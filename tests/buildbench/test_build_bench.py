@@ -156,7 +156,9 @@ def test_two_shards_merged_equal_one_build(reference, tmp_path):
     parts = []
     for i in (1, 0):  # the second shard first: order must not matter
         part = tmp_path / f"part{i}.h5"
-        build_benchmark(_job(shard=(i, 2)), part, progress=False)
+        job = _job(shard=(i, 2))
+        job.command = f"nbt build-bench --shard {i}/2"
+        build_benchmark(job, part, progress=False)
         parts.append(part)
     assert [len(read_store(p)) for p in parts] == [1, 2]
     out = tmp_path / "merged.h5"
@@ -164,6 +166,11 @@ def test_two_shards_merged_equal_one_build(reference, tmp_path):
     _assert_same_values(out, reference)
     meta = read_store(out).meta
     assert meta["shard"] is None and meta["selection"] == read_store(reference).meta["selection"]
+    # how it was made survives the merge: each shard's command, in shard order, and the merge's
+    assert meta["shard_commands"] == ["nbt build-bench --shard 0/2", "nbt build-bench --shard 1/2"]
+    assert (
+        meta["command"].startswith("nbt build-bench --merge") and str(parts[0]) in meta["command"]
+    )
 
 
 def test_merge_refuses_a_missing_shard_and_a_whole_build(reference, tmp_path):
