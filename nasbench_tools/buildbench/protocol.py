@@ -88,6 +88,12 @@ class Protocol:
     batch_size, eval_batch_size : int
     augment : str
         ``"none"``, ``"crop"`` or ``"crop_flip"`` (:data:`nasbench_tools.datasets.AUGMENTS`).
+    curve_subset : int or None
+        Evaluate the epochs before the last on the first ``curve_subset`` images of the valid
+        and test splits (themselves seeded samples), the last epoch on all of them; ``None``:
+        every epoch on all. Evaluation on 25,000 images costs a third of a small network's
+        training epoch, so this buys epochs; the store's per-epoch points before the last then
+        carry the noise of the smaller set (recorded with the protocol).
     """
 
     name: str
@@ -110,12 +116,14 @@ class Protocol:
     batch_size: int = 256
     eval_batch_size: int = 512
     augment: str = "crop_flip"
+    curve_subset: int | None = None
 
     def __post_init__(self):
         DATASETS.get(self.dataset)  # an unknown dataset names the known ones
         for f in ("epochs", "C", "N", "batch_size", "eval_batch_size"):
             _check_int(self, f, low=1)
-        for f in ("image_size", "channels", "train_subset", "valid_subset", "test_subset"):
+        for f in ("image_size", "channels", "train_subset", "valid_subset", "test_subset",
+                  "curve_subset"):  # fmt: skip
             if getattr(self, f) is not None:
                 _check_int(self, f, low=1)
         if self.channels not in (None, 1, 3):

@@ -52,6 +52,7 @@ def test_paper_preset_is_nb201s_200_epoch_protocol():
         ({"C": True}, "C"),
         ({"channels": 2}, "channels"),
         ({"train_subset": 0}, "train_subset"),
+        ({"curve_subset": 0}, "curve_subset"),
         ({"lr": -0.1}, "lr"),
         ({"lr": float("nan")}, "lr"),
         ({"lr_min": 0.5}, "lr_min"),
@@ -157,3 +158,31 @@ def test_evaluate_is_eval_mode_over_every_image_and_changes_nothing(quick_splits
     want_loss = float(torch.nn.functional.cross_entropy(logits, data.labels))
     assert got["accuracy"] == pytest.approx(want_acc, abs=1e-9)
     assert got["loss"] == pytest.approx(want_loss, rel=1e-5)
+
+
+def test_curve_subset_evaluates_the_epochs_before_the_last_on_the_first_images(
+    quick_splits, monkeypatch
+):
+    """Epochs 1..E-1 on the first ``curve_subset`` images of valid and test, the last on all:
+    which images each evaluation saw, and the last epoch's numbers equal those of a protocol
+    evaluating every epoch in full (same training)."""
+    torch.set_num_threads(1)
+    sp, p = get_space("nb201"), get_protocol("quick").replace(epochs=3)
+    seen = []
+    real = bt.evaluate
+
+    def spy(model, data, batch_size, ex=None):
+        seen.append((data.split, data.images.data_ptr(), len(data)))
+        return real(model, data, batch_size, ex)
+
+    monkeypatch.setattr(bt, "evaluate", spy)
+    sub = bt.train_network(sp, 100, 0, p.replace(curve_subset=40), quick_splits)
+    v, t = quick_splits.valid, quick_splits.test
+    head = [(v.split, v.images.data_ptr(), 40), (t.split, t.images.data_ptr(), 40)]
+    assert seen == head * 2 + [(v.split, v.images.data_ptr(), len(v)),
+                               (t.split, t.images.data_ptr(), len(t))]  # fmt: skip
+    full = bt.train_network(sp, 100, 0, p, quick_splits)
+    for s in ("valid", "test"):
+        assert sub["curves"][s]["accuracy"][-1] == full["curves"][s]["accuracy"][-1]
+        assert sub["curves"][s]["loss"][:-1] != full["curves"][s]["loss"][:-1]
+    assert sub["curves"]["train"] == full["curves"]["train"]
