@@ -128,8 +128,11 @@ class _Skeleton(nn.Module):
                     f"C={C}, N={N} do not match the channel layout {list(channels)} (C must be "
                     f"its first width, N = {len(layout) // 3})"
                 )
-        if image_size < 4:
-            raise ValueError(f"image_size must be >= 4 (two stride-2 reductions), got {image_size}")
+        if image_size < 4 or image_size % 4:
+            raise ValueError(
+                f"image_size must be a multiple of 4 (two stride-2 reductions, each residual "
+                f"shortcut halving its input exactly), got {image_size!r}"
+            )
         self.C, self.N, self.num_classes = C, N, num_classes
         self.in_channels, self.image_size = in_channels, image_size
         self.channels = tuple(c for c, _ in layout)

@@ -323,3 +323,12 @@ def test_shadow_and_single_edge_norms_train_differently():
         assert torch.equal(n.bns[2].weight, torch.ones_like(n.bns[2].weight))
     for n in single_norms:
         assert not torch.allclose(n.bn.weight, torch.ones_like(n.bn.weight))
+
+
+@pytest.mark.parametrize("size", [2, 10, 14])
+def test_an_image_size_the_reductions_cannot_halve_is_refused_naming_it(size):
+    """Bug guarded: 10x10 images built a network whose first residual shortcut (2x2 pooling)
+    and conv (stride 2, padding 1) disagreed in size, failing at the first forward pass."""
+    with pytest.raises(ValueError, match=f"image_size must be a multiple of 4.*got {size}"):
+        NB201Network(Arch.from_index(0), C=4, N=1, image_size=size)
+    NB201Network(Arch.from_index(0), C=4, N=1, image_size=12)(torch.zeros(1, 3, 12, 12))
