@@ -49,7 +49,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    args._argv = list(sys.argv[1:] if argv is None else argv)  # the command, for provenance
     try:
         return int(args._run(args) or 0)
     except NasbenchToolsError as exc:

@@ -225,5 +225,5 @@ def _threads(n: int) -> int:
 
 
 def _command(args) -> str:
-    """The command line that ran (``main`` keeps its argv; ``sys.argv`` otherwise)."""
-    return shlex.join(["nbt", *getattr(args, "_argv", sys.argv[1:])])
+    """The command line that ran (for the store's provenance)."""
+    return shlex.join(["nbt", *sys.argv[1:]])
