@@ -292,19 +292,21 @@ def metric_ci(y_true: Any, y_score: Any, metric: str = "kendall_tau", *, n_boot:
 
 def seed_taus(y_true: Any, by_seed: Mapping[Any, Any], *, n_boot: int, seed: int) -> dict:
     """Kendall tau-b of each seed's score against ``y_true`` (:func:`metric_ci`), their mean and
-    sd over the seeds where tau is defined (``sd_ddof`` 1, or 0 with a single seed), and the tau
-    of the seed-mean score. Undefined taus (a constant score) are counted out, never NaN."""
+    sd (``sd_ddof`` 1) over the seeds where tau is defined, and the tau of the seed-mean score.
+    Undefined taus (a constant score) are counted out, never NaN; with a single defined seed the
+    mean is that seed's tau and the sd is ``None`` (one seed has no spread, not a spread of 0)."""
     from nasbench_tools.analysis import seed_spread
 
     per_seed = {str(s): metric_ci(y_true, v, n_boot=n_boot, seed=seed) for s, v in by_seed.items()}
     defined = {s: e["value"] for s, e in per_seed.items() if e["value"] is not None}
     out: dict = {"per_seed": per_seed, "seeds_defined": len(defined)}
-    if defined:
-        spread = seed_spread(defined, ddof=min(1, len(defined) - 1))
+    if len(defined) >= 2:
+        spread = seed_spread(defined, ddof=1)
         out |= {"mean_over_seeds": spread.mean, "sd_over_seeds": spread.std,
                 "sd_ddof": spread.ddof}  # fmt: skip
     else:
-        out |= {"mean_over_seeds": None, "sd_over_seeds": None, "sd_ddof": None}
+        only = next(iter(defined.values()), None)
+        out |= {"mean_over_seeds": only, "sd_over_seeds": None, "sd_ddof": None}
     mean_score = np.mean([np.asarray(v, dtype=float) for v in by_seed.values()], axis=0)
     out["seed_mean_score"] = metric_ci(y_true, mean_score, n_boot=n_boot, seed=seed)
     return out

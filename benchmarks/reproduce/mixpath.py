@@ -3,7 +3,10 @@
 Multi-path supernets (the ``mixpath`` sampler: per block ``k ~ U{1..m}`` paths, a uniform
 ``k``-subset, their outputs summed) are trained with the sum normalised three ways: **shadow BN**
 (``BN_k`` for ``k`` active paths), **single BN** (one BN whatever ``k``: MixPath's "vanilla"),
-**none**. Each is trained with 3 seeds on two spaces of the built benchmark:
+**none**; the path norms have affine parameters, as MixPath's shadow BN has (affine-free, shadow
+and single BN would train identically, since batch statistics carry no parameters, and be one
+network once BN is recalibrated). Each is trained with 3 seeds on two spaces of the built
+benchmark:
 
 * ``nb201``: the NB201 supernet (the path norm acts on each edge's sum), ``m = 3`` of the 5 ops
   per edge; children are the benchmark's architectures (single path per edge, the same genotype
@@ -273,37 +276,6 @@ def _spec(c: MixPathConfig, space: str, norm: str) -> S.SupernetSpec:
 
 
 # --------------------------------------------------------------------------- numbers
-def _taus(y, by_seed: dict, c: MixPathConfig) -> dict:
-    from nasbench_tools.analysis import seed_spread
-
-    per_seed = {
-        str(s): H.metric_ci(y, v, n_boot=c.n_boot, seed=c.boot_seed) for s, v in by_seed.items()
-    }
-    defined = {s: e["value"] for s, e in per_seed.items() if e["value"] is not None}
-    out = {"per_seed": per_seed, "seeds_defined": len(defined)}
-    if defined:
-        spread = seed_spread(defined, ddof=min(1, len(defined) - 1))
-        out |= {"mean_over_seeds": spread.mean, "sd_over_seeds": spread.std,
-                "sd_ddof": spread.ddof}  # fmt: skip
-    else:
-        out |= {"mean_over_seeds": None, "sd_over_seeds": None, "sd_ddof": None}
-    mean_score = np.mean(list(by_seed.values()), axis=0)
-    out["seed_mean_score"] = H.metric_ci(y, mean_score, n_boot=c.n_boot, seed=c.boot_seed)
-    return out
-
-
-def _agreement(gt_all, c: MixPathConfig) -> dict:
-    from nasbench_tools.analysis import seed_agreement
-
-    runs = {str(s): gt_all.values[:, j] for j, s in enumerate(gt_all.seeds)}
-    a = seed_agreement(runs, "kendall_tau", n_boot=c.n_boot, seed=c.boot_seed)
-    return {
-        "seeds": list(runs),
-        "seed_vs_seed": {f"{p[0]} vs {p[1]}": H.estimate_dict(e) for p, e in a.pairs.items()},
-        "mean_seed_vs_seed": H.estimate_dict(a.between),
-    }
-
-
 def _space(rep: H.Reproduction, space: str, c: MixPathConfig) -> dict:
     gt = rep.ground_truth(space)
     dataset, epochs = rep.target(space)
@@ -324,7 +296,10 @@ def _space(rep: H.Reproduction, space: str, c: MixPathConfig) -> dict:
             after[seed] = S.evaluate_children(rep, name, run_dir, choices, protocol,
                                               calib_images=c.calib_images, **common)  # fmt: skip
         scores[norm] = {"before": before, "after": after}
-    taus = {norm: {when: _taus(y, v, c) for when, v in d.items()} for norm, d in scores.items()}
+    taus = {
+        norm: {when: H.seed_taus(y, v, n_boot=c.n_boot, seed=c.boot_seed) for when, v in d.items()}
+        for norm, d in scores.items()
+    }
     mean_scores = {
         f"{norm} {when}": np.mean(list(v.values()), axis=0)
         for norm, d in scores.items()
@@ -344,7 +319,9 @@ def _space(rep: H.Reproduction, space: str, c: MixPathConfig) -> dict:
         "keys": [k if isinstance(k, str) else int(k) for k in keys.tolist()],
         "ground_truth_accuracy": y.tolist(),
         "tau": taus,
-        "ground_truth_seed_agreement": _agreement(gt_all, c),
+        "ground_truth_seed_agreement": H.ground_truth_seed_agreement(
+            gt_all, n_boot=c.n_boot, seed=c.boot_seed
+        ),
         "paired_tests": tests,
         "shadow_beats_single_after_recalibration": wins,
         "one_shot_seed_mean": {k: v.tolist() for k, v in mean_scores.items()},
@@ -372,6 +349,16 @@ def _num(v) -> str:
     return "undefined" if v is None else f"{v:.3f}"
 
 
+def _mean_sd(t: dict) -> str:
+    """``mean (sd), n seeds``; one seed is shown as itself, without an sd."""
+    n = t["seeds_defined"]
+    if n == 0:
+        return "undefined"
+    if n == 1:
+        return f"{t['mean_over_seeds']:.3f}, 1 seed (no sd)"
+    return f"{t['mean_over_seeds']:.3f} ({t['sd_over_seeds']:.3f}), {n} seeds"
+
+
 def _tau_table(rep: H.Reproduction, by_space: dict) -> None:
     import pandas as pd
 
@@ -384,15 +371,10 @@ def _tau_table(rep: H.Reproduction, by_space: dict) -> None:
                 row = {"space": space, "norm": norm, "BN": f"{when} recalibration"}
                 for s, e in t["per_seed"].items():
                     row[f"tau seed {s}"] = _fmt(e)
-                row["mean (sd)"] = (
-                    "undefined"
-                    if t["mean_over_seeds"] is None
-                    else f"{t['mean_over_seeds']:.3f} ({t['sd_over_seeds']:.3f}), "
-                    f"{t['seeds_defined']} seeds"
-                )
+                row["mean (sd)"] = _mean_sd(t)
                 rows.append(row)
         agr = d["ground_truth_seed_agreement"]["mean_seed_vs_seed"]
-        rows.append({"space": space, "norm": "ground truth seed vs seed",
+        rows.append({"space": space, "norm": "ground truth seed vs seed", "BN": "",
                      "mean (sd)": f"{agr['value']:.3f} [{agr['low']:.3f}, {agr['high']:.3f}]"})  # fmt: skip
     to_markdown(pd.DataFrame(rows).set_index(["space", "norm", "BN"]).fillna(""),
                 rep.path("tables", "tau.md"))  # fmt: skip

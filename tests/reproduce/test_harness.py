@@ -144,3 +144,16 @@ def test_every_preset_of_every_script_is_documented_and_its_config_serialisable(
                 assert p.shrunk and all(g.registered for g in p.ground_truth.values())
             if name == "quick":
                 assert all(g.quick is not None for g in p.ground_truth.values())
+
+
+def test_seed_taus_of_one_seed_have_no_sd_and_of_two_the_sample_sd():
+    y = np.arange(10.0)
+    rng = np.random.default_rng(0)
+    a, b = y + rng.normal(0, 3, 10), y + rng.normal(0, 3, 10)
+    one = H.seed_taus(y, {0: a}, n_boot=20, seed=0)
+    ta = stats.kendalltau(y, a).statistic
+    assert one["mean_over_seeds"] == pytest.approx(ta) and one["sd_over_seeds"] is None
+    two = H.seed_taus(y, {0: a, 1: b}, n_boot=20, seed=0)
+    tb = stats.kendalltau(y, b).statistic
+    assert two["sd_over_seeds"] == pytest.approx(abs(ta - tb) / np.sqrt(2))
+    assert two["mean_over_seeds"] == pytest.approx((ta + tb) / 2)

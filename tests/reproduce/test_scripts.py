@@ -161,6 +161,11 @@ def test_mixpath_taus_are_the_journalled_accuracies_against_the_store(runs, quic
         seeds = gt.vector(dataset="digits", split="valid", epochs=2, seed="all").values
         agr = d["ground_truth_seed_agreement"]["mean_seed_vs_seed"]["value"]
         assert agr == pytest.approx(stats.kendalltau(seeds[:, 0], seeds[:, 1]).statistic)
+        # affine path norms: shadow and single BN are different networks after recalibration
+        ms = d["one_shot_seed_mean"]
+        assert ms["shadow after"] != ms["single after"]
+    table = (full / "tables" / "tau.md").read_text()
+    assert "nan" not in table.lower() and "1 seeds" not in table
     # the recalibrated evaluation differs from the running-statistics one somewhere
     assert any(j[k]["calib_images"] == 128 for k in j if ":recal:" in k)
     assert all(j[k]["calib_images"] == 0 for k in j if ":running:" in k)
