@@ -338,9 +338,12 @@ def _read_split_file(path: Path, keys: tuple[str, str]) -> tuple[np.ndarray, np.
     return out[0], out[1]
 
 
-def _halves(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _halves(n: int, seed: int, fraction: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded split of ``range(n)``: the first ``int(n * fraction)`` of a permutation, and the
+    rest (``fraction`` 0.5: two halves)."""
     order = np.random.default_rng(seed).permutation(n)
-    return np.sort(order[: n // 2]), np.sort(order[n // 2 :])
+    k = int(n * fraction)
+    return np.sort(order[:k]), np.sort(order[k:])
 
 
 def load(
@@ -354,6 +357,7 @@ def load(
     split_file: str | os.PathLike | None = None,
     split_seed: int = 0,
     subset_seed: int = 0,
+    train_fraction: float = 0.5,
 ) -> ImageData:
     """Load one split of a registered dataset into memory.
 
@@ -375,10 +379,22 @@ def load(
         ``cifar100-test-split.txt`` / ``imagenet-16-120-test-split.txt``).
     split_seed, subset_seed : int
         Seeds of the search-split halves (without ``split_file``) and of ``subset``.
+    train_fraction : float
+        Without ``split_file``, where the training set is cut in two (0 < f < 1):
+        ``"search-train"`` is a seeded ``f`` of it, ``"search-valid"`` the rest (0.5: NB201's
+        halves).
     """
     spec = DATASETS.get(name)
     if split not in SPLITS:
         raise NasbenchToolsError(f"unknown split {split!r}; expected one of {list(SPLITS)}")
+    if (
+        isinstance(train_fraction, bool)
+        or not isinstance(train_fraction, int | float)
+        or not (0 < train_fraction < 1)
+    ):
+        raise NasbenchToolsError(
+            f"train_fraction must be a number strictly between 0 and 1, got {train_fraction!r}"
+        )
     folder = Path(root) if root is not None else spec.default_root()
     if not spec.bundled and not folder.is_dir():
         raise _missing(name, folder, f"the folder does not exist; it should hold {spec.where}")
@@ -396,8 +412,12 @@ def load(
                 first, second = _read_split_file(Path(split_file), keys)
                 provenance["split_source"] = str(split_file)
             else:
-                first, second = _halves(len(labels), split_seed)
-                provenance["split_source"] = f"seeded halves (split_seed={split_seed})"
+                first, second = _halves(len(labels), split_seed, train_fraction)
+                provenance["split_source"] = (
+                    f"seeded halves (split_seed={split_seed})"
+                    if train_fraction == 0.5
+                    else f"seeded split (split_seed={split_seed}, train_fraction={train_fraction})"
+                )
             idx = first if (split == "search-train" or spec.search == "test_halves") else second
             if idx.size and (idx.min() < 0 or idx.max() >= len(labels)):
                 raise CorruptFileError(

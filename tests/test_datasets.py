@@ -50,6 +50,30 @@ def test_search_halves_partition_the_training_set():
     assert c.provenance["sha256"] != a.provenance["sha256"]
 
 
+def test_train_fraction_cuts_the_training_set_where_asked_and_half_is_the_default():
+    train = D.load("digits", "train")
+    a = D.load("digits", "search-train", train_fraction=0.25)
+    b = D.load("digits", "search-valid", train_fraction=0.25)
+    assert (len(a), len(b)) == (375, 1125)  # 1,500 training images: a quarter and the rest
+
+    def rows(images, labels):
+        return collections.Counter(
+            (*tuple(x.flatten().tolist()), int(y)) for x, y in zip(images, labels)
+        )
+
+    both = rows(torch.cat([a.images, b.images]), torch.cat([a.labels, b.labels]))
+    assert both == rows(train.images, train.labels)  # disjoint, and together the training set
+    assert "train_fraction=0.25" in a.provenance["split_source"]
+    half = D.load("digits", "search-valid", train_fraction=0.5)
+    assert half.provenance == D.load("digits", "search-valid").provenance
+
+
+@pytest.mark.parametrize("bad", [0, 1, 1.5, -0.1, True, "0.5"])
+def test_a_train_fraction_outside_0_1_is_refused_naming_it(bad):
+    with pytest.raises(NasbenchToolsError, match="train_fraction"):
+        D.load("digits", "search-train", train_fraction=bad)
+
+
 def test_subset_resize_channels():
     d = D.load("digits", "train", subset=100, resize=16, channels=3, subset_seed=3)
     assert d.images.shape == (100, 3, 16, 16) and len(d.mean) == 3

@@ -23,9 +23,9 @@ shards() {  # shards NAME ARGS...: the two shards in parallel, then their merge
 # 200 NB201 isomorphism classes (one representative each, a seeded uniform sample), 2 seeds, N=1
 shards nb201_fmnist --preset cpu --space nb201 --archs all --per-class --sample 200 --seed 0 \
   --seeds 0,1
-# the 34 distinct NB101 graphs of MixPath's 4-node sub-space, 2 seeds
-shards nb101_mixpath_fmnist --preset cpu --space nb101 --archs mixpath-nb101 --seeds 0,1
 # 32 of the 200 classes again at N=3 (the depth-gap study), seed 0 (the N=1 seeds give the noise
 # floor the depth gap is compared with)
 shards nb201_fmnist_n3 --preset cpu --N 3 --space nb201 \
   --archs-file "$here/nb201_fmnist_depth32.txt" --seeds 0
+# the 34 distinct NB101 graphs of MixPath's 4-node sub-space, 2 seeds
+shards nb101_mixpath_fmnist --preset cpu --space nb101 --archs mixpath-nb101 --seeds 0,1

@@ -94,14 +94,14 @@ class Splits:
 
 
 def load_splits(protocol: Protocol, root=None) -> Splits:
-    """Train on one half of the training set, validate on the other, test on the test set."""
+    """Train on a seeded part of the training set (``train_fraction``; NB201: one half),
+    validate on the rest, test on the test set."""
     p = protocol
     common = {"resize": p.image_size, "channels": p.channels, "subset_seed": p.subset_seed}
+    cut = {"split_seed": p.split_seed, "train_fraction": p.train_fraction}
     return Splits(
-        load_dataset(p.dataset, "search-train", root, subset=p.train_subset,
-                     split_seed=p.split_seed, **common),
-        load_dataset(p.dataset, "search-valid", root, subset=p.valid_subset,
-                     split_seed=p.split_seed, **common),
+        load_dataset(p.dataset, "search-train", root, subset=p.train_subset, **cut, **common),
+        load_dataset(p.dataset, "search-valid", root, subset=p.valid_subset, **cut, **common),
         load_dataset(p.dataset, "test", root, subset=p.test_subset, **common),
     )  # fmt: skip
 

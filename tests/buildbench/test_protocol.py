@@ -53,6 +53,8 @@ def test_paper_preset_is_nb201s_200_epoch_protocol():
         ({"channels": 2}, "channels"),
         ({"train_subset": 0}, "train_subset"),
         ({"curve_subset": 0}, "curve_subset"),
+        ({"train_fraction": 1.0}, "train_fraction"),
+        ({"train_fraction": 0}, "train_fraction"),
         ({"lr": -0.1}, "lr"),
         ({"lr": float("nan")}, "lr"),
         ({"lr_min": 0.5}, "lr_min"),
@@ -186,3 +188,10 @@ def test_curve_subset_evaluates_the_epochs_before_the_last_on_the_first_images(
         assert sub["curves"][s]["accuracy"][-1] == full["curves"][s]["accuracy"][-1]
         assert sub["curves"][s]["loss"][:-1] != full["curves"][s]["loss"][:-1]
     assert sub["curves"]["train"] == full["curves"]["train"]
+
+
+def test_train_fraction_sizes_the_train_and_valid_splits():
+    p = get_protocol("quick").replace(train_subset=None, valid_subset=None, train_fraction=0.2)
+    s = bt.load_splits(p)
+    assert (len(s.train), len(s.valid)) == (300, 1200)  # 1,500 digits training images
+    assert "train_fraction=0.2" in s.valid.provenance["split_source"]
