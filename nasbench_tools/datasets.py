@@ -48,7 +48,7 @@ import json
 import os
 import pickle
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -138,6 +138,12 @@ class ImageData:
     @property
     def image_size(self) -> int:
         return int(self.images.shape[2])
+
+    def head(self, n: int | None) -> ImageData:
+        """The first ``n`` images (this split itself when ``n`` is ``None`` or not smaller)."""
+        if n is None or n >= len(self):
+            return self
+        return replace(self, images=self.images[:n], labels=self.labels[:n])
 
     def normalise(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 or 0..1 float images -> normalised float32."""

@@ -254,3 +254,11 @@ def test_data_sha256_is_the_project_helper_over_images_then_labels():
     assert data.sha256() == data.provenance["sha256"] == expected
     data.labels[0] = (data.labels[0] + 1) % 10
     assert data.sha256() != expected
+
+
+def test_head_is_the_first_n_images_and_the_split_itself_when_n_is_none_or_larger():
+    d = D.load("digits", "test")
+    h = d.head(10)
+    assert torch.equal(h.images, d.images[:10]) and torch.equal(h.labels, d.labels[:10])
+    assert h.mean == d.mean and h.split == d.split
+    assert d.head(None) is d and d.head(len(d)) is d and d.head(10_000) is d

@@ -15,7 +15,6 @@ every epoch's).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,12 +122,6 @@ def train_unit(
     return run_dir
 
 
-def _first(data, n: int | None):
-    if n is None or n >= len(data):
-        return data
-    return dataclasses.replace(data, images=data.images[:n], labels=data.labels[:n])
-
-
 _SPLITS: dict = {}
 
 
@@ -222,8 +215,8 @@ def evaluate_children(
         def fn(part=part) -> dict:
             torch.set_num_threads(1)
             splits = _splits(protocol)
-            valid = _first(splits.valid, eval_images)
-            train = _first(splits.train, calib_images or None)
+            valid = splits.valid.head(eval_images)
+            train = splits.train.head(calib_images or None)
             model = _load(run_dir, splits.train, checkpoint)
             accs = [
                 evaluate(model, c, valid, batch_size=500, recalibrate=preset,

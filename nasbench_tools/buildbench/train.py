@@ -15,7 +15,6 @@ every network on its share of each batch, and evaluation is split over the ranks
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass, field
 
@@ -264,7 +263,7 @@ def train_network(
     curves = {s: {"accuracy": [], "loss": []} for s in SPLITS}
     epoch_time = []
     full = {s: getattr(splits, s) for s in ("valid", "test")}
-    head = {s: _head(d, protocol.curve_subset) for s, d in full.items()}
+    head = {s: d.head(protocol.curve_subset) for s, d in full.items()}
     for epoch in range(protocol.epochs):
         t0 = time.perf_counter()
         res = {"train": train_epoch(run, opt, splits.train, protocol, gen, epoch, ex, scaler)}
@@ -276,13 +275,6 @@ def train_network(
             for m in ("accuracy", "loss"):
                 curves[s][m].append(res[s][m])
     return {"curves": curves, "epoch_time": epoch_time, "params": params, "flops": flops}
-
-
-def _head(data: ImageData, n: int | None) -> ImageData:
-    """The first ``n`` images of ``data`` (all of it when ``n`` is ``None`` or not smaller)."""
-    if n is None or n >= len(data):
-        return data
-    return dataclasses.replace(data, images=data.images[:n], labels=data.labels[:n])
 
 
 def batch_generator(seed: int, key) -> torch.Generator:
