@@ -113,13 +113,15 @@ class GroundTruth:
         )
 
     @classmethod
-    def from_store(cls, path, *, name=None) -> GroundTruth:
+    def from_store(cls, path, *, name=None, sample_note=None) -> GroundTruth:
         from .store import StoreReader
 
         reader = StoreReader(path)
         prov = dict(reader.meta) | reader.provenance | {"store": str(reader.path)}
         specs = reader.read_specs if reader.has_specs else None
-        return cls(reader.space, reader.raw_keys, reader, specs, prov, name=name)
+        return cls(
+            reader.space, reader.raw_keys, reader, specs, prov, name=name, sample_note=sample_note
+        )
 
     @property
     def provenance(self) -> dict:
@@ -216,7 +218,7 @@ class GroundTruth:
 
     def _elsewhere(self, args: tuple) -> str | None:
         """Which other embedded ground truth of this space answers the query, if any."""
-        for name in BENCHMARKS.filter(lambda b: b.space == self.space and b.embedded):
+        for name in BENCHMARKS.filter(lambda b: b.space == self.space and b.has_data):
             try:
                 other = _embedded(name)
             except NasbenchToolsError:  # an unreadable embedded file: no hint, the error stands
@@ -688,6 +690,11 @@ def _split_hint(dataset: str, split: str, splits: list[str], present: set) -> st
 @functools.cache
 def _embedded(name: str) -> GroundTruth:
     bench = get_benchmark(name)
+    if bench.store:
+        from .formats.embedded_csv import embedded_path
+
+        note = bench.sample_note or None
+        return GroundTruth.from_store(embedded_path(bench.store), name=name, sample_note=note)
     if bench.embedded is None:
         raise QueryError(
             f"{name}: the package embeds no data for this benchmark ({bench.description}); "

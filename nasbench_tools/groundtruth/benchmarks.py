@@ -37,7 +37,11 @@ class Benchmark:
         One line: what ``load(name)`` gives without a path.
     embedded : callable or None
         ``() -> (ColumnSet, path of the embedded file)``; ``None`` when the package ships no data
-        (then ``load(name)`` needs ``path=``).
+        (then ``load(name)`` needs ``path=``, unless ``store`` is set).
+    store : str
+        The file name of an embedded store (``nbt build-bench`` or ``nbt convert`` output) in the
+        package's ``embedded/`` folder, opened lazily with its own metadata (protocol, seeds,
+        command); empty when the benchmark ships no store.
     sample_note : str
         Said wherever a ground truth holds only a sample of its space (empty otherwise).
     """
@@ -47,6 +51,12 @@ class Benchmark:
     description: str
     embedded: Callable[[], tuple[ColumnSet, Path]] | None = None
     sample_note: str = ""
+    store: str = ""
+
+    @property
+    def has_data(self) -> bool:
+        """Whether ``load(name)`` works without a path."""
+        return self.embedded is not None or bool(self.store)
 
 
 BENCHMARKS: Registry[Benchmark] = Registry("benchmark", error=QueryError)
@@ -118,5 +128,20 @@ register_benchmark(
         "nats-sss",
         "NATS-Bench size search space (32,768 channel configurations; no embedded data: "
         "load('nats-sss', path=...) a store or the NATS-sss-v1_0-50262-simple folder)",
+    )
+)
+
+
+# ------------------------------------------------- the benchmarks this project built itself
+# `nbt build-bench --preset cpu` on Fashion-MNIST (data/builds/build_fmnist.sh; data/README.md
+# gives each store's sha256, the protocol and the build time).
+_FMNIST = "the project's own build on Fashion-MNIST (cpu preset: 16x16 images, C=8"
+register_benchmark(
+    Benchmark(
+        "nb201-fmnist",
+        "nb201",
+        f"NB201 {_FMNIST}, N=1; 200 isomorphism classes x seeds 0, 1)",
+        sample_note="SAMPLE: 200 of 6,466 NB201 isomorphism classes",
+        store="nb201_fmnist.h5",
     )
 )

@@ -38,7 +38,7 @@ def open_ground_truth(
         ``target`` is neither an embedded benchmark nor an existing path (the message lists the
         embedded names).
     """
-    embedded = BENCHMARKS.filter(lambda b: b.embedded is not None)
+    embedded = BENCHMARKS.filter(lambda b: b.has_data)
     if isinstance(target, str) and target in embedded:
         return load(target)
     path = Path(target)

@@ -45,7 +45,7 @@ def space_axis(space: str):
     keys = sp.all_keys()
     if keys is not None:
         return keys, None
-    names = BENCHMARKS.filter(lambda b: b.space == space and b.embedded is not None)
+    names = BENCHMARKS.filter(lambda b: b.space == space and b.has_data)
     if not names:
         raise AssertionError(f"space {space!r}: neither enumerable nor embedded; add a fixture")
     gt = load(names[0])
