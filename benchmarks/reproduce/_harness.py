@@ -144,11 +144,22 @@ class GroundTruthRole:
 
     ``registered`` names an embedded benchmark (``load(name)``), ``quick`` a store to build;
     ``--ground-truth ROLE=PATH`` overrides either. ``what`` says what the role is, for messages.
+
+    An ``optional`` role has neither: it is used only when given, and only for look-ups after
+    the journalled units (for example the same-protocol accuracies of selections outside a
+    sample), so it is not one of the journal's settings: giving it to a finished run adds its
+    look-ups without redoing any unit. Its source is recorded in ``config.json`` and the
+    results' provenance all the same.
     """
 
     what: str
     registered: str | None = None
     quick: QuickStore | None = None
+    optional: bool = False
+
+    def __post_init__(self):
+        if self.optional and (self.registered or self.quick):
+            raise ValueError(f"ground truth {self.what!r}: an optional role has no default")
 
 
 @dataclass(frozen=True)
@@ -186,6 +197,7 @@ class Preset:
                     "what": g.what,
                     "registered": g.registered,
                     "quick": None if g.quick is None else dataclasses.asdict(g.quick),
+                    "optional": g.optional,
                 }
                 for role, g in self.ground_truth.items()
             },
@@ -438,16 +450,17 @@ class Reproduction:
                 if not p.exists():
                     raise ReproductionError(f"--ground-truth {role}={p}: no such file")
                 out[role] = {"kind": "path", "path": str(p.resolve())}
+            elif g.optional:
+                continue
             elif g.registered is not None:
                 have = g.registered in BENCHMARKS.names() and (
-                    BENCHMARKS.get(g.registered).embedded is not None
+                    BENCHMARKS.get(g.registered).has_data
                 )
                 if not have:
                     raise ReproductionError(
                         f"{self.script} --preset {self.preset.name}: ground truth {role!r} "
-                        f"({g.what}) is the embedded benchmark {g.registered!r}, which this "
-                        f"version of nasbench_tools does not hold yet; pass --ground-truth "
-                        f"{role}=PATH (a store built by data/builds/build_fmnist.sh)"
+                        f"({g.what}) is the benchmark {g.registered!r}, which this installation "
+                        f"of nasbench_tools holds no data for; pass --ground-truth {role}=PATH"
                     )
                 out[role] = {"kind": "registered", "name": g.registered}
             elif g.quick is not None:
@@ -458,6 +471,10 @@ class Reproduction:
                     f"({g.what}) has no default; pass --ground-truth {role}=PATH"
                 )
         return out
+
+    def has_ground_truth(self, role: str) -> bool:
+        """Whether ``role`` has a source (an optional role only when given)."""
+        return role in self.sources
 
     def ground_truth(self, role: str):
         """The :class:`~nasbench_tools.groundtruth.api.GroundTruth` of ``role`` (a quick store
@@ -532,7 +549,7 @@ class Reproduction:
     def ground_truth_provenance(self) -> dict:
         """role -> source, sha256 of the store and of its data, protocol, seeds."""
         out = {}
-        for role in self.preset.ground_truth:
+        for role in self.sources:
             gt = self.ground_truth(role)
             prov = gt.provenance
             src = dict(self.sources[role])
@@ -573,7 +590,12 @@ class Reproduction:
         return self
 
     def _config_core(self) -> dict:
-        return {"preset": self.preset.to_dict(), "ground_truth": self._sources_json()}
+        """The journal's settings: optional (look-up only) roles are not among them."""
+        sources = self._sources_json()
+        for role, g in self.preset.ground_truth.items():
+            if g.optional:
+                sources.pop(role, None)
+        return {"preset": self.preset.to_dict(), "ground_truth": sources}
 
     def _sources_json(self) -> dict:
         out = {}

@@ -16,9 +16,13 @@ accuracy (seed mean), rank and percentile among the benchmark's architectures. T
 sample of NB201 isomorphism classes (NATS-Bench's ``unique_str``): a selection held as itself is
 ``exact``; one whose class the sample holds under another index is ``isomorphic`` and takes the
 class representative's numbers (the same cell up to node order, trained by the benchmark); any
-other is **not in the store**: reported so, with no accuracy, and listed in ``missing_archs.txt``
-for ``nbt build-bench --archs-file`` to add. The selections are also looked up in NAS-Bench-201
-itself (``transfer``: CIFAR numbers for a search on other images).
+other is **not in the store**: reported so, with no accuracy, and listed in ``missing_archs.txt``.
+Trained under the benchmark's own protocol (``nbt build-bench --preset cpu --space nb201
+--archs-file OUT/missing_archs.txt --seeds 0,1 --out added.h5``) and given back with
+``--ground-truth added=added.h5``, they are looked up there (``added``: the benchmark's protocol,
+seeds and data, checked; rank and percentile among the sample's architectures); that re-run only
+adds the look-ups, every search comes from the journal. The selections are also looked up in
+NAS-Bench-201 itself (``transfer``: CIFAR numbers for a search on other images).
 
 Operator level: Kendall tau-b over NB201's 30 ``(edge, op)`` pairs between each operator score
 (``magnitude``: softmax weight at the end of the search; ``perturbation``: the supernet's
@@ -112,6 +116,14 @@ class DartsConfig:
 
 
 PRESETS = H.PresetRegistry(SCRIPT)
+#: Same-protocol accuracies of selections outside the benchmark's sample (optional).
+ADDED = H.GroundTruthRole(
+    "selections outside the sample trained under its protocol (nbt build-bench --archs-file "
+    "OUT/missing_archs.txt)",
+    optional=True,
+)
+
+
 PRESETS.register(
     H.Preset(
         "quick",
@@ -134,7 +146,10 @@ PRESETS.register(
         ),
         "tests: 8 NB201 classes built on digits; a C=4 N=1 supernet searched 2 epochs on 64 "
         "images (64 validation images) and tuned 10, 2 seeds; no NB201 transfer look-up",
-        {"nb201": H.GroundTruthRole("NB201 stand-alone accuracy", quick=H.QUICK_NB201)},
+        {
+            "nb201": H.GroundTruthRole("NB201 stand-alone accuracy", quick=H.QUICK_NB201),
+            "added": ADDED,
+        },
     )
 )
 #: CPU seconds (one thread, process time; measured on this machine while a benchmark build ran on
@@ -164,7 +179,7 @@ PRESETS.register(
         "supernet on 16x16 Fashion-MNIST searched 10 epochs on 2,000 images (alpha on 1,000) "
         "and tuned 10, projecting an edge every 2; 3 seeds; 18-25 CPU minutes by the measured "
         "cost of its pieces (CPU_COST)",
-        {"nb201": H.GroundTruthRole("NB201 Fashion-MNIST, N=1", "nb201-fmnist")},
+        {"nb201": H.GroundTruthRole("NB201 Fashion-MNIST, N=1", "nb201-fmnist"), "added": ADDED},
         shrunk=(
             "search: 10 epochs on 2,000 Fashion-MNIST images at 16x16 (20,000 images drawn) "
             "instead of DARTS-PT's 100 epochs on the 25,000-image CIFAR-10 search half (2.5 "
@@ -187,7 +202,7 @@ PRESETS.register(
         "a GPU and a CIFAR-10 NB201 benchmark you built (nbt build-bench --preset paper): "
         "--ground-truth nb201=STORE; DARTS-PT's NB201 settings (preset darts-pt-nb201: C=16 "
         "N=5, 100 search epochs, 25 tuning epochs, the whole search halves)",
-        {"nb201": H.GroundTruthRole("NB201 stand-alone accuracy on CIFAR-10")},
+        {"nb201": H.GroundTruthRole("NB201 stand-alone accuracy on CIFAR-10"), "added": ADDED},
         shrunk=(
             "the search's train/valid halves are the built benchmark's seeded halves of the "
             "CIFAR-10 training set (its split_seed), so the ground truth was validated on "
@@ -255,37 +270,72 @@ def search_unit(rep: H.Reproduction, c: DartsConfig, protocol, seed: int) -> dic
 
 
 # --------------------------------------------------------------------------- look-ups
-def lookup(arch, keys: np.ndarray, y: np.ndarray) -> dict:
+def _held(a, keys: np.ndarray) -> tuple[int | None, str]:
+    """Position of ``a`` in ``keys`` (itself, else its isomorphism class), and how it is held."""
+    from nasbench_tools.spaces.nb201 import isomorphism_class_ids
+
+    pos = np.flatnonzero(keys == a.index)
+    if pos.size:
+        return int(pos[0]), "exact"
+    ids = isomorphism_class_ids()
+    pos = np.flatnonzero(ids[keys] == ids[a.index])
+    return (int(pos[0]), "isomorphic") if pos.size else (None, "no")
+
+
+def lookup(arch, keys: np.ndarray, y: np.ndarray, added: tuple | None = None) -> dict:
     """A selected architecture in the benchmark (``keys``, accuracies ``y``): ``in_store``
     ``"exact"``, ``"isomorphic"`` (its ``unique_str`` class is held under another index) or
     ``"no"``; the held architecture's accuracy, rank (1 = best; ties share the best rank) and
-    percentile (the share of the benchmark's architectures at or below its accuracy, in %)."""
-    from nasbench_tools.spaces.nb201 import Arch, isomorphism_class_ids
+    percentile (the share of the benchmark's architectures at or below its accuracy, in %).
+
+    ``added`` (``(keys, accuracies)`` of the same protocol) is searched, exact then isomorphic,
+    for an architecture the benchmark does not hold: then ``in_store`` is ``"added"`` and rank
+    and percentile are where its accuracy falls among the benchmark's ``len(keys)``
+    architectures (the added ones are not part of the sample)."""
+    from nasbench_tools.spaces.nb201 import Arch
 
     a = Arch.parse(arch)
     keys = np.asarray(keys, dtype=np.int64)
     out = {"arch": a.to_string(), "index": a.index,
            "parameter_free_ops": sum(op in PARAMETER_FREE for op in a.ops)}  # fmt: skip
-    pos = np.flatnonzero(keys == a.index)
-    kind = "exact"
-    if pos.size == 0:
-        ids = isomorphism_class_ids()
-        pos = np.flatnonzero(ids[keys] == ids[a.index])
-        kind = "isomorphic"
-    if pos.size == 0:
+    i, kind = _held(a, keys)
+    held_keys, held_y = keys, y
+    if i is None and added is not None:
+        held_keys, held_y = np.asarray(added[0], dtype=np.int64), added[1]
+        i, kind = _held(a, held_keys)
+        kind = "added" if i is not None else "no"
+    if i is None:
         return out | {"in_store": "no", "store_index": None, "store_arch": None,
                       "accuracy": None, "rank": None, "percentile": None, "of": len(keys)}  # fmt: skip
-    i = int(pos[0])
-    v = float(y[i])
+    v = float(held_y[i])
     return out | {
         "in_store": kind,
-        "store_index": int(keys[i]),
-        "store_arch": Arch.from_index(int(keys[i])).to_string(),
+        "store_index": int(held_keys[i]),
+        "store_arch": Arch.from_index(int(held_keys[i])).to_string(),
         "accuracy": v,
         "rank": int(np.sum(y > v)) + 1,
         "percentile": 100.0 * float(np.mean(y <= v)),
         "of": len(keys),
     }
+
+
+def _added(rep: H.Reproduction, dataset: str, epochs: int) -> tuple | None:
+    """``(keys, seed-mean validation accuracies)`` of the ``added`` store, refused unless it was
+    built under the benchmark's protocol and seeds on the same data."""
+    if not rep.has_ground_truth("added"):
+        return None
+    main, extra = rep.ground_truth("nb201").provenance, rep.ground_truth("added").provenance
+    for key in ("protocol", "seeds", "data_sha256"):
+        if main.get(key) != extra.get(key):
+            raise H.ReproductionError(
+                f"--ground-truth added={rep.ground_truth_path('added')}: its {key} "
+                f"({extra.get(key)}) is not the benchmark's ({main.get(key)}); build it with the "
+                f"benchmark's protocol and seeds (nbt build-bench --preset "
+                f"{(main.get('protocol') or {}).get('name')} --archs-file missing_archs.txt)"
+            )
+    gt = rep.ground_truth("added")
+    y = np.asarray(gt.vector(dataset=dataset, split="valid", epochs=epochs), dtype=float)
+    return np.asarray(gt.archs.keys, dtype=np.int64), y
 
 
 def _transfer(arch, gt, search_data: str) -> list[dict]:
@@ -361,10 +411,10 @@ def _verdict(sel: dict, ops: dict, missing: list[str]) -> str:
         f"DARTS (magnitude) selected {d['distinct']} distinct arch(s) over {d['seeds']} seeds, "
         f"{_f(d['mean_parameter_free_ops'], 1)} of 6 ops parameter-free on average, mean "
         f"accuracy {_f(d['mean_accuracy_in_store'])} (percentile "
-        f"{_f(d['mean_percentile_in_store'], 0)}) over the {d['in_store']} in the store; "
+        f"{_f(d['mean_percentile_in_store'], 0)}) over the {d['in_store']} with a same-protocol accuracy; "
         f"DARTS-PT {p['distinct']} distinct, {_f(p['mean_parameter_free_ops'], 1)} "
         f"parameter-free, mean accuracy {_f(p['mean_accuracy_in_store'])} (percentile "
-        f"{_f(p['mean_percentile_in_store'], 0)}) over {p['in_store']} in the store; "
+        f"{_f(p['mean_percentile_in_store'], 0)}) over {p['in_store']}; "
         f"DARTS-PT minus DARTS per comparable seed: "
         + (
             ", ".join(f"{v:+.2f}" for v in claim["darts_pt_minus_darts_points"].values())
@@ -403,11 +453,12 @@ def run(rep: H.Reproduction) -> dict:
     importance = operator_importance(gt, dataset=dataset, split="valid", epochs=epochs)
     imp = operator_matrix(importance, "gt_accuracy")
     transfer = load(c.transfer) if c.transfer else None
+    added = _added(rep, dataset, epochs)
     per_seed = {}
     for s, r in records.items():
         row = {}
         for method in ("darts", "darts_pt"):
-            row[method] = lookup(r[method]["arch"], keys, y)
+            row[method] = lookup(r[method]["arch"], keys, y, added)
             if transfer is not None:
                 row[method]["transfer"] = _transfer(r[method]["arch"], transfer, protocol.dataset)
         per_seed[s] = row
@@ -421,6 +472,8 @@ def run(rep: H.Reproduction) -> dict:
                       if d[m]["in_store"] == "no"})  # fmt: skip
     if missing:
         (rep.path("missing_archs.txt")).write_text("".join(a + "\n" for a in missing))
+    else:
+        rep.path("missing_archs.txt").unlink(missing_ok=True)
     matrices = {
         s: {col: np.array(r["operators"][col], dtype=float).reshape(-1)
             for col in ("magnitude", "perturbation")}
@@ -444,7 +497,8 @@ def run(rep: H.Reproduction) -> dict:
             "n": len(y),
             "ground_truth": "seed mean of the benchmark's validation accuracy",
             "benchmark_sample": f"{len(keys)} of NB201's 15,625 architectures (isomorphism "
-            "classes); a selection outside it has no accuracy here",
+            "classes); a selection outside it has an accuracy only from --ground-truth added "
+            "(in_store 'added', trained under the same protocol)",
             "operator_ground_truth": "per (edge, op): the mean validation accuracy (seed mean) "
             "of the benchmark's architectures containing it",
             "operator_archs": importance.meta["n_archs"],

@@ -161,15 +161,9 @@ def test_checkpoints_must_end_at_the_last_epoch():
         abs_repro.ABSConfig(spec, abs_repro.MagnitudeSpec(), checkpoints=(1,))
 
 
-def test_cpu_preset_names_the_missing_benchmark_and_takes_ground_truth_nb201(tmp_path, capsys):
-    from nasbench_tools.groundtruth.benchmarks import BENCHMARKS
-
+def test_cpu_preset_is_nb201_fmnist_and_a_missing_file_fails_in_one_line(tmp_path, capsys):
     args = ["--preset", "cpu", "--out", str(tmp_path / "x")]
-    if not ("nb201-fmnist" in BENCHMARKS.names() and BENCHMARKS.get("nb201-fmnist").embedded):
-        code = H.main("abs", abs_repro.__doc__, abs_repro.PRESETS, abs_repro.run, args)
-        err = capsys.readouterr().err.strip()
-        assert code == 2 and "\n" not in err
-        assert "'nb201-fmnist'" in err and "--ground-truth nb201=PATH" in err
+    assert abs_repro.PRESETS.get("cpu").ground_truth["nb201"].registered == "nb201-fmnist"
     code = H.main("abs", "", abs_repro.PRESETS, abs_repro.run,
                   [*args, "--ground-truth", "nb201=/no/such.h5"])  # fmt: skip
     assert code == 2 and "nb201=/no/such.h5: no such file" in capsys.readouterr().err

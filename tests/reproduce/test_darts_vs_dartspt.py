@@ -158,6 +158,42 @@ def test_lookup_exact_isomorphic_and_missing_by_hand():
     outside = next(k for k in range(15625) if ids[k] not in set(ids[keys]))
     got = D.lookup(Arch.from_index(outside), keys, y)
     assert got["in_store"] == "no" and got["accuracy"] is None and got["store_index"] is None
+    # an added store of the same protocol answers for what the sample lacks; rank and percentile
+    # are where its accuracy falls among the sample's 3
+    added = (np.array([outside]), np.array([87.0]))
+    got = D.lookup(Arch.from_index(outside), keys, y, added)
+    assert (got["in_store"], got["store_index"], got["accuracy"]) == ("added", outside, 87.0)
+    assert (got["rank"], got["of"]) == (2, 3) and got["percentile"] == pytest.approx(200 / 3)
+    # the sample's own architecture wins over an added one
+    got = D.lookup(Arch.from_index(exact), keys, y, (np.array([exact]), np.array([10.0])))
+    assert (got["in_store"], got["accuracy"]) == ("exact", 90.0)
+    far = next(k for k in range(15625) if ids[k] not in set(ids[keys]) | {ids[outside]})
+    assert D.lookup(Arch.from_index(far), keys, y, added)["in_store"] == "no"
+
+
+class _Rep:
+    """What ``_added`` asks of a reproduction: two ground truths' provenance."""
+
+    def __init__(self, main: dict, extra: dict):
+        self._gts = {"nb201": main, "added": extra}
+
+    def has_ground_truth(self, role):
+        return self._gts[role] is not None
+
+    def ground_truth(self, role):
+        return type("GT", (), {"provenance": self._gts[role]})()
+
+    def ground_truth_path(self, role):
+        return f"/x/{role}.h5"
+
+
+def test_an_added_store_of_another_protocol_seeds_or_data_is_refused_naming_it():
+    main = {"protocol": {"name": "cpu", "epochs": 4}, "seeds": [0, 1], "data_sha256": {"v": "a"}}
+    assert D._added(_Rep(main, None), "d", 4) is None  # not given: no look-ups
+    for key, other in [("protocol", {"name": "cpu", "epochs": 5}), ("seeds", [0]),
+                       ("data_sha256", {"v": "b"})]:  # fmt: skip
+        with pytest.raises(H.ReproductionError, match=f"added=/x/added.h5: its {key}"):
+            D._added(_Rep(main, main | {key: other}), "d", 4)
 
 
 def test_operator_taus_are_the_score_tables_against_the_stores_operator_means(runs, quick_cache):
@@ -221,9 +257,10 @@ def test_the_search_runs_on_the_benchmarks_data_and_must_select_by_projection():
                         protocol, seed=0)  # fmt: skip
 
 
-def test_cpu_preset_without_the_embedded_benchmark_fails_in_one_line(tmp_path, capsys):
+def test_cpu_preset_with_a_missing_ground_truth_file_fails_in_one_line(tmp_path, capsys):
     code = H.main(D.SCRIPT, D.__doc__, D.PRESETS, D.run, ["--preset", "cpu", "--out",
-                  str(tmp_path / "o")])  # fmt: skip
+                  str(tmp_path / "o"), "--ground-truth", "nb201=/no/such.h5"])  # fmt: skip
     err = capsys.readouterr().err.strip()
-    assert code == 2 and "\n" not in err
-    assert "nb201-fmnist" in err and "--ground-truth nb201=PATH" in err
+    assert code == 2 and "\n" not in err and "nb201=/no/such.h5: no such file" in err
+    assert D.PRESETS.get("cpu").ground_truth["nb201"].registered == "nb201-fmnist"
+    assert not (tmp_path / "o").exists()

@@ -326,12 +326,13 @@ def test_plan_pairs_and_the_distinct_batches_case():
     assert dict(F._spec(quick, "fairnas", 1).sampler_options)["fairness"] == "forward"
 
 
-def test_cpu_preset_without_the_embedded_benchmark_fails_in_one_line(tmp_path, capsys):
+def test_cpu_preset_with_a_missing_ground_truth_file_fails_in_one_line(tmp_path, capsys):
     code = H.main(F.SCRIPT, F.__doc__, F.PRESETS, F.run, ["--preset", "cpu", "--out",
-                  str(tmp_path / "o")])  # fmt: skip
+                  str(tmp_path / "o"), "--ground-truth", "nb201=/no/such.h5"])  # fmt: skip
     err = capsys.readouterr().err.strip()
-    assert code == 2 and "\n" not in err
-    assert "nb201-fmnist" in err and "--ground-truth nb201=PATH" in err
+    assert code == 2 and "\n" not in err and "nb201=/no/such.h5: no such file" in err
+    assert F.PRESETS.get("cpu").ground_truth["nb201"].registered == "nb201-fmnist"
+    assert not (tmp_path / "o").exists()
 
 
 def test_training_budget_refuses_a_log_without_the_counts(tmp_path):

@@ -5,6 +5,7 @@ by name), a missing registered benchmark named in one line with the flag that re
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import _harness as H
@@ -109,14 +110,43 @@ def test_a_journal_of_other_settings_is_refused_naming_the_setting(tmp_path):
     _rep(tmp_path, n_boot=200)  # the same settings resume
 
 
-def test_cpu_preset_without_the_embedded_benchmark_fails_in_one_line_naming_it(tmp_path, capsys):
+def test_a_registered_benchmark_without_data_fails_in_one_line_naming_it(tmp_path, capsys):
+    """A preset whose ground truth is a registered benchmark the package holds no data for
+    (nats-sss: registered, nothing embedded) stops before creating anything, naming the
+    benchmark and the flag that replaces it."""
+    cpu = depth_gap.PRESETS.get("cpu")
+    presets = H.PresetRegistry("depth_gap")
+    roles = dict(cpu.ground_truth) | {"n1": H.GroundTruthRole("n1", "nats-sss")}
+    presets.register(dataclasses.replace(cpu, ground_truth=roles))
     out = tmp_path / "cpu"
-    code = H.main("depth_gap", depth_gap.__doc__, depth_gap.PRESETS, depth_gap.run,
+    code = H.main("depth_gap", depth_gap.__doc__, presets, depth_gap.run,
                   ["--preset", "cpu", "--out", str(out)])  # fmt: skip
     err = capsys.readouterr().err.strip()
     assert code == 2 and "\n" not in err
-    assert "'nb201-fmnist'" in err and "--ground-truth n1=PATH" in err
+    assert "'nats-sss'" in err and "--ground-truth n1=PATH" in err
     assert not out.exists(), "nothing is created before the ground truths are found"
+
+
+def test_an_optional_role_is_absent_until_given_and_is_not_a_journal_setting(tmp_path):
+    """An optional (look-up only) role: no source until given; giving it to a finished run
+    reuses the journal (no unit runs again); its file is in config.json and the provenance."""
+    preset = H.with_config(depth_gap.PRESETS.get("quick"))
+    roles = dict(preset.ground_truth) | {"extra": H.GroundTruthRole("extra", optional=True)}
+    preset = dataclasses.replace(preset, ground_truth=roles)
+    rep = H.Reproduction("depth_gap", preset, tmp_path / "out", progress=False).open()
+    assert not rep.has_ground_truth("extra") and rep.has_ground_truth("n1")
+    calls = []
+    rep.unit("u", lambda: calls.append(1) or {"x": 1})
+    store = tmp_path / "extra.h5"
+    store.write_bytes(b"not opened here")
+    again = H.Reproduction("depth_gap", preset, tmp_path / "out", progress=False,
+                           ground_truth={"extra": str(store)}).open()  # fmt: skip
+    assert again.has_ground_truth("extra")
+    assert again.unit("u", lambda: calls.append(1) or {"x": 2}) == {"x": 1} and calls == [1]
+    sources = json.loads((tmp_path / "out" / "config.json").read_text())["ground_truth_sources"]
+    assert sources["extra"] == {"kind": "path", "sha256": H._store_sha(str(store))}
+    with pytest.raises(ValueError, match="no default"):
+        H.GroundTruthRole("x", "nb201", optional=True)
 
 
 def test_bad_ground_truth_arguments_are_named(tmp_path, capsys):
