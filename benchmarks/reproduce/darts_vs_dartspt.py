@@ -324,9 +324,17 @@ def _added(rep: H.Reproduction, dataset: str, epochs: int) -> tuple | None:
     built under the benchmark's protocol and seeds on the same data."""
     if not rep.has_ground_truth("added"):
         return None
-    main, extra = rep.ground_truth("nb201").provenance, rep.ground_truth("added").provenance
-    for key in ("protocol", "seeds", "data_sha256"):
-        if main.get(key) != extra.get(key):
+    from nasbench_tools.buildbench import Protocol
+
+    def settings(prov: dict) -> dict:  # the protocol with every default filled in
+        p = prov.get("protocol")
+        return {"protocol": p and Protocol(**p).to_dict(), "seeds": prov.get("seeds"),
+                "data_sha256": prov.get("data_sha256")}  # fmt: skip
+
+    main = settings(rep.ground_truth("nb201").provenance)
+    extra = settings(rep.ground_truth("added").provenance)
+    for key in main:
+        if main[key] != extra[key]:
             raise H.ReproductionError(
                 f"--ground-truth added={rep.ground_truth_path('added')}: its {key} "
                 f"({extra.get(key)}) is not the benchmark's ({main.get(key)}); build it with the "

@@ -188,9 +188,16 @@ class _Rep:
 
 
 def test_an_added_store_of_another_protocol_seeds_or_data_is_refused_naming_it():
-    main = {"protocol": {"name": "cpu", "epochs": 4}, "seeds": [0, 1], "data_sha256": {"v": "a"}}
+    from nasbench_tools.buildbench import get_protocol
+
+    cpu = get_protocol("cpu").to_dict()
+    main = {"protocol": cpu, "seeds": [0, 1], "data_sha256": {"v": "a"}}
     assert D._added(_Rep(main, None), "d", 4) is None  # not given: no look-ups
-    for key, other in [("protocol", {"name": "cpu", "epochs": 5}), ("seeds", [0]),
+    # a store written before a protocol option existed records no value for it: the default
+    older = {k: v for k, v in cpu.items() if k != "curve_subset"}
+    with pytest.raises(AttributeError):  # got past the comparison to the (absent) store
+        D._added(_Rep(main | {"protocol": older}, main), "d", 4)
+    for key, other in [("protocol", cpu | {"epochs": 5}), ("seeds", [0]),
                        ("data_sha256", {"v": "b"})]:  # fmt: skip
         with pytest.raises(H.ReproductionError, match=f"added=/x/added.h5: its {key}"):
             D._added(_Rep(main, main | {key: other}), "d", 4)
