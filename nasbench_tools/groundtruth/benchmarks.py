@@ -145,3 +145,12 @@ register_benchmark(
         store="nb201_fmnist.h5",
     )
 )
+register_benchmark(
+    Benchmark(
+        "nb201-fmnist-n3",
+        "nb201",
+        f"NB201 {_FMNIST}, N=3; 32 of nb201-fmnist's classes x seed 0, for the depth gap)",
+        sample_note="SAMPLE: 32 of 6,466 NB201 isomorphism classes, at N=3",
+        store="nb201_fmnist_n3.h5",
+    )
+)
