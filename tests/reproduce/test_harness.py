@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 
 import _harness as H
 import depth_gap
@@ -115,7 +116,7 @@ def test_a_registered_benchmark_without_data_fails_in_one_line_naming_it(tmp_pat
     (nats-sss: registered, nothing embedded) stops before creating anything, naming the
     benchmark and the flag that replaces it."""
     cpu = depth_gap.PRESETS.get("cpu")
-    presets = H.PresetRegistry("depth_gap")
+    presets = H.PresetRegistry("depth_gap (test: a benchmark without data)")
     roles = dict(cpu.ground_truth) | {"n1": H.GroundTruthRole("n1", "nats-sss")}
     presets.register(dataclasses.replace(cpu, ground_truth=roles))
     out = tmp_path / "cpu"
@@ -187,3 +188,25 @@ def test_seed_taus_of_one_seed_have_no_sd_and_of_two_the_sample_sd():
     tb = stats.kendalltau(y, b).statistic
     assert two["sd_over_seeds"] == pytest.approx(abs(ta - tb) / np.sqrt(2))
     assert two["mean_over_seeds"] == pytest.approx((ta + tb) / 2)
+
+
+def test_timing_records_wall_and_cpu_seconds_of_each_computed_unit_only(tmp_path):
+    def burn():
+        t = time.process_time()
+        while time.process_time() - t < 0.05:
+            pass
+        return {}
+
+    rep = _rep(tmp_path)
+    rep.unit("busy", burn)
+    rep.unit("idle", lambda: time.sleep(0.05) or {})
+    rep.write_results({})
+    t = json.loads((tmp_path / "out" / "timing.json").read_text())
+    assert t["cpu_seconds"]["busy"] >= 0.05 and t["seconds"]["busy"] >= 0.05
+    assert t["seconds"]["idle"] >= 0.05 and t["cpu_seconds"]["idle"] < 0.04  # asleep: no CPU
+    assert t["this_invocation"]["cpu_s"] >= 0.05
+    again = _rep(tmp_path)
+    again.unit("busy", burn)  # from the journal: not timed
+    again.write_results({})
+    t = json.loads((tmp_path / "out" / "timing.json").read_text())
+    assert t["seconds"] == {} and t["cpu_seconds"] == {}
