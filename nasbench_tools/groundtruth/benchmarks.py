@@ -154,3 +154,13 @@ register_benchmark(
         store="nb201_fmnist_n3.h5",
     )
 )
+register_benchmark(
+    Benchmark(
+        "nb101-mixpath-fmnist",
+        "nb101",
+        f"NB101 {_FMNIST} stem channels, 1 cell per stack; the 34 distinct graphs of MixPath's "
+        "4-node sub-space x seeds 0, 1)",
+        sample_note="SAMPLE: the 34 distinct graphs of MixPath's 4-node NB101 sub-space",
+        store="nb101_mixpath_fmnist.h5",
+    )
+)
