@@ -2,7 +2,8 @@
 # How the embedded Fashion-MNIST benchmarks were built: the cpu preset (`nbt build-bench --list`),
 # two shards at a time (one per core), each resumable: run this script again after a stop or a
 # kill and every shard continues from its journal. Needs Fashion-MNIST
-# (`apt-get install dataset-fashion-mnist`) and about 4 hours of a 2-core machine.
+# (`apt-get install dataset-fashion-mnist`); it took about 5.3 hours of wall time on a 2-core machine
+# that other jobs shared (README, "Build your own benchmark").
 # Usage: bash data/builds/build_fmnist.sh OUTDIR
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
