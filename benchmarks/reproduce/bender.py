@@ -263,6 +263,16 @@ def _f(v, digits: int = 2) -> str:
     return "undefined" if v is None else f"{v:.{digits}f}"
 
 
+def claim_held(m: dict) -> bool:
+    """Bender et al.'s claim at one drop rate's numbers ``m`` (:func:`_rate_numbers`): the
+    one-shot range wider than the stand-alone range, and the top-k by one-shot score better than
+    the upper end of the random draws' 2.5-97.5 % interval. A positive gain inside that interval
+    is what a random pick of k would give as often as not, so it does not count."""
+    t = m["top_vs_random"]
+    wider = m["spread_ratio"] is not None and m["spread_ratio"] > 1
+    return bool(wider and t["top_by_oneshot_mean"] > t["random_interval"][1])
+
+
 def _verdict(c: BenderConfig, m: dict) -> str:
     t = m["top_vs_random"]
     lo, hi = t["random_interval"]
@@ -317,7 +327,7 @@ def run(rep: H.Reproduction) -> dict:
     ).write(table)  # fmt: skip
     rep.report([table], role="standalone", n_boot=c.report_n_boot, figures=c.figures)
     m = by_rate[main]
-    held = bool((m["spread_ratio"] or 0) > 1 and m["top_vs_random"]["gain_points"] > 0)
+    held = claim_held(m)
     numbers = {
         "claim": PAPER["claim"],
         "paper": PAPER,

@@ -169,3 +169,39 @@ def test_mixpath_taus_are_the_journalled_accuracies_against_the_store(runs, quic
     # the recalibrated evaluation differs from the running-statistics one somewhere
     assert any(j[k]["calib_images"] == 128 for k in j if ":recal:" in k)
     assert all(j[k]["calib_images"] == 0 for k in j if ":running:" in k)
+
+
+def _bender_numbers(top: float, interval: tuple[float, float], spread: float | None) -> dict:
+    lo, hi = interval
+    return {
+        "spread_ratio": spread,
+        "top_vs_random": {"top_by_oneshot_mean": top, "random_interval": [lo, hi]},
+    }
+
+
+@pytest.mark.parametrize(
+    "top,spread,held",
+    [
+        (88.2, 5.1, True),  # above the random draws' interval, range wider
+        (87.9, 5.1, False),  # a positive gain inside the interval: what random gives
+        (88.05, 5.1, False),  # at the interval's top end: not beyond it
+        (87.0, 5.1, False),  # below random
+        (88.2, 1.0, False),  # one-shot range no wider than stand-alone
+        (88.2, None, False),  # no stand-alone spread: no ratio
+    ],
+)
+def test_bender_claim_needs_the_top_beyond_the_random_interval(top, spread, held):
+    """Guards the lenient rule the cpu run exposed: a top-10 gain of +0.18 points that a quarter
+    of random draws matched was counted as the claim held."""
+    m = _bender_numbers(top, (87.09, 88.05), spread)
+    assert bender.claim_held(m) is held
+
+
+def test_committed_bender_results_follow_the_claim_rule():
+    """The committed cpu results' verdict is the rule applied to their own numbers."""
+    from pathlib import Path
+
+    path = Path(bender.__file__).parent / "results" / "bender" / "results.json"
+    res = json.loads(path.read_text())
+    m = res["measured"]["by_rate"][res["measured"]["main_rate"]]
+    assert res["claim_held"] is bender.claim_held(m) is False
