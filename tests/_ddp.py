@@ -138,7 +138,7 @@ def supernet(out: str, config: dict, shift_rank: int | None = None) -> dict:
     with WriteSpy() as writes, DrawSpy(shift_rank) as draws:
         result = train_supernet(TrainConfig.from_dict(config), out, progress=False)
     state = {k: v.detach().clone() for k, v in result.model.state_dict().items()}
-    return {"state": state, "draws": draws.draws, "writes": writes.calls}
+    return {"state": state, "draws": draws.draws, "writes": writes.calls, "epochs": result.history}
 
 
 class Stop(Exception):
@@ -168,7 +168,11 @@ def differentiable(out: str, config: dict) -> dict:
 
     with WriteSpy() as writes:
         result = run_search(SearchConfig.from_dict(config), out, progress=False, ground_truths=())
-    return {"selected": result.result["selected"]["arch"], "writes": writes.calls}
+    return {
+        "selected": result.result["selected"]["arch"],
+        "writes": writes.calls,
+        "history": result.history,
+    }
 
 
 def standalone(protocol: dict, key: int, seed: int, micro_batches: int) -> dict:

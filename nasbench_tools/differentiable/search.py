@@ -53,7 +53,15 @@ from ..errors import TrainingDivergedError
 from ..nn import distributed as dp
 from ..registry import Registry
 from ..spaces.nb201 import EDGES, OPS
-from ..supernet.train import _Log, _save, _write_text, cosine_lr, derive_seed, latest_checkpoint
+from ..supernet.train import (
+    _epochs_everywhere,
+    _Log,
+    _save,
+    _write_text,
+    cosine_lr,
+    derive_seed,
+    latest_checkpoint,
+)
 from .architect import Searcher
 from .config import DifferentiableSearchError, SearchConfig, read_saved_config
 from .network import MixedNB201
@@ -415,7 +423,7 @@ def run_search(
         )
     finally:
         torch.set_num_threads(threads_before)
-    return SearchResult(out, result, run.log.epochs())
+    return SearchResult(out, result, _epochs_everywhere(run.log, run.world))
 
 
 def load_run(out_dir: str | os.PathLike, checkpoint: str | None = None, device="cpu"):

@@ -161,8 +161,9 @@ def _eval_preset(c: TrainConfig) -> BNRecalibration:
 
 
 class _Log:
-    """The run's JSON-lines log; ``enabled=False`` (data-parallel ranks other than 0) reads it
-    but writes nothing."""
+    """The run's JSON-lines log; ``enabled=False`` (data-parallel ranks other than 0) neither
+    writes nor reads it: rank 0 may be appending to it at any moment (and on another machine it
+    may not exist), so the other ranks get its records from rank 0 (:func:`_epochs_everywhere`)."""
 
     def __init__(self, path: Path, enabled: bool = True):
         self.path = path
@@ -188,6 +189,12 @@ class _Log:
             fh.write(json.dumps(record, sort_keys=True) + "\n")
 
     def epochs(self) -> list[dict]:
+        """The epoch records in the file (the writing rank only)."""
+        if not self.enabled:
+            raise RuntimeError(
+                f"{self.path} is written by rank 0 and read only there; other ranks get its "
+                "records from rank 0 (_epochs_everywhere)"
+            )
         if not self.path.exists():
             return []
         out = []
@@ -196,6 +203,12 @@ class _Log:
             if rec.get("event") == "epoch":
                 out.append(rec)
         return out
+
+
+def _epochs_everywhere(log: _Log, w: dp.World) -> list[dict]:
+    """The log's epoch records on every rank: read by rank 0 after its last write, sent to the
+    others (a collective call: every rank makes it at the same point)."""
+    return dp.broadcast_object(log.epochs() if w.is_main else None, w)
 
 
 def _save(obj, path: Path) -> None:
@@ -622,7 +635,8 @@ def train_supernet(
         torch.set_num_threads(threads_before)
     distinct = len(run.seen_archs) if run.seen_archs else None
     run.log.write({"event": "end", "epoch": run.c.epochs, "distinct_archs": distinct})
-    return TrainResult(run.out, run.c.epochs, run.log.epochs(), distinct, run.model)
+    epochs = _epochs_everywhere(run.log, run.world)
+    return TrainResult(run.out, run.c.epochs, epochs, distinct, run.model)
 
 
 def _checkpoint_path(out: Path, checkpoint: str | os.PathLike | None) -> Path:

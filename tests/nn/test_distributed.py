@@ -183,6 +183,31 @@ def test_only_rank_0_writes_files(ddp):
     assert "epoch-0002.pt" in written and "config.json" in written and "log.jsonl" in written
 
 
+def _epoch_records(log) -> list[dict]:
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    return [r for r in records if r["event"] == "epoch"]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_every_rank_returns_rank_0s_epoch_records(ddp, case):
+    """Rank 1 used to read log.jsonl while rank 0 was still appending to it, and died on a
+    half-written line (benchmarks/scale.py, C=8 digits, 1 in 2 runs); now rank 0 sends them."""
+    tmp, results = ddp
+    rank0, rank1 = (_ok(r) for r in results[case])
+    want = _epoch_records(tmp / f"supernet-{case}" / "log.jsonl")
+    assert len(want) == {**SUPERNET, **CASES[case]}["epochs"]
+    assert rank0["epochs"] == rank1["epochs"] == want
+
+
+def test_a_rank_other_than_0_never_reads_the_log(tmp_path):
+    from nasbench_tools.supernet.train import _Log
+
+    path = tmp_path / "log.jsonl"
+    path.write_text('{"event": "epoch", "epoch": 1}\n{"event": "ep')  # rank 0 mid-write
+    with pytest.raises(RuntimeError, match="read only there"):
+        _Log(path, enabled=False).epochs()
+
+
 def test_a_desynchronised_sampler_is_caught_on_every_rank(ddp):
     _, results = ddp
     for r in results["desync"]:
@@ -316,6 +341,8 @@ def test_ddp_differentiable_search_equals_one_process_with_micro_batches(
     tmp, results = ddp_other
     rank0, rank1 = (_ok(r) for r in results[method])
     assert rank1["writes"] == [] and any("result.json" in w for w in rank0["writes"])
+    history = _epoch_records(tmp / f"diff-{method}" / "log.jsonl")
+    assert rank0["history"] == rank1["history"] == history and history
     config = SearchConfig.from_dict(_differentiable_config(method))
     ref = run_search(config, tmp_path / "ref", progress=False, ground_truths=())
     assert rank0["selected"] == rank1["selected"] == ref.result["selected"]["arch"]
