@@ -14,11 +14,18 @@ Measured (each with 1, then 2 workers):
    (about 0.5 s, measured), so a few dozen repeats are not worth fanning out: 20 repeats are
    0.5 s of work.
 4. ``training, DDP``: ``torchrun --standalone --nproc_per_node W -m nasbench_tools.cli
-   train-supernet ... --micro-batches 2`` (SPOS NB201 supernet, C=8, N=1, on digits, batch 64,
-   ``--epochs`` 2, one torch thread per process), W = 1 and 2: both do the same arithmetic (two
-   micro-batches per step; one process runs both, two processes one each), and the time is the
-   training epochs' seconds as the run logs them (start-up and data loading excluded). Skipped,
-   saying so, where this nasbench_tools has no data-parallel trainer (no
+   train-supernet ... --micro-batches 2`` (SPOS NB201 supernet, batch 64, one torch thread per
+   process), W = 1 and 2: both do the same arithmetic (two micro-batches per step; one process
+   runs both, two processes one each), and the time is the training epochs' seconds as the run
+   logs them (start-up and data loading excluded). At each size of ``--ddp-sizes`` (see
+   ``DDP_SIZES``): ``digits`` (C=8, N=1 on 8x8 digits: a step's computation is as short as its
+   communication), ``fmnist`` (C=16, N=1 on Fashion-MNIST at 16x16, the supernet of the README's
+   example) and ``fmnist-paper`` (C=16, N=5 on Fashion-MNIST at 32x32, NB201's network size).
+   Each is run ``--ddp-repeats`` (3) times, 1 and 2 processes alternated, and the median
+   taken: on this virtual machine the same run varies by 10-20 % from one minute to the next.
+   The Fashion-MNIST sizes need its idx files (``--data-root``; Debian's
+   ``dataset-fashion-mnist``) and are skipped, saying so, without them. Skipped, saying so,
+   where this nasbench_tools has no data-parallel trainer (no
    ``nasbench_tools.nn.distributed`` or no ``--micro-batches`` option of ``train-supernet``).
 
 Ray: for each worker count a fresh local Ray with that many CPUs (start-up not timed), one
@@ -27,7 +34,7 @@ task holds one CPU and one torch thread. The same work in this process, without 
 beside it (``in-process``), so the fixed cost of Ray shows too. The load average is printed
 with each measurement: other processes on the cores lower every ratio.
 
-Run: ``python benchmarks/scale.py`` on a quiet machine (about 10 minutes on 2 cores);
+Run: ``python benchmarks/scale.py`` on a quiet machine (about 15 minutes on 2 cores);
 ``--tiny`` for a check that the script works (sizes too small for meaningful ratios).
 """
 
@@ -39,6 +46,7 @@ import importlib.util
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -135,21 +143,49 @@ def ddp_missing() -> str | None:
     return None
 
 
-def _ddp(procs: int, epochs: int, subset: int, tmp: Path) -> float:
-    out = tmp / f"ddp-{procs}-{time.perf_counter_ns()}"
+#: DDP sizes: train-supernet flags besides the common ones, and the images trained per epoch.
+DDP_SIZES = {
+    "digits": {"flags": ["--dataset", "digits", "--C", "8", "--N", "1"], "subset": 1024},
+    "fmnist": {
+        "flags": ["--dataset", "fashion-mnist", "--resize", "16", "--C", "16", "--N", "1"],
+        "subset": 4096,
+    },
+    "fmnist-paper": {
+        "flags": ["--dataset", "fashion-mnist", "--resize", "32", "--C", "16", "--N", "5"],
+        "subset": 1024,
+    },
+}
+FMNIST_DEFAULT = "/usr/share/datasets/fashion-mnist"
+
+
+def _ddp(procs: int, size: str, epochs: int, tmp: Path, data_root: str) -> float:
+    out = tmp / f"ddp-{size}-{procs}-{time.perf_counter_ns()}"
+    spec = DDP_SIZES[size]
     cmd = [
         sys.executable, "-m", "torch.distributed.run", "--standalone",
         f"--nproc_per_node={procs}", "-m", "nasbench_tools.cli", "train-supernet",
-        "--out", str(out), "--dataset", "digits", "--subset", str(subset), "--C", "8", "--N",
-        "1", "--epochs", str(epochs), "--batch-size", "64", "--sampler", "spos", "--seed", "0",
+        "--out", str(out), *spec["flags"], "--subset", str(spec["subset"]),
+        "--epochs", str(epochs), "--batch-size", "64", "--sampler", "spos", "--seed", "0",
         "--threads", "1", "--micro-batches", "2", "--no-progress",
     ]  # fmt: skip
+    if "fashion-mnist" in spec["flags"]:
+        cmd += ["--data-root", data_root, "--valid-subset", "256"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"DDP run failed ({' '.join(cmd)}):\n{proc.stderr[-3000:]}")
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     return sum(r["seconds"] for r in log if r.get("event") == "epoch")
+
+
+def _fmnist_missing(root: str) -> str | None:
+    names = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
+    have = (
+        {p.name.removesuffix(".gz") for p in Path(root).glob("*")} if Path(root).is_dir() else set()
+    )
+    if set(names) <= have:
+        return None
+    return f"no Fashion-MNIST idx files in {root} (apt-get install dataset-fashion-mnist)"
 
 
 # ----------------------------------------------------------------------------- table
@@ -173,8 +209,28 @@ Where the efficiency falls short of 1 (read with the load averages above):
     results sent back) and the driver's journal, one fsync-ed line per finished part, in this
     process while the workers compute; the last tasks leave one worker idle (load imbalance:
     architectures differ in cost);
-  - DDP: two gradient all-reduces (gloo over TCP) and BN-buffer reductions per step, and the
-    per-step synchronisation: a step waits for the slower rank."""
+  - DDP: four collectives per step (the draws' check, the BN running statistics' sum and the
+    gradient all-reduce's two; gloo over TCP), where a step waits for the slower rank; and the
+    part of a forward that does not shrink with the batch (Python calls of every module), so
+    half a batch costs more than half the time; on small networks the collectives' latency
+    is as long as a step's computation."""
+
+
+def _ddp_rows(size: str, args, tmp: Path) -> list[str]:
+    if "fashion-mnist" in DDP_SIZES[size]["flags"] and (why := _fmnist_missing(args.data_root)):
+        print(f"DDP {size} skipped: {why}")
+        return []
+    runs: dict[int, list[float]] = {1: [], 2: []}
+    for rep in range(args.ddp_repeats):  # alternated, so a slow spell of the host hits both
+        for w in (1, 2):
+            runs[w].append(_ddp(w, size, args.epochs, tmp, args.data_root))
+            print(f"  DDP {size} {w} process(es), run {rep + 1}: {runs[w][-1]:.1f} s training "
+                  f"({_load()})", flush=True)  # fmt: skip
+    times = {w: statistics.median(t) for w, t in runs.items()}
+    what = f"DDP {size} ({args.epochs} ep" + (
+        f", median of {args.ddp_repeats})" if args.ddp_repeats > 1 else ")"
+    )
+    return [_row(what, times)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -183,13 +239,31 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--zc-archs", type=int, default=100, help="architectures for snip on digits")
     p.add_argument("--repeats", type=int, default=500, help="REA repeats")
     p.add_argument("--epochs", type=int, default=2, help="supernet training epochs (DDP)")
-    p.add_argument("--subset", type=int, default=1024, help="training images (DDP)")
+    p.add_argument(
+        "--ddp-sizes",
+        default=",".join(DDP_SIZES),
+        help=f"comma-separated DDP sizes from {', '.join(DDP_SIZES)}",
+    )
+    p.add_argument(
+        "--ddp-repeats",
+        type=int,
+        default=3,
+        help="runs of each DDP measurement (1 and 2 processes alternated; median)",
+    )
+    p.add_argument("--data-root", default=FMNIST_DEFAULT, help="Fashion-MNIST idx files (DDP)")
     p.add_argument("--tiny", action="store_true", help="tiny sizes: check that the script runs")
     p.add_argument("--skip", default="", help="comma-separated parts to skip: score,search,ddp")
     args = p.parse_args(argv)
     if args.tiny:
-        args.archs, args.zc_archs, args.repeats, args.epochs, args.subset = 6, 4, 4, 1, 128
+        args.archs, args.zc_archs, args.repeats, args.epochs = 6, 4, 4, 1
+        args.ddp_sizes, args.ddp_repeats = "digits", 1
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    sizes = [s.strip() for s in args.ddp_sizes.split(",") if s.strip()]
+    if args.ddp_repeats < 1:
+        p.error(f"--ddp-repeats must be at least 1, got {args.ddp_repeats}")
+    unknown = [s for s in sizes if s not in DDP_SIZES]
+    if unknown:
+        p.error(f"--ddp-sizes: unknown size(s) {', '.join(unknown)}; known: {', '.join(DDP_SIZES)}")
     print(f"benchmarks/scale.py on {os.cpu_count()} CPUs; {_load()}", flush=True)
     rows, explain = [], False
     tmp = Path(tempfile.mkdtemp(prefix="nbt-scale-"))
@@ -224,11 +298,8 @@ def main(argv: list[str] | None = None) -> int:
                     "-m nasbench_tools.cli train-supernet ... --micro-batches M"
                 )
             else:
-                times = {}
-                for w in (1, 2):
-                    times[w] = _ddp(w, args.epochs, args.subset, tmp)
-                    print(f"  DDP {w} process(es): {times[w]:.1f} s training ({_load()})")
-                rows.append(_row(f"train-supernet DDP ({args.epochs} ep)", times))
+                for size in sizes:
+                    rows += _ddp_rows(size, args, tmp)
         print("\nspeed-up of 2 workers over 1 (efficiency = speed-up / 2):")
         for r in rows:
             print("  " + r)
