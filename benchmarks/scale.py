@@ -8,11 +8,11 @@ Measured (each with 1, then 2 workers):
    over ``--archs`` (300) NB201 architectures, a seeded sample; ``run_scoring(..., ray=...)``.
 2. ``score, data``: snip on scikit-learn digits (batch 64, C=16, N=5 at 8x8) over ``--zc-archs``
    (100) architectures.
-3. ``search``: ``--repeats`` (500, NB201's count) regularized-evolution runs under
+3. ``search``: ``--repeats`` (500, NB201's count, and 4,000) regularized-evolution runs under
    ``--protocol nb201-cifar10`` (its 12,000 simulated seconds); ``run_searches(..., ray=...)``.
-   A run takes about 25 ms here, and each Ray worker unpickles the oracle once per command
-   (about 0.5 s, measured), so a few dozen repeats are not worth fanning out: 20 repeats are
-   0.5 s of work.
+   A run takes about 6 ms here (500 runs: 2.7 s in this process, measured 2026-11-30), and
+   each Ray worker unpickles the oracle (2.1 MB) once per command (0.1 s), so a few hundred
+   repeats are barely worth fanning out.
 4. ``training, DDP``: ``torchrun --standalone --nproc_per_node W -m nasbench_tools.cli
    train-supernet ... --micro-batches 2`` (SPOS NB201 supernet, batch 64, one torch thread per
    process), W = 1 and 2: both do the same arithmetic (two micro-batches per step; one process
@@ -21,14 +21,15 @@ Measured (each with 1, then 2 workers):
    ``DDP_SIZES``): ``digits`` (C=8, N=1 on 8x8 digits: a step's computation is as short as its
    communication), ``fmnist`` (C=16, N=1 on Fashion-MNIST at 16x16, the supernet of the README's
    example) and ``fmnist-paper`` (C=16, N=5 on Fashion-MNIST at 32x32, NB201's network size).
-   Each is run ``--ddp-repeats`` (3) times, 1 and 2 processes alternated, and the median
-   taken: on this virtual machine the same run varies by 10-20 % from one minute to the next.
+   On this virtual machine the same run varies by 10-20 % from one minute to the next, so every
+   measurement (Ray's too) is run ``--runs`` (3) times, 1 and 2 workers alternated, and the
+   median taken.
    The Fashion-MNIST sizes need its idx files (``--data-root``; Debian's
    ``dataset-fashion-mnist``) and are skipped, saying so, without them. Skipped, saying so,
    where this nasbench_tools has no data-parallel trainer (no
    ``nasbench_tools.nn.distributed`` or no ``--micro-batches`` option of ``train-supernet``).
 
-Ray: for each worker count a fresh local Ray with that many CPUs (start-up not timed), one
+Ray: for each worker count and run a fresh local Ray with that many CPUs (start-up not timed), one
 untimed warm-up run (the workers import torch and fetch the job once), then the timed run; every
 task holds one CPU and one torch thread. The same work in this process, without Ray, is printed
 beside it (``in-process``), so the fixed cost of Ray shows too. The load average is printed
@@ -109,9 +110,10 @@ def _search(repeats: int, ray: str | None, tmp: Path) -> float:
     return time.perf_counter() - t0
 
 
-def _ray_times(workloads: dict, workers: tuple[int, ...]) -> dict:
+def _ray_times(workloads: dict, workers: tuple[int, ...], repeats: int = 1) -> dict:
     """Seconds of every workload ``(work, warm)`` in this process, then on a local Ray of each
-    worker count (one Ray start per count, not timed): ``{name: {"in-process" | w: s}}``."""
+    worker count (one Ray start per count and repeat, not timed; the counts alternated, so a slow
+    spell of the host hits each): ``{name: {"in-process" | w: median s}}``."""
     import torch
 
     torch.set_num_threads(1)
@@ -120,12 +122,17 @@ def _ray_times(workloads: dict, workers: tuple[int, ...]) -> dict:
         warm(None)
         times[name]["in-process"] = work(None)
         print(f"  {name}: in-process {times[name]['in-process']:.1f} s ({_load()})", flush=True)
-    for w in workers:
-        with _local_ray(w):
-            for name, (work, warm) in workloads.items():
-                warm("local")
-                times[name][w] = work("local")
-                print(f"  {name}: {w} Ray worker(s) {times[name][w]:.1f} s ({_load()})", flush=True)
+    runs: dict = {name: {w: [] for w in workers} for name in workloads}
+    for rep in range(repeats):
+        for w in workers:
+            with _local_ray(w):
+                for name, (work, warm) in workloads.items():
+                    warm("local")
+                    runs[name][w].append(work("local"))
+                    print(f"  {name}: {w} Ray worker(s), run {rep + 1}: {runs[name][w][-1]:.1f} s "
+                          f"({_load()})", flush=True)  # fmt: skip
+    for name in workloads:
+        times[name].update({w: statistics.median(t) for w, t in runs[name].items()})
     return times
 
 
@@ -221,46 +228,50 @@ def _ddp_rows(size: str, args, tmp: Path) -> list[str]:
         print(f"DDP {size} skipped: {why}")
         return []
     runs: dict[int, list[float]] = {1: [], 2: []}
-    for rep in range(args.ddp_repeats):  # alternated, so a slow spell of the host hits both
+    for rep in range(args.runs):  # alternated, so a slow spell of the host hits both
         for w in (1, 2):
             runs[w].append(_ddp(w, size, args.epochs, tmp, args.data_root))
             print(f"  DDP {size} {w} process(es), run {rep + 1}: {runs[w][-1]:.1f} s training "
                   f"({_load()})", flush=True)  # fmt: skip
     times = {w: statistics.median(t) for w, t in runs.items()}
-    what = f"DDP {size} ({args.epochs} ep" + (
-        f", median of {args.ddp_repeats})" if args.ddp_repeats > 1 else ")"
-    )
-    return [_row(what, times)]
+    return [_row(f"DDP {size} ({args.epochs} ep){_median(args.runs)}", times)]
+
+
+def _median(runs: int) -> str:
+    return f" (median of {runs})" if runs > 1 else ""
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--archs", type=int, default=300, help="architectures for the data-free proxy")
     p.add_argument("--zc-archs", type=int, default=100, help="architectures for snip on digits")
-    p.add_argument("--repeats", type=int, default=500, help="REA repeats")
+    p.add_argument("--repeats", default="500,4000",
+                   help="comma-separated REA repeat counts, one workload each")  # fmt: skip
     p.add_argument("--epochs", type=int, default=2, help="supernet training epochs (DDP)")
     p.add_argument(
         "--ddp-sizes",
         default=",".join(DDP_SIZES),
         help=f"comma-separated DDP sizes from {', '.join(DDP_SIZES)}",
     )
-    p.add_argument(
-        "--ddp-repeats",
-        type=int,
-        default=3,
-        help="runs of each DDP measurement (1 and 2 processes alternated; median)",
-    )
+    p.add_argument("--runs", type=int, default=3,
+                   help="runs of each measurement (1 and 2 workers alternated; the median)")  # fmt: skip
     p.add_argument("--data-root", default=FMNIST_DEFAULT, help="Fashion-MNIST idx files (DDP)")
     p.add_argument("--tiny", action="store_true", help="tiny sizes: check that the script runs")
     p.add_argument("--skip", default="", help="comma-separated parts to skip: score,search,ddp")
     args = p.parse_args(argv)
     if args.tiny:
-        args.archs, args.zc_archs, args.repeats, args.epochs = 6, 4, 4, 1
-        args.ddp_sizes, args.ddp_repeats = "digits", 1
+        args.archs, args.zc_archs, args.repeats, args.epochs = 6, 4, "4", 1
+        args.ddp_sizes, args.runs = "digits", 1
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     sizes = [s.strip() for s in args.ddp_sizes.split(",") if s.strip()]
-    if args.ddp_repeats < 1:
-        p.error(f"--ddp-repeats must be at least 1, got {args.ddp_repeats}")
+    try:
+        repeat_counts = [int(r) for r in str(args.repeats).split(",") if r.strip()]
+    except ValueError:
+        p.error(f"--repeats: comma-separated integers expected, got {args.repeats!r}")
+    if not repeat_counts or min(repeat_counts) < 1:
+        p.error(f"--repeats: counts of at least 1 expected, got {args.repeats!r}")
+    if args.runs < 1:
+        p.error(f"--runs must be at least 1, got {args.runs}")
     unknown = [s for s in sizes if s not in DDP_SIZES]
     if unknown:
         p.error(f"--ddp-sizes: unknown size(s) {', '.join(unknown)}; known: {', '.join(DDP_SIZES)}")
@@ -283,13 +294,14 @@ def main(argv: list[str] | None = None) -> int:
                 lambda ray: _score("snip", min(n_warm, args.zc_archs), True, ray, tmp),
             )
         if have_ray and "search" not in skip:
-            workloads[f"search REA x {args.repeats}"] = (
-                lambda ray: _search(args.repeats, ray, tmp),
-                lambda ray: _search(2, ray, tmp),
-            )
+            for n in repeat_counts:
+                workloads[f"search REA x {n}"] = (
+                    lambda ray, n=n: _search(n, ray, tmp),
+                    lambda ray: _search(2, ray, tmp),
+                )
         if workloads:
-            for name, times in _ray_times(workloads, (1, 2)).items():
-                rows.append(_row(name, times))
+            for name, times in _ray_times(workloads, (1, 2), args.runs).items():
+                rows.append(_row(name + _median(args.runs), times))
         if "ddp" not in skip:
             why = ddp_missing()
             if why:
