@@ -40,7 +40,14 @@ Presets (:data:`PROTOCOLS`):
   - cheaper networks trained longer did worse: 7 epochs at 12x12 (same cost) lowered the
     overall noise (0.22 vs 0.28 points, 32 architectures) but agreed at tau 0.42 against the
     lr 0.05 build's 0.64 on the same 32; 2 epochs on 30,000 images and C=16 at 12x12 showed
-    no gain on 11 and 5 architectures.
+    no gain on 11 and 5 architectures;
+  - a pilot for the next preset (``data/builds/pilot_cpu_e5.py``; its store
+    ``data/builds/pilot_cpu_e5.h5``): 5 epochs with ``curve_subset=2000``, on a seeded 60 of
+    the 200 classes x 2 seeds, agreed at tau-b 0.595 where this build agreed at 0.490 on the
+    same 60 (paired bootstrap difference +0.105 [-0.042, +0.265]; seed noise sd 0.20 against
+    0.30 points) and cost less: about 47 s per network and core against 57 s (46.8 minutes of
+    wall time for the 120 networks on 2 idle cores). Not yet the preset: the embedded
+    benchmarks and the reproductions' results were built with this one.
 * ``paper``: NB201's own protocol for CIFAR-10 (``C=16, N=5``, 32x32, 200 epochs, SGD Nesterov
   momentum 0.9, lr 0.1 cosine to 0 per step, weight decay 5e-4, batch 256, random crop and
   flip), from the benchmark's configuration ``configs/nas-benchmark/hyper-opts/200E.config`` of
