@@ -21,7 +21,8 @@ Measured (each with 1, then 2 workers):
    ``DDP_SIZES``): ``digits`` (C=8, N=1 on 8x8 digits: a step's computation is as short as its
    communication), ``fmnist`` (C=16, N=1 on Fashion-MNIST at 16x16, the supernet of the README's
    example) and ``fmnist-paper`` (C=16, N=5 on Fashion-MNIST at 32x32, NB201's network size).
-   On this virtual machine the same run varies by 10-20 % from one minute to the next, so every
+   On this virtual machine the same run varies by up to 40 % from one minute to the next
+   (synflow on 1 worker: 17.0 to 23.7 s, measured 2026-11-30), so every
    measurement (Ray's too) is run ``--runs`` (3) times, 1 and 2 workers alternated, and the
    median taken.
    The Fashion-MNIST sizes need its idx files (``--data-root``; Debian's

@@ -2,9 +2,9 @@
 (the epochs before the last evaluated on 2,000 validation and test images, the last on all),
 on 60 of nb201-fmnist's 200 classes (a seeded sample), seeds 0 and 1; two shards, one per core.
 
-Run in an empty folder, then merge:
+Run from an empty folder (REPO: this repository), then merge:
 
-    python data/builds/pilot_cpu_e5.py 0 & python data/builds/pilot_cpu_e5.py 1; wait
+    python "$REPO/data/builds/pilot_cpu_e5.py" 0 & python "$REPO/data/builds/pilot_cpu_e5.py" 1; wait
     nbt build-bench --merge pilot.part0.h5 pilot.part1.h5 --out pilot_cpu_e5.h5
 
 It took 46.8 minutes of wall time for the 120 networks on this project's 2 idle cores (about
