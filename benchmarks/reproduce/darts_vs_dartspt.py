@@ -324,22 +324,26 @@ def _added(rep: H.Reproduction, dataset: str, epochs: int) -> tuple | None:
     built under the benchmark's protocol and seeds on the same data."""
     if not rep.has_ground_truth("added"):
         return None
-    from nasbench_tools.buildbench import Protocol
+    from nasbench_tools.buildbench import Protocol, preset_with_settings
 
-    def settings(prov: dict) -> dict:  # the protocol with every default filled in
+    def settings(prov: dict) -> dict:  # the protocol's settings, every default filled in
         p = prov.get("protocol")
-        return {"protocol": p and Protocol(**p).to_dict(), "seeds": prov.get("seeds"),
+        return {"protocol": p and Protocol(**p).settings(), "seeds": prov.get("seeds"),
                 "data_sha256": prov.get("data_sha256")}  # fmt: skip
 
-    main = settings(rep.ground_truth("nb201").provenance)
+    main_prov = rep.ground_truth("nb201").provenance
+    main = settings(main_prov)
     extra = settings(rep.ground_truth("added").provenance)
     for key in main:
         if main[key] != extra[key]:
+            p = main_prov.get("protocol")
+            preset = p and preset_with_settings(Protocol(**p))
+            how = f"--preset {preset}" if preset else "a protocol with the benchmark's settings"
             raise H.ReproductionError(
                 f"--ground-truth added={rep.ground_truth_path('added')}: its {key} "
                 f"({extra.get(key)}) is not the benchmark's ({main.get(key)}); build it with the "
-                f"benchmark's protocol and seeds (nbt build-bench --preset "
-                f"{(main.get('protocol') or {}).get('name')} --archs-file missing_archs.txt)"
+                f"benchmark's protocol and seeds (nbt build-bench {how} --archs-file "
+                "missing_archs.txt)"
             )
     gt = rep.ground_truth("added")
     y = np.asarray(gt.vector(dataset=dataset, split="valid", epochs=epochs), dtype=float)

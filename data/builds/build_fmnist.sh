@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# How the embedded Fashion-MNIST benchmarks were built: the cpu preset (`nbt build-bench --list`),
-# two shards at a time (one per core), each resumable: run this script again after a stop or a
-# kill and every shard continues from its journal. Needs Fashion-MNIST
-# (`apt-get install dataset-fashion-mnist`); it took about 5.3 hours of wall time on a 2-core machine
-# that other jobs shared (README, "Build your own benchmark").
+# The Fashion-MNIST benchmarks of the cpu preset (`nbt build-bench --list`), two shards at a time
+# (one per core), each resumable: run this script again after a stop or a kill and every shard
+# continues from its journal. Needs Fashion-MNIST (`apt-get install dataset-fashion-mnist`).
+# The embedded stores were built by this script as of commit 8b0babf, when `cpu` named the
+# preset now called `cpu-v1` (about 5.3 hours of wall time on a 2-core machine that other jobs
+# shared; README, "Build your own benchmark").
 # Usage: bash data/builds/build_fmnist.sh OUTDIR
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"

@@ -133,9 +133,10 @@ register_benchmark(
 
 
 # ------------------------------------------------- the benchmarks this project built itself
-# `nbt build-bench --preset cpu` on Fashion-MNIST (data/builds/build_fmnist.sh; data/README.md
+# `nbt build-bench --preset cpu` (as it was then, now `cpu-v1`) on Fashion-MNIST
+# (data/builds/build_fmnist.sh as of commit 8b0babf; data/README.md
 # gives each store's sha256, the protocol and the build time).
-_FMNIST = "the project's own build on Fashion-MNIST (cpu preset: 16x16 images, C=8"
+_FMNIST = "the project's own build on Fashion-MNIST (cpu-v1 preset: 16x16 images, C=8"
 register_benchmark(
     Benchmark(
         "nb201-fmnist",

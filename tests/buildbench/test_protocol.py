@@ -10,7 +10,13 @@ import math
 import pytest
 import torch
 
-from nasbench_tools.buildbench import PROTOCOLS, Protocol, ProtocolError, get_protocol
+from nasbench_tools.buildbench import (
+    PROTOCOLS,
+    Protocol,
+    ProtocolError,
+    get_protocol,
+    preset_with_settings,
+)
 from nasbench_tools.buildbench import train as bt
 from nasbench_tools.errors import NasbenchToolsError
 from nasbench_tools.spaces import get_space
@@ -21,6 +27,30 @@ def test_every_preset_is_valid_and_round_trips_through_json(name):
     p = get_protocol(name)
     assert p.name == name
     assert Protocol(**json.loads(json.dumps(p.to_dict()))) == p
+
+
+def test_no_two_presets_share_their_settings():
+    settings = [json.dumps(get_protocol(n).settings(), sort_keys=True) for n in PROTOCOLS.names()]
+    assert len(set(settings)) == len(settings)
+
+
+@pytest.mark.parametrize("name", PROTOCOLS.names())
+def test_a_preset_is_found_by_its_settings_under_any_name(name):
+    p = get_protocol(name)
+    assert preset_with_settings(p) == name
+    assert preset_with_settings(p.replace(name="renamed")) == name
+    assert preset_with_settings(p.replace(name="renamed", lr=p.lr + 0.0125)) is None
+
+
+def test_cpu_v1_has_the_settings_the_first_fashion_mnist_stores_recorded():
+    """The stores built before the cpu preset changed (5 epochs, curve_subset) record the name
+    ``cpu``: their settings are ``cpu-v1``'s, so ``--preset cpu-v1`` rebuilds comparable networks."""
+    from nasbench_tools.groundtruth import load
+
+    for name in ("nb201-fmnist", "nb101-mixpath-fmnist"):
+        recorded = Protocol(**load(name).provenance["protocol"])
+        assert recorded.name == "cpu"
+        assert preset_with_settings(recorded) == "cpu-v1"
 
 
 def test_unknown_preset_names_the_known_ones():

@@ -190,7 +190,7 @@ class _Rep:
 def test_an_added_store_of_another_protocol_seeds_or_data_is_refused_naming_it():
     from nasbench_tools.buildbench import get_protocol
 
-    cpu = get_protocol("cpu").to_dict()
+    cpu = get_protocol("cpu-v1").to_dict()  # its curve_subset is the default (None)
     main = {"protocol": cpu, "seeds": [0, 1], "data_sha256": {"v": "a"}}
     assert D._added(_Rep(main, None), "d", 4) is None  # not given: no look-ups
     # a store written before a protocol option existed records no value for it: the default
@@ -201,6 +201,24 @@ def test_an_added_store_of_another_protocol_seeds_or_data_is_refused_naming_it()
                        ("data_sha256", {"v": "b"})]:  # fmt: skip
         with pytest.raises(H.ReproductionError, match=f"added=/x/added.h5: its {key}"):
             D._added(_Rep(main, main | {key: other}), "d", 4)
+
+
+def test_an_added_store_is_compared_by_protocol_settings_and_refused_naming_the_preset():
+    """The embedded stores built before the cpu preset changed record the name ``cpu`` with the
+    settings now called ``cpu-v1``: an added store built with ``--preset cpu-v1`` is accepted
+    (equal settings), and a refusal names the preset that has the benchmark's settings."""
+    from nasbench_tools.buildbench import get_protocol
+
+    v1 = get_protocol("cpu-v1").to_dict()
+    main = {"protocol": v1 | {"name": "cpu"}, "seeds": [0, 1], "data_sha256": {"v": "a"}}
+    with pytest.raises(AttributeError):  # same settings under another name: accepted
+        D._added(_Rep(main, main | {"protocol": v1}), "d", 4)
+    new = get_protocol("cpu").to_dict()
+    with pytest.raises(H.ReproductionError, match="--preset cpu-v1 --archs-file"):
+        D._added(_Rep(main, main | {"protocol": new}), "d", 4)
+    odd = main | {"protocol": v1 | {"name": "mine", "lr": 0.3}}
+    with pytest.raises(H.ReproductionError, match="a protocol with the benchmark's settings"):
+        D._added(_Rep(odd, main), "d", 4)
 
 
 def test_operator_taus_are_the_score_tables_against_the_stores_operator_means(runs, quick_cache):
