@@ -10,10 +10,12 @@ SPOS, DARTS vs DARTS-PT) is a short function of a config dataclass, run through 
   their own built benchmark). A preset is a documented config dataclass plus the sentences that
   say what it shrank against the paper and by how much; both are dumped to ``config.json``.
 * **Ground truths** by role (:class:`GroundTruthRole`): a registered benchmark name (the ``cpu``
-  presets: ``nb201-fmnist``, ``nb201-fmnist-n3``, ``nb101-mixpath-fmnist``), a path given with
-  ``--ground-truth ROLE=PATH``, or for ``quick`` a store built on demand (:class:`QuickStore`) and
-  cached under ``OUT/work/ground_truth`` by a name derived from every build setting. A missing
-  registered benchmark fails with one line naming it and the flag that replaces it.
+  presets: ``nb201-fmnist``, ``nb201-fmnist-n3``, ``nb101-mixpath-fmnist``; the journal records
+  the store's sha256, so a run never resumes on other data under the same name), a path or a
+  built benchmark's name given with ``--ground-truth ROLE=PATH`` (or ``ROLE=NAME``), or for
+  ``quick`` a store built on demand (:class:`QuickStore`) and cached under
+  ``OUT/work/ground_truth`` by a name derived from every build setting. A missing registered
+  benchmark fails with one line naming it and the flag that replaces it.
 * **Output folder**::
 
       OUT/config.json     preset, resolved config, what was shrunk, ground-truth sources
@@ -448,10 +450,17 @@ class Reproduction:
         out = {}
         for role, g in self.preset.ground_truth.items():
             if role in self._given:
-                p = Path(self._given[role])
-                if not p.exists():
-                    raise ReproductionError(f"--ground-truth {role}={p}: no such file")
-                out[role] = {"kind": "path", "path": str(p.resolve())}
+                given = self._given[role]
+                p = Path(given)
+                if p.exists():
+                    out[role] = {"kind": "path", "path": str(p.resolve())}
+                elif _registered_store(given) is not None:
+                    out[role] = {"kind": "registered", "name": given}
+                else:
+                    raise ReproductionError(
+                        f"--ground-truth {role}={given}: no such file, nor a built benchmark "
+                        f"shipped with nasbench_tools ({', '.join(_built_benchmarks())})"
+                    )
             elif g.optional:
                 continue
             elif g.registered is not None:
@@ -606,8 +615,9 @@ class Reproduction:
                 out[role] = {"kind": "quick", "store": dataclasses.asdict(src["store"])}
             elif src["kind"] == "path":
                 out[role] = {"kind": "path", "sha256": _store_sha(src["path"])}
-            else:
-                out[role] = dict(src)
+            else:  # a name's data can change between releases: its file's hash is a setting
+                store = _registered_store(src["name"])
+                out[role] = dict(src) | ({"sha256": sha256_of(store)} if store else {})
         return out
 
     def unit(self, key: str, fn: Callable[[], dict], what: str = "") -> dict:
@@ -714,6 +724,25 @@ def _store_sha(path: str) -> str | None:
     return sha256_of(p) if p.exists() else None
 
 
+def _built_benchmarks() -> list[str]:
+    """The registered benchmarks shipped as a built store (``load(name)`` opens them)."""
+    from nasbench_tools.groundtruth.benchmarks import BENCHMARKS
+
+    return BENCHMARKS.filter(lambda b: bool(b.store))
+
+
+def _registered_store(name: str) -> Path | None:
+    """The embedded store file of the registered benchmark ``name`` (``None``: not a built
+    benchmark, or not one with its file in this installation)."""
+    from nasbench_tools.groundtruth.benchmarks import BENCHMARKS
+    from nasbench_tools.groundtruth.formats.embedded_csv import embedded_path
+
+    if name not in BENCHMARKS.names() or not BENCHMARKS.get(name).store:
+        return None
+    path = embedded_path(BENCHMARKS.get(name).store)
+    return path if path.exists() else None
+
+
 def _json(o: Any) -> Any:
     if isinstance(o, np.integer):
         return int(o)
@@ -735,7 +764,7 @@ def parse_ground_truth(items: Sequence[str]) -> dict[str, str]:
     for item in items or ():
         role, sep, path = item.partition("=")
         if not sep or not role or not path:
-            raise ReproductionError(f"--ground-truth {item!r}: expected ROLE=PATH")
+            raise ReproductionError(f"--ground-truth {item!r}: expected ROLE=PATH or ROLE=NAME")
         if role in out:
             raise ReproductionError(f"--ground-truth names {role!r} twice")
         out[role] = path
@@ -750,7 +779,7 @@ def main(
     argv: Sequence[str] | None = None,
 ) -> int:
     """The command line of a reproduction script: ``--preset``, ``--out``, ``--ground-truth
-    ROLE=PATH`` (repeatable), ``--force``, ``--no-progress``, ``--list``. Exit code 2 with one
+    ROLE=PATH`` or ``ROLE=NAME`` (repeatable), ``--force``, ``--no-progress``, ``--list``. Exit code 2 with one
     line on stderr for a :class:`~nasbench_tools.errors.NasbenchToolsError`."""
     p = argparse.ArgumentParser(
         prog=f"benchmarks/reproduce/{script}.py",
@@ -759,7 +788,10 @@ def main(
     )
     p.add_argument("--preset", default="quick", help="quick, cpu or paper (see --list)")
     p.add_argument("--out", help="output folder")
-    p.add_argument("--ground-truth", action="append", metavar="ROLE=PATH", default=[])
+    p.add_argument(
+        "--ground-truth", action="append", metavar="ROLE=PATH|NAME", default=[],
+        help="a store file, or a built benchmark shipped with the package (e.g. nb201-fmnist-v1)",
+    )  # fmt: skip
     p.add_argument("--force", action="store_true", help="start again (drops the journal)")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--list", action="store_true", help="print the presets and exit")

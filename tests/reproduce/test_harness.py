@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from nasbench_tools.groundtruth.benchmarks import get_benchmark
+
 
 def _independent_half_width(y, a, b, n_boot, seed, confidence=0.95):
     """Paired bootstrap by hand: the same resampled indices for both proxies, scipy's tau-b."""
@@ -150,12 +152,43 @@ def test_an_optional_role_is_absent_until_given_and_is_not_a_journal_setting(tmp
         H.GroundTruthRole("x", "nb201", optional=True)
 
 
+def test_a_built_benchmarks_file_hash_is_a_journal_setting_and_its_name_a_ground_truth(
+    tmp_path, monkeypatch
+):
+    """A registered built benchmark's data can change between releases under the same name: the
+    journal records its file's sha256, so a run started on one file refuses to resume on
+    another; ``--ground-truth ROLE=NAME`` picks another built benchmark by name."""
+    from nasbench_tools._io import sha256_of
+    from nasbench_tools.groundtruth.formats.embedded_csv import embedded_path
+
+    preset = H.with_config(depth_gap.PRESETS.get("cpu"))
+    out = tmp_path / "out"
+    rep = H.Reproduction("depth_gap", preset, out, progress=False).open()
+    sources = json.loads((out / "config.json").read_text())["ground_truth_sources"]
+    n1 = embedded_path(get_benchmark("nb201-fmnist").store)
+    assert sources["n1"] == {"kind": "registered", "name": "nb201-fmnist", "sha256": sha256_of(n1)}
+    rep.unit("u", lambda: {"x": 1})
+    other = embedded_path(get_benchmark("nb101-mixpath-fmnist").store)
+    real = H._registered_store
+    monkeypatch.setattr(
+        H, "_registered_store", lambda name: other if name == "nb201-fmnist" else real(name)
+    )
+    with pytest.raises(H.ReproductionError, match="sha256"):
+        H.Reproduction("depth_gap", preset, out, progress=False).open()
+    monkeypatch.undo()
+    named = H.Reproduction("depth_gap", preset, tmp_path / "named", progress=False,
+                           ground_truth={"n1": "nb201-fmnist-n3"}).open()  # fmt: skip
+    assert named.sources["n1"] == {"kind": "registered", "name": "nb201-fmnist-n3"}
+    assert named.ground_truth_path("n1") == "nb201-fmnist-n3"
+
+
 def test_bad_ground_truth_arguments_are_named(tmp_path, capsys):
     args = ["--preset", "cpu", "--out", str(tmp_path / "x")]
     for extra, text in [
         (["--ground-truth", "n1"], "expected ROLE=PATH"),
         (["--ground-truth", "n9=/nope"], "no ground truth 'n9'"),
         (["--ground-truth", "n1=/no/such.h5"], "n1=/no/such.h5: no such file"),
+        (["--ground-truth", "n1=nb201"], "nor a built benchmark shipped"),  # no store file
     ]:
         code = H.main("depth_gap", "", depth_gap.PRESETS, depth_gap.run, args + extra)
         assert code == 2 and text in capsys.readouterr().err
