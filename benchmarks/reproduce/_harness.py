@@ -503,6 +503,15 @@ class Reproduction:
             return src["path"]
         return str(self._quick_path(src["store"]))
 
+    def _source_sha(self, role: str) -> str | None:
+        """The sha256 of the file ``role``'s ground truth is read from (a registered built
+        benchmark's embedded store included)."""
+        src = self.sources[role]
+        if src["kind"] == "registered":
+            store = _registered_store(src["name"])
+            return None if store is None else sha256_of(store)
+        return _store_sha(self.ground_truth_path(role))
+
     def _quick_path(self, q: QuickStore) -> Path:
         return (self.cache or self.work / "ground_truth") / q.name()
 
@@ -570,7 +579,7 @@ class Reproduction:
             out[role] = {
                 "source": src,
                 "benchmark": prov.get("benchmark", gt.name),
-                "sha256": prov.get("source_sha256") or _store_sha(self.ground_truth_path(role)),
+                "sha256": prov.get("source_sha256") or self._source_sha(role),
                 "data_sha256": {s: (d or {}).get("sha256") for s, d in data.items()},
                 "protocol": prov.get("protocol"),
                 "seeds": prov.get("seeds"),
@@ -616,8 +625,8 @@ class Reproduction:
             elif src["kind"] == "path":
                 out[role] = {"kind": "path", "sha256": _store_sha(src["path"])}
             else:  # a name's data can change between releases: its file's hash is a setting
-                store = _registered_store(src["name"])
-                out[role] = dict(src) | ({"sha256": sha256_of(store)} if store else {})
+                sha = self._source_sha(role)
+                out[role] = dict(src) | ({"sha256": sha} if sha else {})
         return out
 
     def unit(self, key: str, fn: Callable[[], dict], what: str = "") -> dict:

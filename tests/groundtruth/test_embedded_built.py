@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from nasbench_tools.buildbench import Protocol, preset_with_settings
 from nasbench_tools.groundtruth.api import load
 from nasbench_tools.groundtruth.benchmarks import BENCHMARKS, get_benchmark
 from nasbench_tools.groundtruth.formats.embedded_csv import embedded_path
@@ -23,11 +24,14 @@ from nasbench_tools.spaces import get_space
 ROOT = Path(__file__).resolve().parents[2]
 BUILT = BENCHMARKS.filter(lambda b: bool(b.store))
 
-#: What each built benchmark must hold: (space, architectures, seeds, N).
+#: What each built benchmark must hold: (space, architectures, seeds, N, preset).
 EXPECTED = {
-    "nb201-fmnist": ("nb201", 200, [0, 1], 1),
-    "nb201-fmnist-n3": ("nb201", 32, [0], 3),
-    "nb101-mixpath-fmnist": ("nb101", 34, [0, 1], 1),
+    "nb201-fmnist": ("nb201", 200, [0, 1], 1, "cpu-v1"),
+    "nb201-fmnist-n3": ("nb201", 32, [0], 3, "cpu-v1"),
+    "nb101-mixpath-fmnist": ("nb101", 34, [0, 1], 1, "cpu-v1"),
+    "nb201-fmnist-v1": ("nb201", 200, [0, 1], 1, "cpu-v1"),
+    "nb201-fmnist-n3-v1": ("nb201", 32, [0], 3, "cpu-v1"),
+    "nb101-mixpath-fmnist-v1": ("nb101", 34, [0, 1], 1, "cpu-v1"),
 }
 
 
@@ -48,7 +52,7 @@ def test_every_built_benchmark_is_checked_here():
 
 @pytest.mark.parametrize("name", BUILT)
 def test_a_built_benchmark_loads_by_name_with_its_protocol_seeds_and_command(name):
-    space, n, seeds, depth = EXPECTED[name]
+    space, n, seeds, depth, preset = EXPECTED[name]
     gt = load(name)
     assert gt.space == space and len(gt) == n
     assert gt.sample_note and "SAMPLE" in gt.sample_note
@@ -57,7 +61,9 @@ def test_a_built_benchmark_loads_by_name_with_its_protocol_seeds_and_command(nam
     assert info["datasets"] == ["fashion-mnist"]
     assert info["splits"] == ["test", "train", "valid"]
     prov = gt.provenance
-    assert prov["protocol"]["name"] == "cpu" and prov["protocol"]["N"] == depth
+    # the preset by its settings (the first build recorded the name "cpu", now "cpu-v1")
+    protocol = Protocol(**prov["protocol"])
+    assert preset_with_settings(protocol.replace(N=1)) == preset and protocol.N == depth
     assert prov["seeds"] == seeds
     assert "nbt build-bench" in prov["command"]
     assert all("nbt build-bench" in c for c in prov.get("shard_commands", []))

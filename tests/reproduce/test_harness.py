@@ -167,6 +167,7 @@ def test_a_built_benchmarks_file_hash_is_a_journal_setting_and_its_name_a_ground
     sources = json.loads((out / "config.json").read_text())["ground_truth_sources"]
     n1 = embedded_path(get_benchmark("nb201-fmnist").store)
     assert sources["n1"] == {"kind": "registered", "name": "nb201-fmnist", "sha256": sha256_of(n1)}
+    assert rep.ground_truth_provenance()["n1"]["sha256"] == sha256_of(n1)  # results.json's
     rep.unit("u", lambda: {"x": 1})
     other = embedded_path(get_benchmark("nb101-mixpath-fmnist").store)
     real = H._registered_store
