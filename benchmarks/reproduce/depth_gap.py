@@ -157,6 +157,7 @@ def _shared(rep: H.Reproduction, c: DepthGapConfig) -> dict:
     (ds1, e1), (ds3, e3) = rep.target("n1"), rep.target("n3")
     if ds1 != ds3:
         raise H.ReproductionError(f"the two depths were trained on {ds1!r} and {ds3!r}")
+    _check_same_training(rep)
     keys = [k for k in n3.archs.keys.tolist() if k in set(n1.archs.keys.tolist())]
     if len(keys) < 3:
         raise H.ReproductionError(f"the two stores share {len(keys)} architectures; need >= 3")
@@ -177,6 +178,30 @@ def _shared(rep: H.Reproduction, c: DepthGapConfig) -> dict:
         "n1": n1_by_seed,
         "n3": b.values[p3, list(b.seeds).index(c.depth_seed)],
     }
+
+
+def _check_same_training(rep: H.Reproduction) -> None:
+    """The depth gap compares depths, so the two stores must differ in ``N`` alone: the same
+    protocol settings otherwise (its name aside) and the same data, or a ReproductionError
+    naming each difference."""
+    from nasbench_tools.buildbench import Protocol
+
+    def training(role: str) -> dict:
+        prov = rep.ground_truth(role).provenance
+        p = prov.get("protocol")
+        out = {"data_sha256": prov.get("data_sha256")}
+        if p is not None:
+            out |= {f"protocol.{k}": v for k, v in Protocol(**p).settings().items() if k != "N"}
+        return out
+
+    a, b = training("n1"), training("n3")
+    diff = [f"{k} ({a.get(k)} at N=1, {b.get(k)} at N=3)" for k in sorted(a | b)
+            if a.get(k) != b.get(k)]  # fmt: skip
+    if diff:
+        raise H.ReproductionError(
+            f"the N=1 store ({rep.ground_truth_path('n1')}) and the N=3 store "
+            f"({rep.ground_truth_path('n3')}) were not trained alike: " + "; ".join(diff)
+        )
 
 
 def _report_dict(r) -> dict:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from pathlib import Path
 
 import _harness as H
 import depth_gap
@@ -16,6 +17,8 @@ import pytest
 from scipy import stats
 
 from nasbench_tools.groundtruth.benchmarks import get_benchmark
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _independent_half_width(y, a, b, n_boot, seed, confidence=0.95):
@@ -244,3 +247,20 @@ def test_timing_records_wall_and_cpu_seconds_of_each_computed_unit_only(tmp_path
     again.write_results({})
     t = json.loads((tmp_path / "out" / "timing.json").read_text())
     assert t["seconds"] == {} and t["cpu_seconds"] == {}
+
+
+def test_the_depth_gap_refuses_depths_trained_under_other_settings_naming_them(tmp_path):
+    """N=1 and N=3 must differ in N alone: the shipped first-build pair passes; the pilot of the
+    5-epoch preset given as the N=3 store is refused naming epochs and curve_subset."""
+    preset = H.with_config(depth_gap.PRESETS.get("cpu"))
+    pair = {"n1": "nb201-fmnist-v1", "n3": "nb201-fmnist-n3-v1"}
+    ok = H.Reproduction("depth_gap", preset, tmp_path / "a", progress=False,
+                        ground_truth=pair).open()  # fmt: skip
+    depth_gap._check_same_training(ok)
+    pilot = str(ROOT / "data" / "builds" / "pilot_cpu_e5.h5")
+    mixed = H.Reproduction("depth_gap", preset, tmp_path / "b", progress=False,
+                           ground_truth=pair | {"n3": pilot}).open()  # fmt: skip
+    with pytest.raises(H.ReproductionError, match="not trained alike") as err:
+        depth_gap._shared(mixed, preset.config)
+    assert "protocol.epochs (4 at N=1, 5 at N=3)" in str(err.value)
+    assert "protocol.curve_subset" in str(err.value) and "protocol.N " not in str(err.value)
