@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -772,3 +773,26 @@ def test_our_proxies_are_compared_with_their_suite_zero_counterparts(tmp_path):
     index = (out / "index.md").read_text()
     assert "`ours:synflow` (no images (data-free)) vs NAS-Bench-Suite-Zero's `synflow`" in index
     assert f"**{s['spearman_rho']:.4f}**" in index and "(n = 400)" in index
+
+
+def test_a_sample_ground_truth_joins_the_embedded_scores_on_the_architectures_it_holds():
+    """Bug: a built store of 60 NB201 classes (the pilot in data/builds/) made the default
+    report fail, because the embedded NASWOT table scores all 15,625 architectures and the
+    join asked the 60-architecture ground truth for each. Now the table joins on the 60; the
+    oracle is the table looked up by key here."""
+    from nasbench_tools.groundtruth.target import open_ground_truth
+    from nasbench_tools.scores import load_scores
+
+    store = Path(__file__).resolve().parents[1] / "data" / "builds" / "pilot_cpu_e5.h5"
+    cfg = ReportConfig(
+        ground_truth=str(store), n_boot=0, figures="none", nb101_sample=False,
+        targets={"fashion-mnist": ["valid", 5]},
+    )  # fmt: skip
+    sections, _ = compute_sections(cfg, progress=False)
+    (sec,) = sections
+    gt = open_ground_truth(str(store))
+    naswot = load_scores("nb201-naswot")
+    by_key = dict(zip(naswot.keys.tolist(), np.asarray(naswot["naswot"], dtype=float)))
+    expected = np.array([by_key[int(k)] for k in gt.archs.keys])
+    assert len(sec.scores["NASWOT"]) == len(gt) == 60
+    np.testing.assert_array_equal(sec.scores["NASWOT"], expected)

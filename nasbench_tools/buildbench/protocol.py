@@ -50,7 +50,12 @@ Presets (:data:`PROTOCOLS`):
     0.595 where ``cpu-v1`` agreed at 0.490 on the same 60 (paired bootstrap difference +0.105
     [-0.042, +0.265]; seed noise sd 0.20 against 0.30 points) and cost less: about 47 s per
     network and core against 57 s (46.8 minutes of wall time for the 120 networks on 2 idle
-    cores).
+    cores);
+  - its build of the same 200 classes x 2 seeds (``data/builds/nb201_fmnist_v2.h5``) agrees
+    with itself at tau-b 0.600 [0.539, 0.675] (``nbt report``), against ``cpu-v1``'s 0.532 on
+    the same 200 (paired bootstrap difference +0.068 [-0.002, +0.138]); seed noise sd 0.24
+    points against 0.32. Its per-epoch columns agree at 0.06, 0.20, 0.23, 0.41 after epochs
+    1-4 (on 2,000 images) and 0.60 after the 5th (on 20,000).
 * ``cpu-v1``: the first ``cpu`` preset, kept so the stores built with it can be extended
   comparably (their metadata records the name ``cpu``; :func:`preset_with_settings` finds a
   preset by its settings): 4 epochs, every epoch evaluated on all images, otherwise as ``cpu``.

@@ -104,6 +104,17 @@ class ArchAxis(Sequence):
     def positions(self, archs: Iterable) -> np.ndarray:
         return np.array([self.position(a) for a in archs], dtype=np.int64)
 
+    def rows(self, archs: Iterable) -> np.ndarray:
+        """Row of each of ``archs``, -1 where this ground truth does not hold it (a sample of
+        the space, for example); an arch the space does not accept still raises."""
+        out = []
+        for a in archs:
+            try:
+                out.append(self.position(a))
+            except UnknownArchError:
+                out.append(-1)
+        return np.array(out, dtype=np.int64)
+
 
 def _readonly(a: np.ndarray) -> np.ndarray:
     v = a.view()

@@ -108,11 +108,12 @@ def wanted_dataset(table: ScoreTable) -> str | None:
 
 def _per_arch(table: ScoreTable, gt, name: str) -> tuple[np.ndarray, int]:
     """The table's column ``name`` on the ground truth's axis (NaN where not scored); rows of
-    one architecture averaged. Returns the vector and how many architectures had several rows."""
-    pos = np.asarray(gt.archs.positions(table.keys.tolist()), dtype=np.int64)
+    one architecture averaged, rows of architectures the ground truth does not hold (a sample
+    of the space) left out. Returns the vector and how many architectures had several rows."""
+    pos = gt.archs.rows(table.keys.tolist())
     v = np.asarray(table[name], dtype=float)
     n = len(gt)
-    ok = ~np.isnan(v)
+    ok = ~np.isnan(v) & (pos >= 0)
     total = np.bincount(pos[ok], weights=v[ok], minlength=n)
     count = np.bincount(pos[ok], minlength=n)
     with np.errstate(invalid="ignore", divide="ignore"):
