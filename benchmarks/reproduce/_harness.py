@@ -354,6 +354,25 @@ def paired_outcome(test: Mapping[str, Any]) -> str:
     return "not resolved"
 
 
+def training_settings(provenance: Mapping[str, Any], *, without: Sequence[str] = ()) -> dict:
+    """How a built store's networks were trained, as flat comparable settings: ``protocol.<f>``
+    for every protocol setting (defaults filled in, the preset's name left out), ``seeds`` and
+    ``data_sha256``; the keys in ``without`` dropped. Two stores whose settings are equal hold
+    comparable numbers."""
+    from nasbench_tools.buildbench import Protocol
+
+    p = provenance.get("protocol")
+    out = {"seeds": provenance.get("seeds"), "data_sha256": provenance.get("data_sha256")}
+    if p is not None:
+        out |= {f"protocol.{k}": v for k, v in Protocol(**p).settings().items()}
+    return {k: v for k, v in out.items() if k not in without}
+
+
+def setting_differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
+    """The keys (sorted) whose values differ between two :func:`training_settings`."""
+    return [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+
+
 def estimate_dict(e: Any) -> dict:
     """An :class:`~nasbench_tools.analysis.Estimate` (or BootstrapResult) as plain JSON."""
     value = getattr(e, "value", getattr(e, "estimate", None))

@@ -189,7 +189,7 @@ PRESETS.register(
             "supernet: C=8, N=1 (3 searchable cells) instead of C=16, N=5 (15)",
             "alpha's Adam learning rate 3e-3 instead of 3e-4 (10x: alpha must move within 10 "
             "epochs); no augmentation instead of random crop and flip",
-            "ground truth: the 200 NB201 classes of the built Fashion-MNIST benchmark (4 epochs, "
+            "ground truth: the 200 NB201 classes of the built Fashion-MNIST benchmark (5 epochs in nb201-fmnist, 4 in nb201-fmnist-v1; "
             "2 seeds) instead of NB201's 15,625 at 200 epochs on CIFAR-10; a selection outside "
             "the sample has no accuracy here (NB201's CIFAR numbers are given as transfer)",
         ),
@@ -326,25 +326,22 @@ def _added(rep: H.Reproduction, dataset: str, epochs: int) -> tuple | None:
         return None
     from nasbench_tools.buildbench import Protocol, preset_with_settings
 
-    def settings(prov: dict) -> dict:  # the protocol's settings, every default filled in
-        p = prov.get("protocol")
-        return {"protocol": p and Protocol(**p).settings(), "seeds": prov.get("seeds"),
-                "data_sha256": prov.get("data_sha256")}  # fmt: skip
-
     main_prov = rep.ground_truth("nb201").provenance
-    main = settings(main_prov)
-    extra = settings(rep.ground_truth("added").provenance)
-    for key in main:
-        if main[key] != extra[key]:
-            p = main_prov.get("protocol")
-            preset = p and preset_with_settings(Protocol(**p))
-            how = f"--preset {preset}" if preset else "a protocol with the benchmark's settings"
-            raise H.ReproductionError(
-                f"--ground-truth added={rep.ground_truth_path('added')}: its {key} "
-                f"({extra.get(key)}) is not the benchmark's ({main.get(key)}); build it with the "
-                f"benchmark's protocol and seeds (nbt build-bench {how} --archs-file "
-                "missing_archs.txt)"
+    main = H.training_settings(main_prov)
+    extra = H.training_settings(rep.ground_truth("added").provenance)
+    diff = H.setting_differences(main, extra)
+    if diff:
+        p = main_prov.get("protocol")
+        preset = p and preset_with_settings(Protocol(**p))
+        how = f"--preset {preset}" if preset else "a protocol with the benchmark's settings"
+        raise H.ReproductionError(
+            f"--ground-truth added={rep.ground_truth_path('added')}: "
+            + "; ".join(
+                f"its {k} = {extra.get(k)!r}, the benchmark's {main.get(k)!r}" for k in diff
             )
+            + f"; build it with the benchmark's protocol and seeds (nbt build-bench {how} "
+            "--archs-file missing_archs.txt)"
+        )
     gt = rep.ground_truth("added")
     y = np.asarray(gt.vector(dataset=dataset, split="valid", epochs=epochs), dtype=float)
     return np.asarray(gt.archs.keys, dtype=np.int64), y

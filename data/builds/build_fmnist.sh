@@ -3,9 +3,10 @@
 # (one per core), each resumable: run this script again after a stop or a kill and every shard
 # continues from its journal. Needs Fashion-MNIST (`apt-get install dataset-fashion-mnist`).
 # Writes nb201_fmnist_v2.h5, nb201_fmnist_n3_v2.h5 and nb101_mixpath_fmnist_v2.h5 into OUTDIR.
-# The embedded stores were built by this script as of commit 8b0babf, when `cpu` named the
-# preset now called `cpu-v1` (about 5.3 hours of wall time on a 2-core machine that other jobs
-# shared; README, "Build your own benchmark").
+# The embedded stores nb201-fmnist, nb201-fmnist-n3 and nb101-mixpath-fmnist are its three
+# outputs (about 3.7 hours of wall time on a 2-core machine, stopped and resumed; data/README.md).
+# The -v1 stores were built by this script as of commit 8b0babf, when `cpu` named the preset now
+# called `cpu-v1`, writing the same names without `_v2` (about 5.3 hours).
 # Usage: bash data/builds/build_fmnist.sh OUTDIR
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"

@@ -51,11 +51,13 @@ Presets (:data:`PROTOCOLS`):
     [-0.042, +0.265]; seed noise sd 0.20 against 0.30 points) and cost less: about 47 s per
     network and core against 57 s (46.8 minutes of wall time for the 120 networks on 2 idle
     cores);
-  - its build of the same 200 classes x 2 seeds (``data/builds/nb201_fmnist_v2.h5``) agrees
+  - its build of the same 200 classes x 2 seeds (``load("nb201-fmnist")``) agrees
     with itself at tau-b 0.600 [0.539, 0.675] (``nbt report``), against ``cpu-v1``'s 0.532 on
     the same 200 (paired bootstrap difference +0.068 [-0.002, +0.138]); seed noise sd 0.24
     points against 0.32. Its per-epoch columns agree at 0.06, 0.20, 0.23, 0.41 after epochs
-    1-4 (on 2,000 images) and 0.60 after the 5th (on 20,000).
+    1-4 (on 2,000 images) and 0.60 after the 5th (on 20,000). The 34 NB101 graphs
+    (``load("nb101-mixpath-fmnist")``) agree at 0.734 (``cpu-v1``: 0.797; n = 34, the two
+    intervals overlap widely).
 * ``cpu-v1``: the first ``cpu`` preset, kept so the stores built with it can be extended
   comparably (their metadata records the name ``cpu``; :func:`preset_with_settings` finds a
   preset by its settings): 4 epochs, every epoch evaluated on all images, otherwise as ``cpu``.

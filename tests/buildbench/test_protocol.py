@@ -47,7 +47,7 @@ def test_cpu_v1_has_the_settings_the_first_fashion_mnist_stores_recorded():
     ``cpu``: their settings are ``cpu-v1``'s, so ``--preset cpu-v1`` rebuilds comparable networks."""
     from nasbench_tools.groundtruth import load
 
-    for name in ("nb201-fmnist", "nb101-mixpath-fmnist"):
+    for name in ("nb201-fmnist-v1", "nb101-mixpath-fmnist-v1"):
         recorded = Protocol(**load(name).provenance["protocol"])
         assert recorded.name == "cpu"
         assert preset_with_settings(recorded) == "cpu-v1"

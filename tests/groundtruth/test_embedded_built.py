@@ -26,9 +26,9 @@ BUILT = BENCHMARKS.filter(lambda b: bool(b.store))
 
 #: What each built benchmark must hold: (space, architectures, seeds, N, preset).
 EXPECTED = {
-    "nb201-fmnist": ("nb201", 200, [0, 1], 1, "cpu-v1"),
-    "nb201-fmnist-n3": ("nb201", 32, [0], 3, "cpu-v1"),
-    "nb101-mixpath-fmnist": ("nb101", 34, [0, 1], 1, "cpu-v1"),
+    "nb201-fmnist": ("nb201", 200, [0, 1], 1, "cpu"),
+    "nb201-fmnist-n3": ("nb201", 32, [0], 3, "cpu"),
+    "nb101-mixpath-fmnist": ("nb101", 34, [0, 1], 1, "cpu"),
     "nb201-fmnist-v1": ("nb201", 200, [0, 1], 1, "cpu-v1"),
     "nb201-fmnist-n3-v1": ("nb201", 32, [0], 3, "cpu-v1"),
     "nb101-mixpath-fmnist-v1": ("nb101", 34, [0, 1], 1, "cpu-v1"),

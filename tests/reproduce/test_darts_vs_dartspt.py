@@ -214,8 +214,12 @@ def test_an_added_store_is_compared_by_protocol_settings_and_refused_naming_the_
     with pytest.raises(AttributeError):  # same settings under another name: accepted
         D._added(_Rep(main, main | {"protocol": v1}), "d", 4)
     new = get_protocol("cpu").to_dict()
-    with pytest.raises(H.ReproductionError, match="--preset cpu-v1 --archs-file"):
+    with pytest.raises(H.ReproductionError, match="--preset cpu-v1 --archs-file") as err:
         D._added(_Rep(main, main | {"protocol": new}), "d", 4)
+    # each differing setting named with both values, and only those
+    assert "its protocol.epochs = 5, the benchmark's 4" in str(err.value)
+    assert "its protocol.curve_subset = 2000, the benchmark's None" in str(err.value)
+    assert "protocol.lr" not in str(err.value) and "its seeds" not in str(err.value)
     odd = main | {"protocol": v1 | {"name": "mine", "lr": 0.3}}
     with pytest.raises(H.ReproductionError, match="a protocol with the benchmark's settings"):
         D._added(_Rep(odd, main), "d", 4)

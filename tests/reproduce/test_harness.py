@@ -257,6 +257,16 @@ def test_the_depth_gap_refuses_depths_trained_under_other_settings_naming_them(t
     ok = H.Reproduction("depth_gap", preset, tmp_path / "a", progress=False,
                         ground_truth=pair).open()  # fmt: skip
     depth_gap._check_same_training(ok)
+    present = {"n1": "nb201-fmnist", "n3": "nb201-fmnist-n3"}  # the present build's pair: too
+    kw = {"progress": False}
+    depth_gap._check_same_training(
+        H.Reproduction("depth_gap", preset, tmp_path / "c", ground_truth=present, **kw).open()
+    )
+    mixed_builds = present | {"n3": pair["n3"]}
+    builds = H.Reproduction("depth_gap", preset, tmp_path / "d", ground_truth=mixed_builds, **kw)
+    builds.open()
+    with pytest.raises(H.ReproductionError, match=r"protocol.epochs \(5 at N=1, 4 at N=3\)"):
+        depth_gap._check_same_training(builds)
     pilot = str(ROOT / "data" / "builds" / "pilot_cpu_e5.h5")
     mixed = H.Reproduction("depth_gap", preset, tmp_path / "b", progress=False,
                            ground_truth=pair | {"n3": pilot}).open()  # fmt: skip
